@@ -1,0 +1,1 @@
+"""Dynamic Pulumi providers and the one shared HTTP client they use."""

@@ -1,0 +1,1 @@
+"""Test fakes of vendor APIs, served over real HTTP on loopback."""
