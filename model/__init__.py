@@ -1,0 +1,1 @@
+"""The policy model: strict loading, validation and frozen typed specs (no Pulumi import)."""
