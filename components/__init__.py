@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources: one module per vendor; they know vendors, never YAML."""

@@ -1,0 +1,561 @@
+"""Load every policy file, validate it alone and against the others, and build the frozen Estate."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from model import specs
+from model.errors import PolicyError, Problem
+from model.schema_check import KINDS, schema_problems
+from model.signals import PLACEHOLDERS, SIGNALS, render_query, template_placeholders
+from model.strict_yaml import Document, format_path, load_document
+
+POLICY_DIR = "alert_policies"
+_ROTATIONS = {"daily": 86_400, "weekly": 604_800}
+_UNIT_BOUNDS = {"ratio": (0.0, 1.0), "percent": (0.0, 100.0)}
+_DURATION_PART = re.compile(r"([0-9]+)([smh])")
+
+
+def load_estate(root: Path, policy_dir: str = POLICY_DIR) -> specs.Estate:
+    """The validated estate under `root/policy_dir`; raises PolicyError listing every problem found."""
+    return _Loader(root, policy_dir).load()
+
+
+def parse_duration(text: str) -> int:
+    """`1h30m` → 5400 seconds (the schema has already checked the form)."""
+    if text == "0":
+        return 0
+    return sum(int(n) * {"s": 1, "m": 60, "h": 3600}[u] for n, u in _DURATION_PART.findall(text))
+
+
+def format_duration(seconds: int) -> str:
+    """Seconds in Grafana's normal form: 3600 → `1h`, 5400 → `1h30m`, 0 → `0s`."""
+    if seconds == 0:
+        return "0s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return "".join(f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)
+
+
+# Top-level lists whose bad items can be dropped so the rest of the file is still checked.
+_PRUNABLE = ("alerts", "budgets", "secrets", "channels", "people", "schedules", "escalation_policies")
+
+
+def _prune(doc: Document, bad_paths: list) -> bool:
+    """Mark list items that failed validation so the rest of the file is still checked.
+
+    Returns False when a problem lies outside such an item (the file is too broken to check further).
+    """
+    doc.raw_ids = {
+        key: {i["id"] for i in doc.data.get(key, []) if isinstance(i, dict) and isinstance(i.get("id"), str)}
+        for key in _PRUNABLE
+        if isinstance(doc.data.get(key), list)
+    }
+    for path in bad_paths:
+        parts = _parse_path(path) if isinstance(path, str) else tuple(path)
+        if len(parts) >= 2 and parts[0] in _PRUNABLE and isinstance(parts[1], int):
+            doc.skip.setdefault(str(parts[0]), set()).add(parts[1])
+        elif parts:
+            return False
+    return True
+
+
+def _parse_path(text: str) -> tuple[str | int, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", text))
+
+
+class _Loader:
+    """One loading run: collects problems from every file before deciding."""
+
+    def __init__(self, root: Path, policy_dir: str) -> None:
+        self.root = root
+        self.policy_dir = policy_dir
+        self.problems: list[Problem] = []
+
+    def problem(self, doc: Document, path: tuple[str | int, ...], message: str) -> None:
+        self.problems.append(Problem(doc.file, doc.line_of(path), format_path(path), message))
+
+    # -- files -------------------------------------------------------------------------------
+
+    def load(self) -> specs.Estate:
+        docs = self._read_documents()
+        estate_docs, oncall_docs, app_docs = docs["estate"], docs["oncall"], docs["app"]
+        for kind, found in (("estate", estate_docs), ("oncall", oncall_docs)):
+            if len(found) > 1:
+                for doc, _ in found[1:]:
+                    self.problem(doc, ("kind",), f"a second `kind: {kind}` file (the first is {found[0][0].file})")
+        if not estate_docs and not self._unreadable:
+            self.problems.append(Problem(self.policy_dir, 0, "", "no file with `kind: estate`"))
+        if not oncall_docs and not self._unreadable:
+            self.problems.append(Problem(self.policy_dir, 0, "", "no file with `kind: oncall`"))
+        if not app_docs and not self._unreadable:
+            self.problems.append(Problem(self.policy_dir, 0, "", "no file with `kind: app`"))
+
+        estate_doc = estate_docs[0][0] if estate_docs and estate_docs[0][1] else None
+        oncall_doc = oncall_docs[0][0] if oncall_docs and oncall_docs[0][1] else None
+        channels, severities, foreign = self._estate_parts(estate_doc) if estate_doc else ((), (), ())
+        people, schedules, policies = self._oncall_parts(oncall_doc) if oncall_doc else ((), (), ())
+        policy_ids = oncall_doc.raw_ids.get("escalation_policies", set()) if oncall_doc else None
+        apps = [
+            self._app(doc, estate_doc, severities, channels, foreign, policy_ids)
+            for doc, valid in app_docs
+            if valid
+        ]
+        self._unique_across_apps(app_docs, apps)
+        if self.problems:
+            raise PolicyError(self.problems)
+        assert estate_doc is not None  # no problems implies both files were valid
+        org = estate_doc.data["organisation"]
+        return specs.Estate(
+            organisation=org["name"],
+            team=org["team"],
+            channels=channels,
+            severities=severities,
+            foreign_secrets=foreign,
+            people=people,
+            schedules=schedules,
+            escalation_policies=policies,
+            apps=tuple(sorted((a for a in apps if a), key=lambda a: a.id)),
+        )
+
+    def _read_documents(self) -> dict[str, list[tuple[Document, bool]]]:
+        found: dict[str, list[tuple[Document, bool]]] = {k: [] for k in KINDS}
+        self._unreadable = False
+        base = self.root / self.policy_dir
+        if not base.is_dir():
+            self.problems.append(Problem(self.policy_dir, 0, "", "policy directory not found"))
+            self._unreadable = True
+            return found
+        for path in sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml")):
+            rel = path.relative_to(self.root).as_posix()
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as err:
+                self.problems.append(Problem(rel, 1, "", f"not UTF-8 text ({err.reason})"))
+                self._unreadable = True
+                continue
+            doc, problems = load_document(text, rel)
+            self.problems += problems
+            if doc is None:
+                self._unreadable = True
+                continue
+            if not isinstance(doc.data, dict):
+                self.problem(doc, (), "a policy file must be a mapping with a `kind`")
+                continue
+            kind = doc.data.get("kind")
+            if kind not in KINDS:
+                self.problem(doc, ("kind",), f"must be one of {', '.join(KINDS)}, got {kind!r}")
+                continue
+            surprises = {p.path for p in problems}
+            schema = [(path, p) for path, p in schema_problems(doc, kind) if p.path not in surprises]
+            self.problems += [p for _, p in schema]
+            found[kind].append((doc, _prune(doc, [path for path, _ in schema] + [p.path for p in problems])))
+        return found
+
+    def _duplicates(self, doc: Document, items: list[tuple[int, dict]], base: tuple[str | int, ...], what: str) -> None:
+        seen: dict[str, int] = {}
+        for i, item in items:
+            ident = item["id"]
+            if ident in seen:
+                self.problem(doc, (*base, i, "id"), f'duplicate {what} id "{ident}" (also {base[-1]}[{seen[ident]}])')
+            else:
+                seen[ident] = i
+
+    # -- estate.yaml -------------------------------------------------------------------------
+
+    def _estate_parts(
+        self, doc: Document
+    ) -> tuple[tuple[specs.Channel, ...], tuple[specs.Severity, ...], tuple[str, ...]]:
+        data = doc.data
+        self._duplicates(doc, doc.items("channels"), ("channels",), "channel")
+        channels = tuple(
+            specs.Channel(
+                id=c["id"],
+                type=c["type"],
+                description=c.get("description", ""),
+                slack_channel=c.get("slack_channel"),
+                webhook_secret=c.get("webhook_secret"),
+                audience=c.get("audience"),
+                addresses=tuple(c.get("addresses", ())),
+            )
+            for _, c in doc.items("channels")
+        )
+        known = doc.raw_ids.get("channels", set())
+        audiences = Counter(c.audience for c in channels if c.type == "email")
+        for audience, count in audiences.items():
+            if count > 1:
+                self.problem(doc, ("channels",), f"more than one e-mail channel for audience {audience}")
+        severities = []
+        for name in ("critical", "warning", "info"):
+            s = data["severities"][name]
+            for i, channel_id in enumerate(s["channels"]):
+                if channel_id not in known:
+                    self.problem(doc, ("severities", name, "channels", i), f'unknown channel "{channel_id}"')
+            if not s["channels"] and not s["email_audience"]:
+                self.problem(doc, ("severities", name), "routes nowhere: list channels or set email_audience")
+            severities.append(
+                specs.Severity(
+                    name=name,
+                    response=s["response"],
+                    respond_within_minutes=s["respond_within_minutes"],
+                    channels=tuple(s["channels"]),
+                    email_audience=s["email_audience"],
+                    repeat_interval=format_duration(parse_duration(s["repeat_interval"])),
+                )
+            )
+        by_name = {s.name: s for s in severities}
+        if by_name["critical"].respond_within_minutes > by_name["warning"].respond_within_minutes:
+            self.problem(
+                doc, ("severities", "critical", "respond_within_minutes"),
+                "critical must be answered at least as fast as warning",
+            )
+        if not any(known_channel.type == "pagerduty" for known_channel in channels if known_channel.id in
+                   by_name["critical"].channels):
+            self.problem(doc, ("severities", "critical", "channels"), "critical alerts must reach PagerDuty")
+        return channels, tuple(severities), tuple(data.get("foreign_secrets", ()))
+
+    # -- oncall.yaml -------------------------------------------------------------------------
+
+    def _oncall_parts(
+        self, doc: Document
+    ) -> tuple[tuple[specs.Person, ...], tuple[specs.Schedule, ...], tuple[specs.EscalationPolicy, ...]]:
+        for key, what in (("people", "person"), ("schedules", "schedule"), ("escalation_policies", "policy")):
+            self._duplicates(doc, doc.items(key), (key,), what)
+        people = tuple(specs.Person(p["id"], p["name"], p["email"].lower()) for _, p in doc.items("people"))
+        emails: dict[str, int] = {}
+        for (i, _), person in zip(doc.items("people"), people, strict=True):
+            if person.email in emails:
+                self.problem(doc, ("people", i, "email"), f"e-mail already used by people[{emails[person.email]}]")
+            emails.setdefault(person.email, i)
+        person_ids = doc.raw_ids.get("people", set())
+        schedules = tuple(self._schedule(doc, i, s, person_ids) for i, s in doc.items("schedules"))
+        schedule_ids = doc.raw_ids.get("schedules", set())
+        policies = []
+        for i, p in doc.items("escalation_policies"):
+            base = ("escalation_policies", i)
+            if len(p["levels"]) < 2:
+                self.problem(doc, (*base, "levels"), "needs at least two levels, so a missed page reaches someone else")
+            levels = []
+            for j, level in enumerate(p["levels"]):
+                targets = []
+                for k, target in enumerate(level["targets"]):
+                    kind, ref = next(iter(target.items()))
+                    pool = schedule_ids if kind == "schedule" else person_ids
+                    if ref not in pool:
+                        self.problem(doc, (*base, "levels", j, "targets", k, kind), f'unknown {kind} "{ref}"')
+                    targets.append(specs.EscalationTarget(kind, ref))
+                levels.append(specs.EscalationLevel(level["escalate_after_minutes"], tuple(targets)))
+            policies.append(
+                specs.EscalationPolicy(p["id"], p["name"], p.get("description", ""), p.get("repeat", 0), tuple(levels))
+            )
+        return people, tuple(s for s in schedules if s), tuple(policies)
+
+    def _schedule(self, doc: Document, index: int, s: dict, person_ids: set[str]) -> specs.Schedule | None:
+        base = ("schedules", index)
+        try:
+            zone = ZoneInfo(s["time_zone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problem(doc, (*base, "time_zone"), f'unknown time zone "{s["time_zone"]}" (use an IANA name)')
+            return None
+        self._duplicates(doc, list(enumerate(s["layers"])), (*base, "layers"), "layer")
+        layers = []
+        for j, layer in enumerate(s["layers"]):
+            lbase = (*base, "layers", j)
+            for k, member in enumerate(layer["members"]):
+                if member not in person_ids:
+                    self.problem(doc, (*lbase, "members", k), f'unknown person "{member}"')
+            try:
+                day = date.fromisoformat(layer["start"])
+            except ValueError:
+                self.problem(doc, (*lbase, "start"), f'"{layer["start"]}" is not a calendar date')
+                continue
+            handoff = time.fromisoformat(layer["handoff_time"])
+            rotation = layer["rotation"]
+            seconds = _ROTATIONS[rotation] if isinstance(rotation, str) else rotation["hours"] * 3600
+            layers.append(
+                specs.ScheduleLayer(
+                    id=layer["id"],
+                    name=layer["name"],
+                    start=datetime.combine(day, handoff, tzinfo=zone),
+                    rotation_seconds=seconds,
+                    members=tuple(layer["members"]),
+                )
+            )
+        return specs.Schedule(s["id"], s["name"], s["time_zone"], tuple(layers))
+
+    # -- apps/*.yaml -------------------------------------------------------------------------
+
+    def _app(
+        self,
+        doc: Document,
+        estate_doc: Document | None,
+        severities: Iterable[specs.Severity],
+        channels: Iterable[specs.Channel],
+        foreign: Iterable[str],
+        policy_ids: set[str] | None,
+    ) -> specs.App | None:
+        data = doc.data
+        before = len(self.problems)
+        placeholders = {"app": data["fly"]["app"]}
+        if "postgres_app" in data["fly"]:
+            placeholders["pg_app"] = data["fly"]["postgres_app"]
+            placeholders["app_and_db"] = f'{data["fly"]["app"]}|{data["fly"]["postgres_app"]}'
+        else:
+            placeholders["app_and_db"] = data["fly"]["app"]
+        if "metrics" in data:
+            placeholders["prefix"] = data["metrics"]["prefix"]
+
+        oncall = data["oncall"]
+        if policy_ids is not None and oncall["escalation_policy"] not in policy_ids:
+            unknown = oncall["escalation_policy"]
+            self.problem(doc, ("oncall", "escalation_policy"), f'unknown escalation policy "{unknown}"')
+        if "sentry" in oncall["senders"] and "error_tracking" not in data:
+            self.problem(doc, ("oncall", "senders"), "sender sentry needs an error_tracking block")
+
+        secrets_ = self._secrets(doc, data, set(foreign))
+        self._duplicates(doc, doc.items("alerts"), ("alerts",), "alert")
+        alerts = [self._alert(doc, i, a, data, placeholders) for i, a in doc.items("alerts")]
+        budgets, budget_alerts = self._budgets(doc, data, placeholders)
+        taken = {a["id"] for a in data["alerts"]}
+        for rule in budget_alerts:
+            if rule.id in taken:
+                self.problem(doc, ("budgets",), f'generated alert id "{rule.id}" collides with an alert')
+        rules = [a for a in alerts if a] + budget_alerts
+        if estate_doc is not None:
+            self._routing(doc, rules, list(severities), list(channels))
+        self._contradictions(doc, data, rules)
+        if len(self.problems) > before:
+            return None
+        health = data["health"]
+        tracking = data.get("error_tracking")
+        return specs.App(
+            id=data["id"],
+            name=data["name"],
+            file=doc.file,
+            fly_app=data["fly"]["app"],
+            postgres_app=data["fly"].get("postgres_app"),
+            url=data["url"],
+            health=specs.HealthCheck(
+                url=data["url"] + health["path"],
+                keyword=health["keyword"],
+                interval_seconds=health["interval_seconds"],
+                timeout_seconds=health["timeout_seconds"],
+                alert_after_minutes=health["alert_after_minutes"],
+                token_header=health.get("token_header"),
+            ),
+            metrics_prefix=data.get("metrics", {}).get("prefix"),
+            oncall=specs.OnCallRouting(
+                escalation_policy=oncall["escalation_policy"],
+                acknowledgement_timeout_minutes=oncall.get("acknowledgement_timeout_minutes"),
+                auto_resolve_minutes=oncall.get("auto_resolve_minutes"),
+                senders=tuple(oncall["senders"]),
+            ),
+            error_tracking=specs.ErrorTracking(tracking["project"], tracking["team"], tracking.get("platform", "other"))
+            if tracking
+            else None,
+            secrets=secrets_,
+            budgets=budgets,
+            alerts=tuple(rules),
+        )
+
+    def _secrets(self, doc: Document, data: dict, foreign: set[str]) -> tuple[specs.AppSecret, ...]:
+        result = []
+        seen: set[str] = set()
+        for i, s in doc.items("secrets"):
+            if s["key"] in seen:
+                self.problem(doc, ("secrets", i, "key"), f"duplicate secret {s['key']}")
+            seen.add(s["key"])
+            if s["key"] in foreign:
+                self.problem(
+                    doc, ("secrets", i, "key"),
+                    f"{s['key']} is owned outside the estate (estate.yaml foreign_secrets): never declare it",
+                )
+            if s["source"] == "sentry_dsn" and "error_tracking" not in data:
+                self.problem(doc, ("secrets", i, "source"), "sentry_dsn needs an error_tracking block")
+            result.append(specs.AppSecret(s["key"], s["source"], s.get("config_key")))
+        token_header = data["health"].get("token_header")
+        if token_header and not any(s.key == "HEALTH_CHECK_TOKEN" and s.source == "generated" for s in result):
+            self.problem(
+                doc, ("health", "token_header"),
+                "needs a secret HEALTH_CHECK_TOKEN with source generated (the token the monitor sends)",
+            )
+        return tuple(result)
+
+    def _query(self, doc: Document, path: tuple, template: str, placeholders: dict[str, str]) -> str | None:
+        used = template_placeholders(template)
+        unknown = sorted(used - PLACEHOLDERS)
+        if unknown:
+            self.problem(doc, path, f"unknown placeholder(s) {', '.join('${' + u + '}' for u in unknown)}")
+            return None
+        missing = sorted(used - set(placeholders))
+        if missing:
+            needs = {"pg_app": "fly.postgres_app", "prefix": "metrics.prefix"}
+            wanted = ", ".join(needs.get(m, m) for m in missing)
+            self.problem(doc, path, f"this query needs {wanted} set in the app file")
+            return None
+        return render_query(template, placeholders)
+
+    def _alert(self, doc: Document, i: int, a: dict, data: dict, placeholders: dict) -> specs.AlertRule | None:
+        base = ("alerts", i)
+        before = len(self.problems)
+        if "signal" in a:
+            signal = SIGNALS.get(a["signal"])
+            if signal is None:
+                known = ", ".join(sorted(SIGNALS))
+                self.problem(doc, (*base, "signal"), f'unknown signal "{a["signal"]}" (known: {known})')
+                return None
+            source, unit, condition = signal.source, signal.unit, a.get("condition", signal.condition)
+            template, no_data = signal.query, a.get("no_data", signal.no_data)
+        else:
+            signal, source, unit = None, "prometheus", a["unit"]
+            condition, template, no_data = a.get("condition", "above"), a["expr"], a.get("no_data", "no_data")
+        runbook = a["runbook"]
+        if not (self.root / runbook).is_file():
+            self.problem(doc, (*base, "runbook"), f"runbook file {runbook} does not exist")
+        if source != "prometheus":
+            for key in ("condition", "threshold", "for", "no_data", "on_error"):
+                if key in a:
+                    self.problem(doc, (*base, key), f"is not used: {a['signal']} is evaluated by {source}")
+            for_seconds = data["health"]["alert_after_minutes"] * 60 if source == "uptimerobot" else 0
+            if len(self.problems) > before:
+                return None
+            return specs.AlertRule(
+                id=a["id"], app_id=data["id"], summary=a["summary"], description=a.get("description", ""),
+                severity=a["severity"], audience=a["audience"], source=source, signal=a["signal"], query=None,
+                unit=unit, condition="above", threshold=None, threshold_range=None, for_seconds=for_seconds,
+                for_duration=format_duration(for_seconds), no_data="ok", on_error="error", runbook=runbook,
+            )
+        for key in ("threshold", "for"):
+            if key not in a:
+                self.problem(doc, (*base, key), "is required for a Prometheus alert")
+        query = self._query(doc, (*base, "signal" if signal else "expr"), template or "", placeholders)
+        threshold, threshold_range = self._threshold(doc, base, a.get("threshold"), condition, unit)
+        if len(self.problems) > before or query is None:
+            return None
+        for_seconds = parse_duration(a["for"])
+        return specs.AlertRule(
+            id=a["id"], app_id=data["id"], summary=a["summary"], description=a.get("description", ""),
+            severity=a["severity"], audience=a["audience"], source="prometheus", signal=a.get("signal"),
+            query=query, unit=unit, condition=condition, threshold=threshold, threshold_range=threshold_range,
+            for_seconds=for_seconds, for_duration=format_duration(for_seconds), no_data=no_data,
+            on_error=a.get("on_error", "error"), runbook=runbook,
+        )
+
+    def _threshold(
+        self, doc: Document, base: tuple, value: Any, condition: str, unit: str
+    ) -> tuple[float | None, tuple[float, float] | None]:
+        path = (*base, "threshold")
+        if value is None:
+            return None, None
+        if condition == "outside":
+            if not isinstance(value, list):
+                self.problem(doc, path, f"condition outside needs [low, high], got {value}")
+                return None, None
+            low, high = float(value[0]), float(value[1])
+            if low >= high:
+                self.problem(doc, path, f"low {value[0]} must be below high {value[1]}")
+            self._in_unit(doc, path, low, unit)
+            self._in_unit(doc, path, high, unit)
+            return None, (low, high)
+        if isinstance(value, list):
+            self.problem(doc, path, f"condition {condition} needs one number, got a list (use condition: outside)")
+            return None, None
+        self._in_unit(doc, path, float(value), unit)
+        return float(value), None
+
+    def _in_unit(self, doc: Document, path: tuple, value: float, unit: str) -> None:
+        low, high = _UNIT_BOUNDS.get(unit, (0.0, float("inf")))
+        if not low <= value <= high:
+            hint = " (ratios are 0..1: write 0.05 for 5%)" if unit == "ratio" else ""
+            self.problem(doc, path, f"{value:g} is outside the {unit} range {low:g}..{high:g}{hint}")
+
+    def _budgets(
+        self, doc: Document, data: dict, placeholders: dict
+    ) -> tuple[tuple[specs.Budget, ...], list[specs.AlertRule]]:
+        self._duplicates(doc, doc.items("budgets"), ("budgets",), "budget")
+        budgets = []
+        for i, b in doc.items("budgets"):
+            signal = SIGNALS.get(b["signal"])
+            if signal is None or signal.source != "prometheus" or signal.unit != "seconds":
+                known = sorted(s.name for s in SIGNALS.values() if s.unit == "seconds" and s.source == "prometheus")
+                names = ", ".join(known)
+                self.problem(doc, ("budgets", i, "signal"), f'"{b["signal"]}" is not a latency signal ({names})')
+                continue
+            query = self._query(doc, ("budgets", i, "signal"), signal.query or "", placeholders)
+            if query:
+                budgets.append(specs.Budget(b["id"], b["name"], b["signal"], float(b["max"]), query))
+        policy = data.get("budget_alerts")
+        if not policy:
+            return tuple(budgets), []
+        if not (self.root / policy["runbook"]).is_file():
+            self.problem(doc, ("budget_alerts", "runbook"), f"runbook file {policy['runbook']} does not exist")
+        for_seconds = parse_duration(policy["for"])
+        rules = [
+            specs.AlertRule(
+                id=f"budget-{b.id}", app_id=data["id"], summary=f"{b.name} over its budget of {b.max_seconds:g}s",
+                description=f"Performance budget {b.id}: {b.name} must stay under {b.max_seconds:g} s.",
+                severity=policy["severity"], audience=policy["audience"], source="prometheus", signal=b.signal,
+                query=b.query, unit="seconds", condition="above", threshold=b.max_seconds, threshold_range=None,
+                for_seconds=for_seconds, for_duration=format_duration(for_seconds), no_data="ok", on_error="error",
+                runbook=policy["runbook"], budget_id=b.id,
+            )
+            for b in budgets
+        ]
+        return tuple(budgets), rules
+
+    def _routing(
+        self, doc: Document, rules: list[specs.AlertRule], severities: list[specs.Severity],
+        channels: list[specs.Channel],
+    ) -> None:
+        by_name = {s.name: s for s in severities}
+        audiences = {c.audience for c in channels if c.type == "email"}
+        index = {a["id"]: i for i, a in enumerate(doc.data["alerts"])}
+        for rule in rules:
+            severity = by_name.get(rule.severity)
+            if severity and severity.email_audience and rule.audience not in audiences:
+                path = ("alerts", index[rule.id], "audience") if rule.id in index else ("budget_alerts", "audience")
+                self.problem(doc, path, f"no e-mail channel for audience {rule.audience} in estate.yaml")
+
+    def _contradictions(self, doc: Document, data: dict, rules: list[specs.AlertRule]) -> None:
+        index = {a["id"]: i for i, a in enumerate(data["alerts"])}
+        groups: dict[tuple, dict[str, list[specs.AlertRule]]] = defaultdict(lambda: defaultdict(list))
+        for rule in rules:
+            if rule.threshold is not None and rule.budget_id is None:
+                groups[(rule.query, rule.condition)][rule.severity].append(rule)
+        for (_query, condition), by_severity in groups.items():
+            for warning in by_severity.get("warning", []):
+                for critical in by_severity.get("critical", []):
+                    assert warning.threshold is not None and critical.threshold is not None
+                    stricter = (
+                        warning.threshold >= critical.threshold
+                        if condition == "above"
+                        else warning.threshold <= critical.threshold
+                    )
+                    if stricter:
+                        word = "below" if condition == "above" else "above"
+                        self.problem(
+                            doc, ("alerts", index[warning.id], "threshold"),
+                            f"warning threshold {warning.threshold:g} must be {word} the critical threshold "
+                            f"{critical.threshold:g} of {critical.id} for the same signal",
+                        )
+
+    def _unique_across_apps(self, app_docs: list[tuple[Document, bool]], apps: list[specs.App | None]) -> None:
+        for field, label in (("id", "app id"), ("fly.app", "Fly app"), ("error_tracking.project", "Sentry project")):
+            seen: dict[str, str] = {}
+            for doc, valid in app_docs:
+                if not valid:
+                    continue
+                value: Any = doc.data
+                for part in field.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                if value is None:
+                    continue
+                if value in seen:
+                    self.problem(doc, tuple(field.split(".")), f'{label} "{value}" is already used by {seen[value]}')
+                seen.setdefault(value, doc.file)

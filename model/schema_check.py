@@ -1,0 +1,116 @@
+"""JSON Schema validation of policy documents, with messages a person understands."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from model.errors import Problem
+from model.strict_yaml import Document, format_path
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+KINDS = ("estate", "oncall", "app")
+
+
+@cache
+def validator(kind: str) -> Draft202012Validator:
+    """The validator for one policy file kind (schemas/<kind>.schema.json)."""
+    schema = json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def schema_problems(doc: Document, kind: str) -> list[tuple[tuple[str | int, ...], Problem]]:
+    """Every schema violation in `doc` with its raw path, each located at the deepest path it concerns."""
+    problems = []
+    for error in validator(kind).iter_errors(doc.data):
+        path, message = _explain(error)
+        problems.append((path, Problem(doc.file, doc.line_of(path), format_path(path), message)))
+    return problems
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return str(value)
+
+
+_TYPE_WORDS = {
+    "number": "a number",
+    "integer": "a whole number",
+    "string": "text",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "empty",
+}
+
+
+def _explain(error: ValidationError) -> tuple[tuple[str | int, ...], str]:
+    path = tuple(error.absolute_path)
+    kind, value = error.validator, error.instance
+    if kind == "type":
+        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+        return path, f"must be {wanted}, got {_got(value)}"
+    if kind == "required":
+        missing = str(error.message).split("'")[1]
+        return (*path, missing), "is required"
+    if kind == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(value) - set(allowed))
+        key = extra[0] if extra else ""
+        hint = difflib.get_close_matches(key, allowed, n=1)
+        suggestion = f' (did you mean "{hint[0]}"?)' if hint else f" (allowed: {', '.join(allowed)})"
+        return (*path, key), f"unknown key{suggestion}"
+    if kind in ("enum", "const"):
+        options = error.validator_value if kind == "enum" else [error.validator_value]
+        return path, f"must be one of {', '.join(_got(o) for o in options)}, got {_got(value)}"
+    if kind == "pattern":
+        return path, f"{_got(value)} does not have the expected form ({_pattern_hint(error)})"
+    if kind == "format":
+        return path, f"{_got(value)} is not a valid {error.validator_value}"
+    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        words = {
+            "minimum": "at least",
+            "exclusiveMinimum": "more than",
+            "maximum": "at most",
+            "exclusiveMaximum": "less than",
+        }
+        return path, f"must be {words[kind]} {error.validator_value}, got {_got(value)}"
+    if kind in ("minItems", "maxItems", "minLength", "maxLength"):
+        return path, error.message.replace(repr(value), _got(value)) if isinstance(value, str) else error.message
+    if kind == "uniqueItems":
+        return path, "has duplicate entries"
+    if kind == "oneOf" and isinstance(value, dict) and ("signal" in value or "expr" in value or "summary" in value):
+        return path, "needs exactly one of `signal` (from the catalogue) or `expr` (custom PromQL, with `unit`)"
+    if kind == "oneOf" and path and path[-1] == "threshold":
+        return path, f"must be a number (or [low, high] with condition outside), got {_got(value)}"
+    if kind == "oneOf" and len(path) >= 2 and path[-2] == "targets":
+        return path, "must be either {schedule: <id>} or {person: <id>}"
+    if kind == "oneOf" and path and path[-1] == "rotation":
+        return path, f'must be daily, weekly or {{hours: N}}, got {_got(value)}'
+    if kind == "not" and isinstance(value, dict) and "config_key" in value:
+        return (*path, "config_key"), "is only used with source stack_secret"
+    return path, error.message
+
+
+def _pattern_hint(error: ValidationError) -> str:
+    description = error.schema.get("description")
+    if description:
+        return description
+    return f"pattern {error.validator_value}"

@@ -1,0 +1,153 @@
+"""The signal catalogue: each named signal a policy rule can alert on, and the one query behind it.
+
+Prometheus signals are PromQL over Fly.io's managed Prometheus (see docs/signals.md and
+../shared/reference/fly-metrics-promql.md). Templates use `${app}` (Fly app), `${pg_app}` (its Fly
+Postgres app), `${app_and_db}` (a regex matching both) and `${prefix}` (the app's own exporter
+prefix). Every consumer (Grafana rules, promtool tests, the plan) renders queries through
+`render_query`, so what is reviewed, tested and deployed is the same expression.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from typing import Literal
+
+Source = Literal["prometheus", "uptimerobot", "sentry"]
+Unit = Literal["ratio", "seconds", "percent", "count", "factor", "event"]
+Condition = Literal["above", "below", "outside"]
+NoData = Literal["ok", "alerting", "no_data", "keep_last"]
+
+PLACEHOLDERS = frozenset({"app", "pg_app", "app_and_db", "prefix"})
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A named, documented measurement with a default way of alerting on it."""
+
+    name: str
+    source: Source
+    description: str
+    unit: Unit
+    condition: Condition = "above"
+    query: str | None = None
+    no_data: NoData = "no_data"
+    app_metrics: bool = False  # needs the app's own exporter, not only Fly's built-in metrics
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        """The template placeholders this signal's query uses."""
+        return template_placeholders(self.query or "")
+
+
+def _p95(metric: str, selector: str) -> str:
+    return f"histogram_quantile(0.95, sum by (le) (rate({metric}{{{selector}}}[5m])))"
+
+
+def _week_over_week(counter: str) -> str:
+    # +1 on both sides: a quiet day against a quiet week reads as "no change" (1.0), not 0/0.
+    selector = f'{counter}{{app="${{app}}"}}'
+    return f"(sum(increase({selector}[1d])) + 1) / (sum(increase({selector}[1d] offset 7d)) + 1)"
+
+
+_APP = 'app="${app}"'
+SIGNALS: dict[str, Signal] = {
+    s.name: s
+    for s in [
+        Signal(
+            "instances_up", "prometheus", "Fly Machines of the app reporting up (0 when none report).",
+            "count", "below", f"sum(fly_instance_up{{{_APP}}}) or vector(0)", "alerting",
+        ),
+        Signal(
+            "database_instances_up", "prometheus", "Instances of the app's Fly Postgres app reporting up.",
+            "count", "below", 'sum(fly_instance_up{app="${pg_app}"}) or vector(0)', "alerting",
+        ),
+        Signal(
+            "error_rate", "prometheus", "Share of responses with a 5xx status at the Fly proxy (0..1).",
+            "ratio", "above",
+            f'sum(rate(fly_app_http_responses_count{{{_APP}, status=~"5.."}}[5m]))'
+            f" / clamp_min(sum(rate(fly_app_http_responses_count{{{_APP}}}[5m])), 1e-9)",
+            "ok",
+        ),
+        Signal(
+            "latency_p95", "prometheus", "Response time P95 at the Fly proxy, all routes (seconds).",
+            "seconds", "above", _p95("fly_app_http_response_time_seconds_bucket", _APP), "ok",
+        ),
+        Signal(
+            "memory_used_percent", "prometheus", "Memory in use per instance, excluding reclaimable cache (%).",
+            "percent", "above",
+            f"max by (instance) (100 * (1 - fly_instance_memory_mem_available{{{_APP}}}"
+            f" / fly_instance_memory_mem_total{{{_APP}}}))",
+        ),
+        Signal(
+            "disk_used_percent", "prometheus", "Volume usage of the app and its database, per volume (%).",
+            "percent", "above", 'max by (app, id) (fly_volume_used_pct{app=~"${app_and_db}"})',
+        ),
+        Signal(
+            "job_queue_depth", "prometheus", "Background jobs waiting in all Oban queues.",
+            "count", "above", f"sum(${{prefix}}_oban_queue_length{{{_APP}}})", "no_data", True,
+        ),
+        Signal(
+            "failed_logins_per_hour", "prometheus", "Failed login attempts over the last hour.",
+            "count", "above", f"sum(increase(${{prefix}}_auth_login_failures_total{{{_APP}}}[1h]))", "ok", True,
+        ),
+        Signal(
+            "api_rate_limit_warnings_per_hour", "prometheus", "Rate-limit warnings from external APIs, last hour.",
+            "count", "above",
+            f"sum(increase(${{prefix}}_external_api_rate_limit_warnings_total{{{_APP}}}[1h]))", "ok", True,
+        ),
+        Signal(
+            "registrations_vs_last_week", "prometheus", "New registrations today / same day last week.",
+            "factor", "outside", _week_over_week("${prefix}_accounts_registrations_total"), "ok", True,
+        ),
+        Signal(
+            "appointments_vs_last_week", "prometheus", "Appointments scheduled today / same day last week.",
+            "factor", "outside", _week_over_week("${prefix}_appointments_scheduled_total"), "ok", True,
+        ),
+        Signal(
+            "benefits_usage_vs_last_week", "prometheus", "Benefits used today / same day last week.",
+            "factor", "outside", _week_over_week("${prefix}_benefits_usage_total"), "ok", True,
+        ),
+        Signal(
+            "api_latency_p95", "prometheus", "API (/api/*) response time P95 measured by the app (seconds).",
+            "seconds", "above",
+            _p95("${prefix}_phoenix_http_request_duration_seconds_bucket", f'{_APP}, route=~"/api/.*"'), "ok", True,
+        ),
+        Signal(
+            "homepage_latency_p95", "prometheus", "Homepage (/) response time P95 measured by the app (seconds).",
+            "seconds", "above",
+            _p95("${prefix}_phoenix_http_request_duration_seconds_bucket", f'{_APP}, route="/"'), "ok", True,
+        ),
+        Signal(
+            "graphql_latency_p95", "prometheus", "GraphQL operation time P95 (seconds).",
+            "seconds", "above", _p95("${prefix}_graphql_operation_duration_seconds_bucket", _APP), "ok", True,
+        ),
+        Signal(
+            "job_duration_p95", "prometheus", "Background job processing time P95 (seconds).",
+            "seconds", "above", _p95("${prefix}_oban_job_duration_seconds_bucket", _APP), "ok", True,
+        ),
+        Signal(
+            "db_query_latency_p95", "prometheus", "Database query time P95 seen by the app's Ecto repo (seconds).",
+            "seconds", "above", _p95("${prefix}_repo_query_duration_seconds_bucket", _APP), "ok", True,
+        ),
+        Signal(
+            "health_check", "uptimerobot",
+            "UptimeRobot keyword check of the public health endpoint (outside-in: DNS, TLS, proxy, app, DB).",
+            "event",
+        ),
+        Signal("sentry_new_issue", "sentry", "A new issue or a regression in the app's Sentry project.", "event"),
+    ]
+}
+
+_PLACEHOLDER = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+def template_placeholders(template: str) -> frozenset[str]:
+    """The `${name}` placeholders a query template uses."""
+    return frozenset(m.group("braced") or m.group("named") for m in _PLACEHOLDER.finditer(template))
+
+
+def render_query(template: str, values: dict[str, str]) -> str:
+    """Fill a query template; a missing placeholder value is a KeyError naming it."""
+    return string.Template(template).substitute(values)

@@ -1,0 +1,231 @@
+"""Frozen, typed specs of the estate: what the rest of the program is allowed to believe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from model.signals import Condition, NoData, Source, Unit
+
+SeverityName = Literal["critical", "warning", "info"]
+Audience = Literal["development", "devops", "management"]
+Sender = Literal["grafana", "uptimerobot", "sentry"]
+ExecErrorState = Literal["error", "alerting", "ok", "keep_last"]
+SecretSource = Literal["sentry_dsn", "stack_secret", "generated"]
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone on call; looked up in PagerDuty by e-mail, never created by the estate."""
+
+    id: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class ScheduleLayer:
+    """One rotation in a schedule."""
+
+    id: str
+    name: str
+    start: datetime  # timezone-aware, in the schedule's zone, whole minutes
+    rotation_seconds: int
+    members: tuple[str, ...]  # person ids, in rotation order
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An on-call schedule made of rotation layers."""
+
+    id: str
+    name: str
+    time_zone: str
+    layers: tuple[ScheduleLayer, ...]
+
+
+@dataclass(frozen=True)
+class EscalationTarget:
+    """Who a level notifies: a schedule's on-call person, or one person."""
+
+    kind: Literal["schedule", "person"]
+    ref: str
+
+
+@dataclass(frozen=True)
+class EscalationLevel:
+    """One step of an escalation policy."""
+
+    escalate_after_minutes: int
+    targets: tuple[EscalationTarget, ...]
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """Who is paged in which order, and how often the whole chain repeats."""
+
+    id: str
+    name: str
+    description: str
+    repeat: int
+    levels: tuple[EscalationLevel, ...]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Somewhere alerts go."""
+
+    id: str
+    type: Literal["pagerduty", "slack", "email"]
+    description: str
+    slack_channel: str | None = None
+    webhook_secret: str | None = None  # stack secret config key
+    audience: Audience | None = None
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Severity:
+    """How fast a severity must be answered and which channels it reaches."""
+
+    name: SeverityName
+    response: str
+    respond_within_minutes: int
+    channels: tuple[str, ...]
+    email_audience: bool
+    repeat_interval: str
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One alert of one app, fully resolved: the query, threshold, timing and routing metadata."""
+
+    id: str
+    app_id: str
+    summary: str
+    description: str
+    severity: SeverityName
+    audience: Audience
+    source: Source
+    signal: str | None  # None for a custom expression
+    query: str | None  # rendered PromQL (prometheus rules only)
+    unit: Unit
+    condition: Condition
+    threshold: float | None
+    threshold_range: tuple[float, float] | None
+    for_seconds: int
+    for_duration: str  # Grafana's normal form, e.g. "1h", "5m", "0s"
+    no_data: NoData
+    on_error: ExecErrorState
+    runbook: str  # path relative to the repository root
+    budget_id: str | None = None  # set on rules generated from a performance budget
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A performance budget: a latency signal that should stay under a maximum."""
+
+    id: str
+    name: str
+    signal: str
+    max_seconds: float
+    query: str
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """The public health endpoint and how the uptime monitor checks it."""
+
+    url: str
+    keyword: str
+    interval_seconds: int
+    timeout_seconds: int
+    alert_after_minutes: int
+    token_header: str | None
+
+
+@dataclass(frozen=True)
+class OnCallRouting:
+    """An app's PagerDuty service settings."""
+
+    escalation_policy: str
+    acknowledgement_timeout_minutes: int | None
+    auto_resolve_minutes: int | None
+    senders: tuple[Sender, ...]
+
+
+@dataclass(frozen=True)
+class ErrorTracking:
+    """An app's Sentry project."""
+
+    project: str
+    team: str
+    platform: str
+
+
+@dataclass(frozen=True)
+class AppSecret:
+    """A Fly secret the estate owns, and where its value comes from."""
+
+    key: str
+    source: SecretSource
+    config_key: str | None = None
+
+
+@dataclass(frozen=True)
+class App:
+    """A monitored app and everything the estate declares for it."""
+
+    id: str
+    name: str
+    file: str
+    fly_app: str
+    postgres_app: str | None
+    url: str
+    health: HealthCheck
+    metrics_prefix: str | None
+    oncall: OnCallRouting
+    error_tracking: ErrorTracking | None
+    secrets: tuple[AppSecret, ...]
+    budgets: tuple[Budget, ...]
+    alerts: tuple[AlertRule, ...]  # the file's alerts, then one per budget
+
+    def alerts_from(self, source: Source) -> tuple[AlertRule, ...]:
+        """This app's alerts evaluated by one backend."""
+        return tuple(a for a in self.alerts if a.source == source)
+
+
+@dataclass(frozen=True)
+class Estate:
+    """The whole validated policy."""
+
+    organisation: str
+    team: str
+    channels: tuple[Channel, ...]
+    severities: tuple[Severity, ...]
+    foreign_secrets: tuple[str, ...]
+    people: tuple[Person, ...]
+    schedules: tuple[Schedule, ...]
+    escalation_policies: tuple[EscalationPolicy, ...]
+    apps: tuple[App, ...]
+
+    def severity(self, name: str) -> Severity:
+        """The severity called `name`."""
+        return next(s for s in self.severities if s.name == name)
+
+    def channel(self, channel_id: str) -> Channel:
+        """The channel with this id."""
+        return next(c for c in self.channels if c.id == channel_id)
+
+    def person(self, person_id: str) -> Person:
+        """The person with this id."""
+        return next(p for p in self.people if p.id == person_id)
+
+    def channels_for(self, rule: AlertRule) -> tuple[Channel, ...]:
+        """Where an alert goes: its severity's channels, plus its audience's e-mail list if the severity says so."""
+        severity = self.severity(rule.severity)
+        chosen = [self.channel(c) for c in severity.channels]
+        if severity.email_audience:
+            chosen += [c for c in self.channels if c.type == "email" and c.audience == rule.audience]
+        return tuple(chosen)

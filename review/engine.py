@@ -1,0 +1,195 @@
+"""Run the real Pulumi program under the SDK's mock engine and record every resource it declares."""
+
+from __future__ import annotations
+
+import runpy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+
+class Secret:
+    """A value the engine holds as a secret; its text is never rendered."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def reveal(self) -> Any:
+        """The plain value, for assertions in tests only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "[secret]"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("secret", repr(self._value)))
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One resource the program registered, with the options that matter for review."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    protect: bool = False
+    additional_secret_outputs: tuple[str, ...] = ()
+    delete_before_replace: bool = False
+    retain_on_delete: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    replace_on_changes: tuple[str, ...] = ()
+
+
+@dataclass
+class Recording:
+    """Everything one program run declared."""
+
+    registrations: list[Registration] = field(default_factory=list)
+    invokes: list[tuple[str, dict]] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def by_type(self, type_: str) -> list[Registration]:
+        """The registrations of one type token."""
+        return [r for r in self.registrations if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        """The one registration with this logical name."""
+        found = [r for r in self.registrations if r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r}")
+        return found[0]
+
+
+def _unwrap(value: Any) -> Any:
+    """Turn the RPC layer's secret envelopes into Secret markers, recursively."""
+    if rpc.is_rpc_secret(value):
+        return Secret(_unwrap(rpc.unwrap_rpc_secret(value)))
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+# Outputs a real provider computes that later resources consume: give them recognisable placeholders
+# so the plan can show where a value comes from.
+_COMPUTED_OUTPUTS: dict[str, Callable[[str, dict], dict]] = {
+    "pagerduty:index/serviceIntegration:ServiceIntegration": lambda name, _: {
+        "integration_key": f"(routing key of {name})"
+    },
+}
+
+_INVOKES: dict[str, Callable[[dict], dict]] = {
+    "pagerduty:index/getUser:getUser": lambda args: {
+        "id": f"(PagerDuty user {args['email']})",
+        "email": args["email"],
+        "name": args["email"],
+    },
+}
+
+
+class EstateMocks(pulumi.runtime.Mocks):
+    """Mock engine answers: ids and computed outputs are readable placeholders, invokes are offline."""
+
+    def __init__(self, recording: Recording) -> None:
+        self.recording = recording
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        state = dict(args.inputs)
+        computed = _COMPUTED_OUTPUTS.get(args.typ)
+        if computed:
+            state.update(computed(args.name, state))
+        return f"(id of {args.name})", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        handler = _INVOKES.get(args.token)
+        if handler is None:
+            raise NotImplementedError(f"the offline plan has no answer for invoke {args.token}")
+        self.recording.invokes.append((args.token, _unwrap(dict(args.args))))
+        return handler(dict(args.args)), []
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping the resource options that reviews care about."""
+
+    def __init__(self, mocks: EstateMocks, recording: Recording) -> None:
+        super().__init__(mocks)
+        self.recording = recording
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = _unwrap(rpc.deserialize_properties(request.object))
+            self.recording.registrations.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    custom=bool(request.custom),
+                    inputs=inputs,
+                    protect=bool(request.protect),
+                    additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    ignore_changes=tuple(request.ignoreChanges),
+                    replace_on_changes=tuple(request.replaceOnChanges),
+                )
+            )
+        return response
+
+
+def run_program(
+    program: Callable[[], Any],
+    *,
+    config: Mapping[str, str],
+    secret_keys: list[str],
+    project: str,
+    stack: str,
+) -> Recording:
+    """Run `program` under the mock engine with `config`; return what it declared.
+
+    Exceptions from the program propagate after the engine has settled.
+    """
+    recording = Recording()
+    pulumi.runtime.set_all_config(dict(config), secret_keys)
+    monitor = _RecordingMonitor(EstateMocks(recording), recording)
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
+
+    _sync_await(run_pulumi_func(program))
+    recording.outputs = _sync_await(_resolve_exports())
+    return recording
+
+
+async def _resolve_exports() -> dict[str, Any]:
+    """The stack outputs the program exported, secrets as Secret markers."""
+    stack = get_root_resource()
+    exported: dict[str, Any] = getattr(stack, "outputs", {}) or {}
+    result = {}
+    for key, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        plain = await output.future()
+        result[key] = Secret(plain) if await output.is_secret() else plain
+    return result
+
+
+def run_project(project_dir: Path, **kwargs: Any) -> Recording:
+    """Run the project's own `__main__.py` (the program `pulumi up` runs) under the mock engine."""
+    main = project_dir / "__main__.py"
+    return run_program(lambda: runpy.run_path(str(main), run_name="__main__"), **kwargs)

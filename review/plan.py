@@ -1,0 +1,148 @@
+"""The offline plan: every resource the program declares, as a tree, with secrets masked."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from review.engine import Recording, Registration, Secret
+
+MASK = "[secret]"
+_MAX_VALUE = 160
+# Type token package → the service a reader knows it by.
+SERVICES = {
+    "pagerduty": "PagerDuty",
+    "grafana": "Grafana",
+    "uptimerobot": "UptimeRobot",
+    "sentry": "Sentry",
+    "fly": "Fly.io",
+    "random": "Generated (pulumi-random)",
+}
+
+
+def service_of(type_token: str) -> str:
+    """`pagerduty:index/service:Service` → PagerDuty; dynamic resources by their module."""
+    package, _, rest = type_token.partition(":")
+    if package == "pulumi-python" and rest.startswith("dynamic/"):
+        package = rest.split("/", 1)[1].split(":", 1)[0]
+    return SERVICES.get(package, package)
+
+
+def masked(value: Any) -> Any:
+    """A JSON-ready copy of `value` in which every secret is replaced by the mask."""
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, dict):
+        return {str(k): masked(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [masked(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _resource_view(reg: Registration) -> dict[str, Any]:
+    inputs = {k: v for k, v in reg.inputs.items() if k != "__provider"}
+    view: dict[str, Any] = {
+        "type": reg.type,
+        "name": reg.name,
+        "urn": reg.urn,
+        "parent": reg.parent,
+        "component": not reg.custom,
+        "service": None if not reg.custom else service_of(reg.type),
+        "inputs": masked(inputs),
+    }
+    flags = []
+    if reg.protect:
+        flags.append("protected")
+    if reg.delete_before_replace:
+        flags.append("delete-before-replace")
+    if reg.retain_on_delete:
+        flags.append("retain-on-delete")
+    view["flags"] = flags
+    view["secret_outputs"] = sorted(reg.additional_secret_outputs)
+    return view
+
+
+def build_plan(recording: Recording, *, project: str, stack: str) -> dict[str, Any]:
+    """The plan as plain data: resources in tree order, totals per service, stack outputs (masked)."""
+    views = [_resource_view(r) for r in recording.registrations]
+    children: dict[str, list[dict]] = {}
+    for view in views:
+        children.setdefault(view["parent"], []).append(view)
+    known = {v["urn"] for v in views}
+    roots = [v for v in views if v["parent"] not in known]
+    ordered: list[dict] = []
+
+    def walk(items: list[dict], depth: int) -> None:
+        for item in sorted(items, key=lambda v: (v["type"], v["name"])):
+            ordered.append({**item, "depth": depth})
+            walk(children.get(item["urn"], []), depth + 1)
+
+    walk(roots, 0)
+    counts = Counter(v["service"] for v in views if v["service"])
+    protected = Counter(v["service"] for v in views if v["service"] and "protected" in v["flags"])
+    return {
+        "project": project,
+        "stack": stack,
+        "resources": ordered,
+        "totals": {
+            "resources": sum(counts.values()),
+            "components": sum(1 for v in views if v["component"]),
+            "by_service": {s: {"resources": n, "protected": protected.get(s, 0)} for s, n in sorted(counts.items())},
+        },
+        "outputs": masked(recording.outputs),
+    }
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        pairs = []
+        for key, child in value.items():
+            pairs += _flatten(child, f"{prefix}.{key}" if prefix else key)
+        return pairs
+    if isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+        pairs = []
+        for i, child in enumerate(value):
+            pairs += _flatten(child, f"{prefix}[{i}]")
+        return pairs
+    return [(prefix, value)]
+
+
+def _show(value: Any) -> str:
+    text = value if value == MASK else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
+
+
+def render_text(plan: dict[str, Any]) -> str:
+    """The plan for a terminal or a CI log."""
+    lines = [
+        f"Offline plan for project {plan['project']}, stack {plan['stack']}",
+        "(Pulumi mock engine: no credentials used, nothing read from or sent to any service; "
+        "ids and computed outputs are placeholders)",
+        "",
+    ]
+    for item in plan["resources"]:
+        indent = "    " * item["depth"]
+        kind = "component" if item["component"] else item["service"]
+        flags = f"  [{', '.join(item['flags'])}]" if item["flags"] else ""
+        lines.append(f"{indent}+ {item['type']}  {item['name']}  ({kind}){flags}")
+        for path, value in _flatten(item["inputs"]) if item["inputs"] else []:
+            lines.append(f"{indent}      {path}: {_show(value)}")
+        if item["secret_outputs"]:
+            lines.append(f"{indent}      secret outputs: {', '.join(item['secret_outputs'])}")
+    totals = plan["totals"]
+    lines += ["", f"Totals: {totals['resources']} resources in {totals['components']} components"]
+    for service, counts in totals["by_service"].items():
+        lines.append(f"  {service}: {counts['resources']} ({counts['protected']} protected)")
+    if plan["outputs"]:
+        lines += ["", "Stack outputs:"]
+        for path, value in _flatten(plan["outputs"]):
+            lines.append(f"  {path}: {_show(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(plan: dict[str, Any]) -> str:
+    """The plan as stable JSON (sorted keys) for tools."""
+    return json.dumps(plan, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
