@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sys
 import traceback
 from pathlib import Path
@@ -69,9 +71,19 @@ def plan(project_dir: Path, stack: str, output_format: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = _parser().parse_args(argv)
+    code = EXIT_UNEXPECTED
     if args.command == "plan":
-        return plan(args.project_dir.resolve(), args.stack, args.format)
-    return EXIT_UNEXPECTED
+        code = plan(args.project_dir.resolve(), args.stack, args.format)
+    _close_event_loop()
+    return code
+
+
+def _close_event_loop() -> None:
+    # The SDK leaves its event loop open; closing it here stops a noisy "Exception ignored" at exit.
+    with contextlib.suppress(RuntimeError):
+        loop = asyncio.get_event_loop()
+        if not loop.is_closed():
+            loop.close()
 
 
 if __name__ == "__main__":

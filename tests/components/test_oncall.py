@@ -1,0 +1,107 @@
+"""The PagerDuty on-call component under Pulumi mocks: what it declares, what it protects, what it hides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from components.oncall import OnCall
+from model.load import load_estate
+from review.engine import Secret, run_program
+from tests.conftest import ROOT
+
+SCHEDULE = "pagerduty:index/schedule:Schedule"
+POLICY = "pagerduty:index/escalationPolicy:EscalationPolicy"
+SERVICE = "pagerduty:index/service:Service"
+INTEGRATION = "pagerduty:index/serviceIntegration:ServiceIntegration"
+
+
+def _declare(root: Path):
+    estate = load_estate(root)
+
+    def program():
+        oncall = OnCall("pagerduty", estate)
+        for app in estate.apps:
+            for sender in app.oncall.senders:
+                pulumi.export(f"{app.id}/{sender}", oncall.integration_key(app.id, sender))
+
+    return run_program(program, config={}, secret_keys=[], project="test", stack="test")
+
+
+@pytest.fixture(scope="module")
+def recording():
+    return _declare(ROOT)
+
+
+def test_schedules_have_the_policys_rotation_layers_in_member_order(recording):
+    primary = recording.named("primary-schedule").inputs
+    layer = primary["layers"][0]
+    assert primary["timeZone"] == "Europe/Berlin"
+    assert layer["start"] == layer["rotationVirtualStart"] == "2026-01-05T09:00:00+01:00"
+    assert layer["rotationTurnLengthSeconds"] == 604800
+    assert layer["users"] == [f"(PagerDuty user {p}@careflex.example.com)" for p in ("alice", "bob", "carol")]
+
+
+def test_people_are_looked_up_by_email_never_created(recording):
+    looked_up = sorted(args["email"] for token, args in recording.invokes if token.endswith("getUser"))
+    assert looked_up == sorted(f"{p}@careflex.example.com" for p in ("alice", "bob", "carol", "dan"))
+    assert not [r for r in recording.registrations if r.type == "pagerduty:index/user:User"]
+
+
+def test_escalation_policy_levels_delays_targets_and_loops_follow_the_policy(recording):
+    policy = recording.named("careflex-primary-escalation").inputs
+    assert policy["numLoops"] == 2
+    assert [r["escalationDelayInMinutes"] for r in policy["rules"]] == [15, 15, 30]
+    assert [t["type"] for r in policy["rules"] for t in r["targets"]] == [
+        "schedule_reference",
+        "schedule_reference",
+        "user_reference",
+    ]
+    assert policy["rules"][0]["targets"][0]["id"] == "(id of primary-schedule)"
+    assert policy["rules"][2]["targets"][0]["id"] == "(PagerDuty user dan@careflex.example.com)"
+
+
+def test_each_app_gets_one_protected_service_with_severity_based_urgency(recording):
+    services = recording.by_type(SERVICE)
+    assert [s.name for s in services] == ["careflex-service"]
+    service = services[0]
+    assert service.protect
+    assert service.inputs["escalationPolicy"] == "(id of careflex-primary-escalation)"
+    assert service.inputs["incidentUrgencyRule"] == {"type": "constant", "urgency": "severity_based"}
+    assert service.inputs["acknowledgementTimeout"] == "1800"
+
+
+def test_each_sender_gets_a_protected_events_v2_integration_whose_key_is_secret(recording):
+    integrations = {r.name: r for r in recording.by_type(INTEGRATION)}
+    assert set(integrations) == {"careflex-grafana-events", "careflex-uptimerobot-events", "careflex-sentry-events"}
+    for integration in integrations.values():
+        assert integration.protect
+        assert integration.inputs["type"] == "events_api_v2_inbound_integration"
+        assert integration.inputs["service"] == "(id of careflex-service)"
+        assert "integrationKey" in integration.additional_secret_outputs
+    assert set(recording.outputs) == {"careflex/grafana", "careflex/uptimerobot", "careflex/sentry"}
+    for key in recording.outputs.values():
+        assert isinstance(key, Secret)
+
+
+def test_a_second_app_file_adds_exactly_one_service_and_its_integrations(project_copy: Path):
+    text = (project_copy / "alert_policies/apps/careflex.yaml").read_text()
+    (project_copy / "alert_policies/apps/admin.yaml").write_text(
+        text.replace("id: careflex\n", "id: admin\n", 1)
+        .replace("name: CareFlex\n", "name: CareFlex Admin\n", 1)
+        .replace("app: careflex\n", "app: careflex-admin\n", 1)
+        .replace("project: careflex\n", "project: careflex-admin\n", 1)
+        .replace("senders: [grafana, uptimerobot, sentry]", "senders: [grafana]")
+    )
+    recording = _declare(project_copy)
+    assert sorted(s.name for s in recording.by_type(SERVICE)) == ["admin-service", "careflex-service"]
+    assert len(recording.by_type(INTEGRATION)) == 4
+    assert len(recording.by_type(SCHEDULE)) == 2 and len(recording.by_type(POLICY)) == 1
+
+
+def test_resources_hang_under_the_components(recording):
+    service = recording.named("careflex-service")
+    assert service.parent.endswith("estate:oncall:OnCall$estate:oncall:AppPaging::careflex")
+    assert recording.named("primary-schedule").parent.endswith("estate:oncall:OnCall::pagerduty")

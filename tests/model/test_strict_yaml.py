@@ -1,0 +1,70 @@
+"""The strict YAML loader: duplicate keys, YAML 1.1 surprises and line numbers."""
+
+import pytest
+
+from model.strict_yaml import load_document
+
+
+def test_duplicate_keys_are_an_error_naming_both_lines():
+    doc, problems = load_document("a: 1\nb: 2\na: 3\n", "f.yaml")
+    assert [str(p) for p in problems] == ["f.yaml:3: a: duplicate key (first defined on line 1)"]
+    assert doc is not None and doc.data["a"] == 1
+
+
+def test_duplicate_keys_in_nested_mappings_are_found_too():
+    _, problems = load_document("alerts:\n  - id: x\n    for: 5m\n    for: 10m\n", "f.yaml")
+    assert [(p.line, p.path) for p in problems] == [(4, "alerts[0].for")]
+
+
+@pytest.mark.parametrize(
+    ("scalar", "words"),
+    [
+        ("no", "boolean"),
+        ("Yes", "boolean"),
+        ("on", "boolean"),
+        ("OFF", "boolean"),
+        ("8:30", "base-60"),
+        ("0755", "octal"),
+        ("0x1F", "octal/hex"),
+        ("2026-01-05", "date"),
+        ("1_000", "underscores"),
+        (".inf", "finite"),
+    ],
+)
+def test_yaml_1_1_surprises_are_reported_not_coerced(scalar, words):
+    doc, problems = load_document(f"key: {scalar}\n", "f.yaml")
+    assert len(problems) == 1
+    assert problems[0].line == 1 and problems[0].path == "key"
+    assert words in problems[0].message
+    assert doc.data["key"] == scalar  # kept as the text written, never silently converted
+
+
+@pytest.mark.parametrize("scalar", ['"no"', "'8:30'", '"0755"', '"2026-01-05"'])
+def test_quoted_scalars_are_plain_text(scalar):
+    doc, problems = load_document(f"key: {scalar}\n", "f.yaml")
+    assert problems == []
+    assert doc.data["key"] == scalar.strip("'\"")
+
+
+def test_unambiguous_scalars_get_their_yaml_1_2_types():
+    doc, problems = load_document("a: true\nb: 12\nc: 0.05\nd: ~\ne: text\nf: -3\ng: 1e3\n", "f.yaml")
+    assert problems == []
+    assert doc.data == {"a": True, "b": 12, "c": 0.05, "d": None, "e": "text", "f": -3, "g": 1000.0}
+
+
+def test_merge_keys_are_rejected():
+    _, problems = load_document("base: &b {x: 1}\nother:\n  <<: *b\n", "f.yaml")
+    assert any("merge keys" in p.message and p.line == 3 for p in problems)
+
+
+def test_syntax_errors_carry_the_line():
+    doc, problems = load_document("a: 1\nb: [1, 2\nc: 3\n", "f.yaml")
+    assert doc is None
+    assert problems[0].file == "f.yaml" and problems[0].line >= 2 and "not valid YAML" in problems[0].message
+
+
+def test_every_path_knows_its_line():
+    doc, _ = load_document("alerts:\n  - id: a\n    threshold: 5\n  - id: b\n", "f.yaml")
+    assert doc.line_of(("alerts", 0, "threshold")) == 3
+    assert doc.line_of(("alerts", 1, "id")) == 4
+    assert doc.line_of(("alerts", 1, "missing")) == 4
