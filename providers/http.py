@@ -1,0 +1,404 @@
+"""The one HTTP client every vendor provider uses: timeouts, retry rules, rate-limit pacing, clean errors."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Statuses worth another try on an idempotent call; other 5xx (501, 505, ...) will not heal by retrying.
+RETRYABLE_STATUSES = frozenset({408, 425, 500, 502, 503, 504})
+MESSAGE_FIELDS = ("message", "detail", "error", "errors", "error_message", "title")
+REQUEST_ID_HEADERS = ("X-Request-Id", "Request-Id", "Fly-Request-Id", "X-Sentry-Request-Id", "CF-Ray")
+REMAINING_HEADERS = ("X-RateLimit-Remaining", "X-Sentry-Rate-Limit-Remaining")
+RESET_HEADERS = ("X-RateLimit-Reset", "X-Sentry-Rate-Limit-Reset")
+MAX_VENDOR_MESSAGE = 300
+REDACTED = "[redacted]"
+# A reset value below this is a delta in seconds, above it an epoch timestamp (2001-09-09).
+EPOCH_THRESHOLD = 1_000_000_000
+
+
+class ApiError(Exception):
+    """A failed vendor call, described without any credential, header, body or query string."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        method: str,
+        path: str,
+        status: int | None,
+        reason: str = "",
+        vendor_message: str | None = None,
+        vendor_code: str | None = None,
+        request_id: str | None = None,
+        ambiguous: bool = False,
+        attempts: int = 1,
+    ) -> None:
+        self.service = service
+        self.method = method
+        self.path = path.split("?", 1)[0]
+        self.status = status
+        self.reason = reason
+        self.vendor_message = vendor_message
+        self.vendor_code = vendor_code
+        self.request_id = request_id
+        self.ambiguous = ambiguous
+        self.attempts = attempts
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = f"{self.service} {self.method} {self.path} failed: "
+        text += f"HTTP {self.status} {self.reason}".rstrip() if self.status is not None else self.reason
+        if self.vendor_message:
+            text += f": {self.vendor_message}"
+        if self.vendor_code:
+            text += f" [code {self.vendor_code}]"
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        if self.attempts > 1:
+            text += f" after {self.attempts} attempts"
+        if self.ambiguous:
+            text += "; the request may have taken effect"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_api_error, (self.__dict__.copy(),))
+
+
+def _rebuild_api_error(fields: dict[str, Any]) -> ApiError:
+    error = ApiError.__new__(ApiError)
+    error.__dict__.update(fields)
+    Exception.__init__(error, error._describe())
+    return error
+
+
+class _Gate:
+    """Earliest time the next call on one (service, credential) may go out."""
+
+    def __init__(self) -> None:
+        self.not_before = 0.0
+
+    def hold_until(self, moment: float) -> None:
+        self.not_before = max(self.not_before, moment)
+
+
+# Module-level so concurrent provider calls in one process share a pace; keyed by a digest, never the key.
+_GATES: dict[tuple[str, str], _Gate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def _gate_for(service: str, headers: Mapping[str, str]) -> _Gate:
+    digest = hashlib.sha256(
+        "\n".join(f"{k.lower()}:{v}" for k, v in sorted(headers.items())).encode()
+    ).hexdigest()
+    with _GATES_LOCK:
+        return _GATES.setdefault((service, digest), _Gate())
+
+
+def forget_rate_limit_state() -> None:
+    """Drop every pacing gate (tests that move a fake clock backwards need a clean slate)."""
+    with _GATES_LOCK:
+        _GATES.clear()
+
+
+class ApiClient:
+    """Sends one vendor request at a time with the estate's timeout, retry and pacing rules."""
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        credentials: Callable[[], Mapping[str, str]],
+        *,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        max_attempts: int = 5,
+        max_wait_seconds: float = 60.0,
+        max_total_wait_seconds: float = 300.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        backoff_base_seconds: float = 0.5,
+        user_agent: str = "careflex-monitoring-estate",
+    ) -> None:
+        self.service = service
+        self.base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self.timeout = timeout
+        self.max_attempts = max(1, max_attempts)
+        self.max_wait_seconds = max_wait_seconds
+        self.max_total_wait_seconds = max_total_wait_seconds
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self.backoff_base_seconds = backoff_base_seconds
+        self.user_agent = user_agent
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        tolerate: Collection[int] = (),
+        idempotent: bool | None = None,
+        secret_values: Collection[str] = (),
+    ) -> requests.Response:
+        """2xx and statuses in `tolerate` are returned; anything else raises ApiError.
+
+        `secret_values` are extra strings (webhook URLs, routing keys) scrubbed from vendor messages,
+        on top of the credential values which are always scrubbed.
+        """
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        bare_path = path.split("?", 1)[0]
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            auth_headers = dict(self._credentials())
+            gate = _gate_for(self.service, auth_headers)
+            waited += self._wait_for_gate(gate, method, bare_path, waited)
+            headers = {"Accept": "application/json", "User-Agent": self.user_agent, **auth_headers}
+            try:
+                response = requests.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                sent = _may_have_been_sent(exc)
+                reason = _transport_reason(exc, sent)
+                if (idempotent or not sent) and attempt < self.max_attempts:
+                    wait = self._backoff(attempt)
+                    if waited + wait <= self.max_total_wait_seconds:
+                        log.warning(
+                            "%s %s %s: %s; retrying in %.1f s (attempt %d of %d)",
+                            self.service,
+                            method,
+                            bare_path,
+                            reason,
+                            wait,
+                            attempt,
+                            self.max_attempts,
+                        )
+                        self._sleep(wait)
+                        waited += wait
+                        continue
+                # `from None`: the requests exception text carries the full URL including any query.
+                raise ApiError(
+                    service=self.service,
+                    method=method,
+                    path=bare_path,
+                    status=None,
+                    reason=reason,
+                    ambiguous=sent and not idempotent,
+                    attempts=attempt,
+                ) from None
+
+            self._remember_pace(gate, response)
+            status = response.status_code
+            if 200 <= status < 300 or status in tolerate:
+                return response
+
+            retryable = status == 429 or (idempotent and status in RETRYABLE_STATUSES)
+            if retryable and attempt < self.max_attempts:
+                wait = self._wait_after(response, attempt)
+                if waited + wait <= self.max_total_wait_seconds:
+                    if status == 429:
+                        gate.hold_until(self._clock() + wait)
+                    log.warning(
+                        "%s %s %s: HTTP %d; retrying in %.1f s (attempt %d of %d)",
+                        self.service,
+                        method,
+                        bare_path,
+                        status,
+                        wait,
+                        attempt,
+                        self.max_attempts,
+                    )
+                    self._sleep(wait)
+                    waited += wait
+                    continue
+            raise self._error_from(response, method, bare_path, idempotent, attempt, secret_values)
+
+    def _wait_for_gate(self, gate: _Gate, method: str, path: str, waited: float) -> float:
+        pause = min(gate.not_before - self._clock(), self.max_wait_seconds)
+        if pause <= 0:
+            return 0.0
+        pause = min(pause, max(0.0, self.max_total_wait_seconds - waited))
+        log.info("%s %s %s: pacing for the rate limit, waiting %.1f s", self.service, method, path, pause)
+        self._sleep(pause)
+        return pause
+
+    def _remember_pace(self, gate: _Gate, response: requests.Response) -> None:
+        remaining = _first_header(response, REMAINING_HEADERS)
+        if remaining is None or remaining.strip() not in {"0", "0.0"}:
+            return
+        reset_at = self._reset_moment(response)
+        if reset_at is not None:
+            gate.hold_until(reset_at)
+
+    def _reset_moment(self, response: requests.Response) -> float | None:
+        value = _first_header(response, RESET_HEADERS)
+        if value is None:
+            return None
+        number = _as_number(value)
+        if number is None:
+            return _http_date(value)
+        return number if number >= EPOCH_THRESHOLD else self._clock() + number
+
+    def _wait_after(self, response: requests.Response, attempt: int) -> float:
+        retry_after = response.headers.get("Retry-After")
+        wait: float | None = None
+        if retry_after is not None:
+            number = _as_number(retry_after)
+            if number is not None:
+                wait = number
+            else:
+                moment = _http_date(retry_after)
+                wait = None if moment is None else moment - self._clock()
+        if wait is None and response.status_code == 429:
+            reset_at = self._reset_moment(response)
+            if reset_at is not None:
+                wait = reset_at - self._clock()
+        if wait is None:
+            return self._backoff(attempt)
+        return min(max(wait, 0.0), self.max_wait_seconds)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.max_wait_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
+        return self._rng() * ceiling
+
+    def _error_from(
+        self,
+        response: requests.Response,
+        method: str,
+        path: str,
+        idempotent: bool,
+        attempts: int,
+        secret_values: Collection[str],
+    ) -> ApiError:
+        message, code = _vendor_text(response)
+        if message:
+            message = _scrub(message, [*_credential_values(self._credentials()), *secret_values])
+            message = message[:MAX_VENDOR_MESSAGE]
+        return ApiError(
+            service=self.service,
+            method=method,
+            path=path,
+            status=response.status_code,
+            reason=response.reason or "",
+            vendor_message=message,
+            vendor_code=code,
+            request_id=_first_header(response, REQUEST_ID_HEADERS),
+            ambiguous=response.status_code >= 500 and not idempotent,
+            attempts=attempts,
+        )
+
+
+def _may_have_been_sent(exc: requests.RequestException) -> bool:
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        inner = getattr(reason, "reason", reason)
+        return not isinstance(inner, NewConnectionError | ConnectTimeoutError)
+    return True
+
+
+def _transport_reason(exc: requests.RequestException, sent: bool) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "timed out waiting for the response" if sent else "timed out connecting"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection dropped" if sent else "could not connect"
+    return f"transport error ({type(exc).__name__})"
+
+
+def _first_header(response: requests.Response, names: Collection[str]) -> str | None:
+    for name in names:
+        value = response.headers.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def _as_number(value: str) -> float | None:
+    try:
+        return float(value.strip())
+    except ValueError:
+        return None
+
+
+def _http_date(value: str) -> float | None:
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _vendor_text(response: requests.Response) -> tuple[str | None, str | None]:
+    try:
+        body = response.json()
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    code = body.get("code")
+    code_text = str(code) if isinstance(code, str | int) and not isinstance(code, bool) else None
+    for field in MESSAGE_FIELDS:
+        if field in body:
+            text = _flatten(body[field])
+            if text:
+                return text, code_text
+    return None, code_text
+
+
+def _flatten(value: Any, depth: int = 0) -> str | None:
+    """The readable text in a vendor error field: a string, {"message": ...}, or a list of those."""
+    if depth > 3:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, dict):
+        for field in MESSAGE_FIELDS:
+            if field in value:
+                return _flatten(value[field], depth + 1)
+        return None
+    if isinstance(value, list):
+        parts = [text for item in value[:5] if (text := _flatten(item, depth + 1))]
+        return "; ".join(parts) or None
+    return None
+
+
+def _credential_values(headers: Mapping[str, str]) -> list[str]:
+    values: list[str] = []
+    for value in headers.values():
+        values.append(value)
+        scheme, _, token = value.partition(" ")
+        if token and scheme.isalpha():
+            values.append(token)
+    return values
+
+
+def _scrub(text: str, secrets: Collection[str]) -> str:
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text

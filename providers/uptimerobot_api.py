@@ -1,0 +1,134 @@
+"""What the UptimeRobot providers share: credentials, the client, list paging, settling and normalising."""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from pulumi.runtime import rpc
+
+from providers.http import ApiClient
+
+API_KEY_ENV = "UPTIMEROBOT_API_KEY"
+API_URL_ENV = "UPTIMEROBOT_API_URL"
+DEFAULT_API_URL = "https://api.uptimerobot.com/v3"
+SERVICE = "uptimerobot"
+UNKNOWN = rpc.UNKNOWN
+MAX_PAGES = 200
+
+
+class UptimeRobotError(Exception):
+    """A provider-level failure that is not one HTTP call (no match found, never settled, ...)."""
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Timing knobs a test can shrink; holds no credential, so it is safe in the pickled provider."""
+
+    timeout: tuple[float, float] = (5.0, 30.0)
+    sleep: Callable[[float], None] | None = None
+    clock: Callable[[], float] | None = None
+    settle_reads: int = 2
+    settle_timeout_seconds: float = 60.0
+    find_attempts: int = 4
+    first_backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 3.0
+
+
+def api_key() -> str:
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    if not key:
+        raise UptimeRobotError(
+            f"{API_KEY_ENV} is not set; the UptimeRobot providers read the API key from it"
+        )
+    return key
+
+
+def client(tuning: Tuning) -> ApiClient:
+    """A fresh client per provider call: nothing with a connection or a key outlives the call."""
+    options: dict[str, Any] = {"timeout": tuning.timeout}
+    if tuning.sleep is not None:
+        options["sleep"] = tuning.sleep
+    if tuning.clock is not None:
+        options["clock"] = tuning.clock
+    base_url = os.environ.get(API_URL_ENV, "").strip() or DEFAULT_API_URL
+    return ApiClient(SERVICE, base_url, lambda: {"Authorization": f"Bearer {api_key()}"}, **options)
+
+
+def sleeper(tuning: Tuning) -> Callable[[float], None]:
+    return tuning.sleep or time.sleep
+
+
+def backoffs(tuning: Tuning) -> Iterator[float]:
+    """0.5 s doubling to 3 s: how long to wait between polls of a lagging read."""
+    wait = tuning.first_backoff_seconds
+    while True:
+        yield wait
+        wait = min(wait * 2, tuning.max_backoff_seconds)
+
+
+def paged(api: ApiClient, path: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every item of a cursor-paged list, accepting both `data`/`nextLink` and `monitors`/`nextCursorId`."""
+    query = dict(params or {})
+    seen_cursors: set[str] = set()
+    for _ in range(MAX_PAGES):
+        body = api.request("GET", path, params=query).json()
+        if isinstance(body, list):
+            yield from body
+            return
+        yield from body.get("data") or body.get("monitors") or []
+        cursor = _next_cursor(body)
+        # A repeated cursor would loop forever on a misbehaving page; stop instead.
+        if cursor is None or cursor in seen_cursors:
+            return
+        seen_cursors.add(cursor)
+        query["cursor"] = cursor
+    raise UptimeRobotError(f"{path} listing did not end after {MAX_PAGES} pages")
+
+
+def _next_cursor(body: Mapping[str, Any]) -> str | None:
+    link = body.get("nextLink")
+    if link:
+        values = parse_qs(urlparse(str(link)).query).get("cursor")
+        return values[0] if values else None
+    cursor = body.get("nextCursorId")
+    return None if cursor in (None, "", 0) else str(cursor)
+
+
+def unescape(text: Any) -> Any:
+    """Undo the API's HTML escaping, which it sometimes applies twice."""
+    if not isinstance(text, str):
+        return text
+    previous = None
+    while previous != text:
+        previous, text = text, html.unescape(text)
+    return text
+
+
+def is_unknown(value: Any) -> bool:
+    return isinstance(value, str) and value == UNKNOWN
+
+
+def contains_unknown(value: Any) -> bool:
+    if is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(contains_unknown(v) for v in value)
+    return False
+
+
+def vendor_id(value: Any) -> str:
+    """IDs come back as numbers or strings (sometimes zero-padded); compare them as plain digit strings."""
+    text = str(value).strip()
+    return str(int(text)) if text.isdigit() else text
+
+
+def changed_keys(keys: tuple[str, ...], olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    return [key for key in keys if contains_unknown(news.get(key)) or olds.get(key) != news.get(key)]

@@ -1,0 +1,488 @@
+"""The shared HTTP client against a scripted loopback server: retries, pacing, waits and clean errors."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from providers.http import ApiClient, ApiError, forget_rate_limit_state
+
+CANARY_KEY = "CANARY-http-key-5d1e"
+CANARY_BODY = "CANARY-http-body-91ac"
+CANARY_QUERY = "CANARY-http-query-3b77"
+START = 1_800_000_000.0
+
+
+class VirtualTime:
+    """A clock that only moves when the client sleeps, so waits are recorded instead of spent."""
+
+    def __init__(self, start: float = START) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@dataclass
+class Scripted:
+    status: int = 200
+    body: object = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class ScriptedServer:
+    """Answers each request with the next scripted response and remembers what arrived when."""
+
+    def __init__(self, server: HTTPServer, virtual: VirtualTime) -> None:
+        self.server = server
+        self.virtual = virtual
+        self.script: list[Scripted] = []
+        self.seen: list[tuple[str, str, float]] = []
+        self._lock = threading.Lock()
+        server.expect_request("/api/thing").respond_with_handler(self._answer)
+        server.expect_request("/api/other").respond_with_handler(self._answer)
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("/api")
+
+    def then(self, *responses: Scripted) -> ScriptedServer:
+        self.script.extend(responses)
+        return self
+
+    def _answer(self, request: Request) -> Response:
+        with self._lock:
+            self.seen.append((request.method, request.path, self.virtual.now))
+            step = self.script.pop(0) if self.script else Scripted()
+        if step.delay:
+            time.sleep(step.delay)
+        body = step.body if isinstance(step.body, str) else json.dumps(step.body)
+        return Response(body, status=step.status, headers=step.headers, content_type="application/json")
+
+
+@pytest.fixture
+def virtual() -> VirtualTime:
+    forget_rate_limit_state()
+    return VirtualTime()
+
+
+@pytest.fixture(scope="module")
+def loopback_server() -> Iterator[HTTPServer]:
+    # One server per module: stopping a werkzeug server costs half a second of polling.
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def scripted(loopback_server: HTTPServer, virtual: VirtualTime) -> Iterator[ScriptedServer]:
+    loopback_server.clear()
+    yield ScriptedServer(loopback_server, virtual)
+    loopback_server.clear()
+
+
+def make_client(
+    scripted: ScriptedServer, virtual: VirtualTime, *, rng: float = 1.0, **options: object
+) -> ApiClient:
+    return ApiClient(
+        "uptimerobot",
+        scripted.url,
+        lambda: {"Authorization": f"Bearer {CANARY_KEY}"},
+        sleep=virtual.sleep,
+        clock=virtual.clock,
+        rng=lambda: rng,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+# --- retry rules per method -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_idempotent_call_is_retried_after_a_server_error_and_then_succeeds(
+    scripted: ScriptedServer, virtual: VirtualTime, method: str
+) -> None:
+    scripted.then(Scripted(503), Scripted(502), Scripted(200, {"ok": True}))
+    response = make_client(scripted, virtual).request(method, "/thing")
+    assert response.json() == {"ok": True}
+    assert [m for m, _, _ in scripted.seen] == [method] * 3
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_non_idempotent_call_is_not_replayed_after_a_server_error_and_is_flagged_ambiguous(
+    scripted: ScriptedServer, virtual: VirtualTime, method: str
+) -> None:
+    scripted.then(Scripted(500, {"message": "boom"}), Scripted(201))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request(method, "/thing", json={"name": "x"})
+    assert caught.value.status == 500
+    assert caught.value.ambiguous is True
+    assert len(scripted.seen) == 1
+
+
+def test_post_marked_idempotent_by_the_caller_is_retried_after_a_server_error(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(503), Scripted(200, {"ok": 1}))
+    response = make_client(scripted, virtual).request("POST", "/thing", json={}, idempotent=True)
+    assert response.json() == {"ok": 1}
+    assert len(scripted.seen) == 2
+
+
+def test_client_error_is_raised_at_once_without_retry_and_is_not_ambiguous(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(400, {"message": "interval too short"}))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("GET", "/thing")
+    assert (caught.value.status, caught.value.ambiguous) == (400, False)
+    assert len(scripted.seen) == 1
+    assert virtual.sleeps == []
+
+
+def test_not_implemented_is_not_worth_retrying_even_for_get(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(501), Scripted(200))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("GET", "/thing")
+    assert caught.value.status == 501
+    assert len(scripted.seen) == 1
+
+
+def test_tolerated_status_is_returned_instead_of_raised(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(404, {"message": "not found"}))
+    response = make_client(scripted, virtual).request("DELETE", "/thing", tolerate=(404, 410))
+    assert response.status_code == 404
+
+
+def test_retries_stop_after_max_attempts_and_the_error_counts_them(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(*[Scripted(503)] * 10)
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual, max_attempts=3).request("GET", "/thing")
+    assert caught.value.attempts == 3
+    assert len(scripted.seen) == 3
+    assert "after 3 attempts" in str(caught.value)
+
+
+# --- 429 and waiting ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PATCH", "DELETE"])
+def test_rate_limited_call_is_retried_for_any_method_after_retry_after_seconds(
+    scripted: ScriptedServer, virtual: VirtualTime, method: str
+) -> None:
+    scripted.then(
+        Scripted(429, {"message": "Too Many Requests"}, {"Retry-After": "7"}), Scripted(201, {"id": 1})
+    )
+    response = make_client(scripted, virtual).request(method, "/thing", json={})
+    assert response.status_code == 201
+    assert virtual.sleeps == [7.0]
+    assert scripted.seen[1][2] - scripted.seen[0][2] == pytest.approx(7.0)
+
+
+def test_retry_after_as_http_date_waits_until_that_moment(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    moment = email.utils.formatdate(START + 42, usegmt=True)
+    scripted.then(Scripted(429, headers={"Retry-After": moment}), Scripted(200))
+    make_client(scripted, virtual).request("GET", "/thing")
+    assert virtual.sleeps == [pytest.approx(42.0)]
+
+
+def test_rate_limited_without_retry_after_waits_for_the_reset_epoch(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(429, headers={"X-RateLimit-Reset": str(int(START + 13))}), Scripted(200))
+    make_client(scripted, virtual).request("GET", "/thing")
+    assert virtual.sleeps == [pytest.approx(13.0)]
+
+
+def test_retry_after_longer_than_the_cap_is_cut_to_the_cap(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(429, headers={"Retry-After": "900"}), Scripted(200))
+    make_client(scripted, virtual, max_wait_seconds=20).request("GET", "/thing")
+    assert virtual.sleeps == [20.0]
+
+
+def test_total_wait_budget_ends_the_retries_with_the_rate_limit_error(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(*[Scripted(429, headers={"Retry-After": "30"})] * 10)
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual, max_total_wait_seconds=70).request("GET", "/thing")
+    assert caught.value.status == 429
+    assert caught.value.ambiguous is False
+    assert sum(virtual.sleeps) <= 70
+    assert len(scripted.seen) == 3
+
+
+@pytest.mark.parametrize(
+    ("remaining", "reset"),
+    [
+        ("X-RateLimit-Remaining", "X-RateLimit-Reset"),
+        ("X-Sentry-Rate-Limit-Remaining", "X-Sentry-Rate-Limit-Reset"),
+    ],
+)
+def test_exhausted_quota_makes_the_next_call_wait_for_the_reset_before_any_429(
+    scripted: ScriptedServer, virtual: VirtualTime, remaining: str, reset: str
+) -> None:
+    scripted.then(Scripted(200, headers={remaining: "0", reset: str(int(START + 25))}), Scripted(200))
+    client = make_client(scripted, virtual)
+    client.request("GET", "/thing")
+    client.request("GET", "/other")
+    assert virtual.sleeps == [pytest.approx(25.0)]
+    assert scripted.seen[1][2] >= START + 25
+
+
+def test_pacing_is_shared_by_separate_clients_with_the_same_key_but_not_other_keys(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(
+        Scripted(200, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(START + 9))})
+    )
+    make_client(scripted, virtual).request("GET", "/thing")
+    other_key = ApiClient(
+        "uptimerobot",
+        scripted.url,
+        lambda: {"Authorization": "Bearer another-key"},
+        sleep=virtual.sleep,
+        clock=virtual.clock,
+    )
+    other_key.request("GET", "/thing")
+    assert virtual.sleeps == []
+    make_client(scripted, virtual).request("GET", "/thing")
+    assert virtual.sleeps == [pytest.approx(9.0)]
+
+
+def test_remaining_quota_above_zero_does_not_slow_anything(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(
+        Scripted(200, headers={"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": str(int(START + 60))})
+    )
+    client = make_client(scripted, virtual)
+    client.request("GET", "/thing")
+    client.request("GET", "/thing")
+    assert virtual.sleeps == []
+
+
+def test_backoff_is_exponential_capped_and_scaled_by_full_jitter(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(*[Scripted(503)] * 5, Scripted(200))
+    make_client(scripted, virtual, max_attempts=6, max_wait_seconds=3.0, backoff_base_seconds=0.5).request(
+        "GET", "/thing"
+    )
+    assert virtual.sleeps == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_jitter_draws_each_wait_uniformly_below_the_ceiling(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(503), Scripted(503), Scripted(200))
+    make_client(scripted, virtual, rng=0.25, backoff_base_seconds=2.0).request("GET", "/thing")
+    assert virtual.sleeps == [0.5, 1.0]
+
+
+# --- transport failures -------------------------------------------------------------------------------
+
+
+def test_get_that_times_out_is_retried_and_succeeds(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    scripted.then(Scripted(200, {"late": True}, delay=0.6), Scripted(200, {"late": False}))
+    response = make_client(scripted, virtual, timeout=(1.0, 0.2)).request("GET", "/thing")
+    assert response.json() == {"late": False}
+    assert len(scripted.seen) == 2
+
+
+def test_post_that_times_out_after_sending_is_ambiguous_and_never_resent(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(201, {"id": 5}, delay=0.6), Scripted(201, {"id": 6}))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual, timeout=(1.0, 0.2)).request("POST", "/thing", json={"a": 1})
+    error = caught.value
+    assert (error.status, error.ambiguous) == (None, True)
+    assert "timed out" in str(error)
+    time.sleep(0.5)
+    assert len(scripted.seen) == 1
+
+
+def test_post_that_cannot_connect_is_retried_because_nothing_was_sent(virtual: VirtualTime) -> None:
+    closed_port_url = f"http://127.0.0.1:{_unused_port()}/api"
+    client = ApiClient(
+        "fly",
+        closed_port_url,
+        lambda: {"Authorization": f"Bearer {CANARY_KEY}"},
+        sleep=virtual.sleep,
+        clock=virtual.clock,
+        rng=lambda: 1.0,
+        max_attempts=3,
+    )
+    with pytest.raises(ApiError) as caught:
+        client.request("POST", "/thing", json={})
+    assert (caught.value.status, caught.value.ambiguous, caught.value.attempts) == (None, False, 3)
+    assert len(virtual.sleeps) == 2
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- what an error says -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"message": "Monitor not found", "code": "000-004"}, "Monitor not found"),
+        ({"detail": "You do not have permission"}, "You do not have permission"),
+        ({"error": "app not found"}, "app not found"),
+        ({"error": {"type": "invalid_parameter", "message": "interval is invalid"}}, "interval is invalid"),
+        ({"errors": [{"message": "name taken"}, "slug invalid"]}, "name taken; slug invalid"),
+    ],
+)
+def test_vendor_message_is_taken_from_the_known_json_fields(
+    scripted: ScriptedServer, virtual: VirtualTime, body: dict[str, object], expected: str
+) -> None:
+    scripted.then(Scripted(409, body, {"X-Request-Id": "req-77"}))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("POST", "/thing", json={})
+    error = caught.value
+    assert error.vendor_message == expected
+    assert error.request_id == "req-77"
+    assert str(error).startswith(f"uptimerobot POST /thing failed: HTTP 409 CONFLICT: {expected}")
+    assert "(request id req-77)" in str(error)
+
+
+def test_vendor_error_code_is_kept_for_callers_that_branch_on_it(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(404, {"message": "Monitor not found", "code": "000-004"}))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("POST", "/thing", json={})
+    assert caught.value.vendor_code == "000-004"
+
+
+def test_non_json_error_body_is_never_quoted(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    scripted.then(Scripted(400, f"<html>bad request {CANARY_BODY}</html>"))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("POST", "/thing", json={})
+    assert caught.value.vendor_message is None
+    assert CANARY_BODY not in str(caught.value)
+
+
+def test_long_vendor_message_is_cut_to_300_characters(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    scripted.then(Scripted(400, {"message": "x" * 1000}))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("GET", "/thing")
+    assert caught.value.vendor_message == "x" * 300
+
+
+def test_no_credential_body_or_query_text_reaches_the_error_traceback_or_logs(
+    scripted: ScriptedServer, virtual: VirtualTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    routing_key = "CANARY-http-routing-key-0c4d"
+    echoed = f"key {CANARY_KEY} and routing key {routing_key} rejected"
+    scripted.then(
+        Scripted(429, headers={"Retry-After": "1"}),
+        Scripted(503, {"message": echoed}),
+        Scripted(400, {"message": echoed, "passed_value": CANARY_BODY}),
+    )
+    # INFO is the engine's verbose level; urllib3's DEBUG lines print full URLs, which is why callers never
+    # put credentials in a query. The loopback server's own access log is not the client's output.
+    caplog.set_level(logging.INFO)
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request(
+            "PUT",
+            f"/thing?token={CANARY_QUERY}",
+            params={"q": CANARY_QUERY},
+            json={"value": CANARY_BODY, "integrationKey": routing_key},
+            secret_values=[routing_key],
+        )
+    error = caught.value
+    everything = "\n".join(
+        [
+            str(error),
+            repr(error),
+            "".join(traceback.format_exception(error)),
+            str(vars(error)),
+            *(record.getMessage() for record in caplog.records if not record.name.startswith("werkzeug")),
+        ]
+    )
+    for canary in (CANARY_KEY, CANARY_BODY, CANARY_QUERY, routing_key):
+        assert canary not in everything
+    assert error.path == "/thing"
+    assert error.vendor_message is not None
+    assert "[redacted]" in error.vendor_message
+    assert any("retrying" in record.getMessage() for record in caplog.records)
+
+
+def test_transport_error_traceback_does_not_carry_the_url_query(virtual: VirtualTime) -> None:
+    client = ApiClient(
+        "sentry",
+        f"http://127.0.0.1:{_unused_port()}",
+        lambda: {"Authorization": "Bearer x"},
+        sleep=virtual.sleep,
+        clock=virtual.clock,
+        max_attempts=1,
+    )
+    with pytest.raises(ApiError) as caught:
+        client.request("GET", "/thing", params={"cursor": CANARY_QUERY})
+    assert CANARY_QUERY not in "".join(traceback.format_exception(caught.value))
+
+
+def test_credentials_are_fetched_for_every_request_so_rotation_takes_effect(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    keys = iter(["Bearer first", "Bearer second"])
+    seen_auth: list[str] = []
+
+    def credentials() -> dict[str, str]:
+        value = next(keys)
+        seen_auth.append(value)
+        return {"Authorization": value}
+
+    client = ApiClient("uptimerobot", scripted.url, credentials, sleep=virtual.sleep, clock=virtual.clock)
+    client.request("GET", "/thing")
+    client.request("GET", "/thing")
+    assert seen_auth == ["Bearer first", "Bearer second"]
+    assert [r.headers["Authorization"] for r, _ in scripted.server.log] == ["Bearer first", "Bearer second"]
+
+
+def test_api_error_survives_pickling_with_its_fields(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    import pickle
+
+    scripted.then(Scripted(410, {"message": "gone"}))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("GET", "/thing")
+    copy = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own object
+    assert (copy.status, copy.vendor_message, str(copy)) == (410, "gone", str(caught.value))
