@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_random as random
 
 from components.oncall import OnCall
+from components.uptime import Uptime
 from model import specs
 
 
@@ -16,21 +19,61 @@ class Settings:
     """What the program needs from stack config (read in __main__.py, the only place that reads Config)."""
 
     runbook_base_url: str
+    # Stack secrets by config key (Slack webhooks, Fly secret values), already pulumi secrets.
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
     def runbook_url(self, runbook: str) -> str:
         """The public URL of a runbook file in this repository."""
         return self.runbook_base_url.rstrip("/") + "/" + runbook
 
 
+def secret_config_keys(estate: specs.Estate) -> list[str]:
+    """Every stack secret config key the policies refer to (Slack webhooks, secret values for Fly)."""
+    keys = {c.webhook_secret for c in estate.channels if c.webhook_secret}
+    keys |= {s.config_key for app in estate.apps for s in app.secrets if s.config_key}
+    return sorted(keys)
+
+
 def declare_estate(estate: specs.Estate, settings: Settings) -> dict[str, Any]:
     """Declare every resource of the estate; return the stack outputs (never a secret among them)."""
     oncall = OnCall("pagerduty", estate)
+    generated = _generated_secrets(estate)
+    slack_webhooks = {
+        c.id: settings.secrets[c.webhook_secret] for c in estate.channels if c.type == "slack" and c.webhook_secret
+    }
+    uptime = Uptime(
+        "uptimerobot",
+        estate,
+        pagerduty_keys={
+            app.id: oncall.integration_key(app.id, "uptimerobot")
+            for app in estate.apps
+            if "uptimerobot" in app.oncall.senders
+        },
+        slack_webhooks=slack_webhooks,
+        health_tokens={app_id: values["HEALTH_CHECK_TOKEN"] for app_id, values in generated.items()
+                       if "HEALTH_CHECK_TOKEN" in values},
+    )
     return {
         "pagerduty_service_ids": {app_id: paging.service_id for app_id, paging in oncall.apps.items()},
+        "uptime_monitor_ids": {app_id: monitor.id for app_id, monitor in uptime.monitors.items()},
         "runbooks": {
             app.id: {rule.id: settings.runbook_url(rule.runbook) for rule in app.alerts} for app in estate.apps
         },
     }
+
+
+def _generated_secrets(estate: specs.Estate) -> dict[str, dict[str, pulumi.Output[str]]]:
+    """Values the estate generates itself (e.g. the health-check token), per app and key, as secrets."""
+    generated: dict[str, dict[str, pulumi.Output[str]]] = {}
+    for app in estate.apps:
+        for secret in app.secrets:
+            if secret.source == "generated":
+                password = random.RandomPassword(f"{app.id}-{secret.key.lower().replace('_', '-')}", length=40,
+                                                 special=False)
+                # RandomPassword marks `result` secret in the engine; wrap anyway so mocks and
+                # consumers see it as one too.
+                generated.setdefault(app.id, {})[secret.key] = pulumi.Output.secret(password.result)
+    return generated
 
 
 def export_all(outputs: dict[str, Any]) -> None:

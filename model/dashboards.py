@@ -72,6 +72,8 @@ def normal_text(dashboard: Mapping[str, Any]) -> str:
 
 def load_dashboards(directory: Path, root: Path) -> dict[str, Dashboard]:
     """Every `*.json` in `directory` keyed by uid; one PolicyError listing all problems in all files."""
+    if not directory.is_dir():
+        raise PolicyError([Problem(_relative(directory, root), 0, "", "dashboard directory not found")])
     problems: list[Problem] = []
     loaded: list[Dashboard] = []
     uid_claims: list[_UidClaim] = []
@@ -108,7 +110,8 @@ def check_budget_thresholds(
             f'{{"color": "red", "value": {budget.threshold_seconds:g}}}'
         )
         if candidates:
-            board, path, panel = candidates[0]
+            # Point at the panel closest to drawing the budget (the API and homepage budgets share a metric).
+            board, path, panel = min(candidates, key=lambda c: len(_budget_gaps(c[2], budget.threshold_seconds)))
             gaps = " and ".join(_budget_gaps(panel, budget.threshold_seconds))
             defaults_path = f"{path}.fieldConfig.defaults"
             problems.append(
@@ -252,7 +255,7 @@ def _panel_problems(path: str, panel: Any, first_use_of_id: dict[int, str]) -> I
     elif panel_id in first_use_of_id:
         yield f"{path}.id", f"duplicate panel id {panel_id} (also used by {first_use_of_id[panel_id]})"
     else:
-        first_use_of_id[panel_id] = path
+        first_use_of_id[panel_id] = f"{path}.id"
     if not isinstance(panel.get("gridPos"), dict):
         yield f"{path}.gridPos", "missing: every panel needs a gridPos {h, w, x, y}"
     if panel.get("type") in PANEL_TYPES_WITHOUT_QUERIES:
@@ -336,8 +339,14 @@ def _line_of(lines: Mapping[str, int], path: str) -> int:
     while path:
         if path in lines:
             return lines[path]
-        path = re.sub(r"(\.[^.\[\]]+|\[\d+\])$", "", path)
+        path = _parent_path(path)
     return 1
+
+
+def _parent_path(path: str) -> str:
+    if path.endswith("]"):
+        return path[: path.rindex("[")]
+    return path[: max(path.rfind("."), 0)]
 
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")

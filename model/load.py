@@ -19,6 +19,7 @@ from model.strict_yaml import Document, format_path, load_document
 POLICY_DIR = "alert_policies"
 _ROTATIONS = {"daily": 86_400, "weekly": 604_800}
 _UNIT_BOUNDS = {"ratio": (0.0, 1.0), "percent": (0.0, 100.0)}
+_SENDER_OF_SOURCE = {"prometheus": "grafana", "uptimerobot": "uptimerobot", "sentry": "sentry"}
 _DURATION_PART = re.compile(r"([0-9]+)([smh])")
 
 
@@ -515,9 +516,15 @@ class _Loader:
     ) -> None:
         by_name = {s.name: s for s in severities}
         audiences = {c.audience for c in channels if c.type == "email"}
+        pagerduty = {c.id for c in channels if c.type == "pagerduty"}
+        senders = set(doc.data["oncall"]["senders"])
         index = {a["id"]: i for i, a in enumerate(doc.data["alerts"])}
         for rule in rules:
             severity = by_name.get(rule.severity)
+            sender = _SENDER_OF_SOURCE[rule.source]
+            if severity and pagerduty & set(severity.channels) and sender not in senders:
+                path = ("alerts", index[rule.id], "severity") if rule.id in index else ("budget_alerts", "severity")
+                self.problem(doc, path, f"{rule.severity} pages through PagerDuty: add {sender} to oncall.senders")
             if severity and severity.email_audience and rule.audience not in audiences:
                 path = ("alerts", index[rule.id], "audience") if rule.id in index else ("budget_alerts", "audience")
                 self.problem(doc, path, f"no e-mail channel for audience {rule.audience} in estate.yaml")

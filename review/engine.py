@@ -93,6 +93,7 @@ _COMPUTED_OUTPUTS: dict[str, Callable[[str, dict], dict]] = {
     "pagerduty:index/serviceIntegration:ServiceIntegration": lambda name, _: {
         "integration_key": f"(routing key of {name})"
     },
+    "random:index/randomPassword:RandomPassword": lambda name, _: {"result": f"(generated value of {name})"},
 }
 
 _INVOKES: dict[str, Callable[[dict], dict]] = {

@@ -93,11 +93,12 @@ def test_a_second_app_file_adds_exactly_one_service_and_its_integrations(project
         .replace("name: CareFlex\n", "name: CareFlex Admin\n", 1)
         .replace("app: careflex\n", "app: careflex-admin\n", 1)
         .replace("project: careflex\n", "project: careflex-admin\n", 1)
-        .replace("senders: [grafana, uptimerobot, sentry]", "senders: [grafana]")
+        .replace("senders: [grafana, uptimerobot, sentry]", "senders: [grafana, uptimerobot]")
+        .replace("    signal: sentry_new_issue\n", "    signal: health_check\n")
     )
     recording = _declare(project_copy)
     assert sorted(s.name for s in recording.by_type(SERVICE)) == ["admin-service", "careflex-service"]
-    assert len(recording.by_type(INTEGRATION)) == 4
+    assert len(recording.by_type(INTEGRATION)) == 5
     assert len(recording.by_type(SCHEDULE)) == 2 and len(recording.by_type(POLICY)) == 1
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -69,31 +68,14 @@ def test_an_unexpected_failure_exits_1(project_copy: Path):
 
 
 def test_secret_config_never_appears_in_text_json_or_warnings(project_copy: Path):
-    # A program that feeds a secret stack value into a resource input, with the canary written in
-    # plain text in the stack file (the worst case the plan can meet).
-    pulumi_yaml = project_copy / "Pulumi.yaml"
-    pulumi_yaml.write_text(
-        pulumi_yaml.read_text()
-        + "  canaryToken:\n    type: string\n    secret: true\n    description: test secret\n"
-    )
+    # The worst case the plan can meet: a real secret written in plain text in the stack file. It
+    # flows into the UptimeRobot Slack contact; the plan must mask it everywhere.
     stack = project_copy / "Pulumi.prod.yaml"
-    stack.write_text(stack.read_text() + f"  monitoring-estate:canaryToken: {CANARY}\n")
-    main = project_copy / "__main__.py"
-    main.write_text(
-        main.read_text()
-        + textwrap.dedent(
-            """
-            import pulumi_pagerduty as _pd
-            _pd.ServiceIntegration("canary", name="canary", service="x",
-                                   integration_key=config.require_secret("canaryToken"))
-            pulumi.export("canary", config.require_secret("canaryToken"))
-            """
-        )
-    )
+    stack.write_text(stack.read_text() + f"  monitoring-estate:slackWebhookUrl: https://hooks.example/{CANARY}\n")
     for fmt in ("text", "json"):
         result = _plan(project_copy, "--format", fmt)
         assert result.returncode == 0, result.stderr
-        assert "canary" in result.stdout
+        assert "slack-alerts" in result.stdout
         assert CANARY not in result.stdout and CANARY not in result.stderr
         assert "[secret]" in result.stdout
     assert "stored in plain text" in result.stderr

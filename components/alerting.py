@@ -1,0 +1,375 @@
+"""Grafana alerting: the Fly Prometheus data source, folders, dashboards, rule groups, contact points and routing."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pulumi
+from pulumiverse_grafana import alerting, oss
+
+from model import specs
+from model.dashboards import Dashboard
+from model.rules import GRAFANA_EXEC_ERROR, GRAFANA_NO_DATA, evaluation, rule_uid
+
+DATA_SOURCE_UID = "fly-prometheus"
+SHARED_FOLDER_UID = "monitoring-estate"
+SHARED_FOLDER_TITLE = "Monitoring estate"
+RULE_GROUP_INTERVAL_SECONDS = 60
+# Seconds back from evaluation each stage may look; must cover the longest PromQL window ([5m], [10m]).
+QUERY_LOOKBACK_SECONDS = 600
+GROUP_BY = ["alertname", "app"]
+EXPRESSION_DATASOURCE = {"type": "__expr__", "uid": "__expr__"}
+# A token that already names its scheme ("FlyV1 fm2_...", "Bearer ...") is sent as is.
+_HAS_AUTH_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9]*\s+\S")
+
+
+def stable_json(value: Any) -> str:
+    """The one serialisation of JSON-string inputs: the bridge compares strings, so key order must not move."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def authorization_header(token: str) -> str:
+    """Fly's Authorization value: a bare token is a Bearer token; a macaroon keeps its "FlyV1" scheme."""
+    token = token.strip()
+    return token if _HAS_AUTH_SCHEME.match(token) else f"Bearer {token}"
+
+
+def rule_stages(rule: specs.AlertRule) -> list[tuple[str, str, dict[str, Any]]]:
+    """The query, reduce and threshold stages (ref id, data source uid, model) that evaluate one rule."""
+    evaluated = evaluation(rule)
+    query = {
+        "refId": "A",
+        "datasource": {"type": "prometheus", "uid": DATA_SOURCE_UID},
+        "expr": evaluated.query,
+        "instant": True,
+        "range": False,
+        # Omitting these two made older providers show a permanent diff (grafana provider #948).
+        "intervalMs": 1000,
+        "maxDataPoints": 43200,
+    }
+    reduce = {
+        "refId": "B",
+        "datasource": EXPRESSION_DATASOURCE,
+        "type": "reduce",
+        "expression": "A",
+        "reducer": "last",
+        "settings": {"mode": "dropNN"},
+    }
+    threshold = {
+        "refId": "C",
+        "datasource": EXPRESSION_DATASOURCE,
+        "type": "threshold",
+        "expression": "B",
+        "conditions": [{"evaluator": {"type": evaluated.evaluator, "params": list(evaluated.params)}}],
+    }
+    return [
+        ("A", DATA_SOURCE_UID, query),
+        ("B", "__expr__", reduce),
+        ("C", "__expr__", threshold),
+    ]
+
+
+def pagerduty_contact_point(app_id: str) -> str:
+    """The contact point that pages an app's on-call through its PagerDuty service."""
+    return f"pagerduty-{app_id}"
+
+
+def slack_contact_point(channel_id: str) -> str:
+    """The contact point posting to one Slack channel."""
+    return f"slack-{channel_id}"
+
+
+def email_contact_point(audience: str) -> str:
+    """The contact point mailing one audience."""
+    return f"email-{audience}"
+
+
+class Alerting(pulumi.ComponentResource):
+    """The estate's Grafana side: everything that turns policy rules into evaluated, routed alerts."""
+
+    TYPE = "estate:alerting:Alerting"
+
+    folder_uids: dict[str, pulumi.Output[str]]
+    data_source_uid: pulumi.Output[str]
+    contact_point_names: list[str]
+
+    def __init__(
+        self,
+        name: str,
+        estate: specs.Estate,
+        *,
+        dashboards: Mapping[str, Dashboard],
+        fly_org: str,
+        fly_metrics_token: pulumi.Input[str],
+        slack_webhooks: Mapping[str, pulumi.Input[str]],
+        pagerduty_keys: Mapping[str, pulumi.Input[str]],
+        runbook_url: Callable[[str], str],
+        manage_notification_policy: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        _check_secrets_cover(estate, slack_webhooks, pagerduty_keys)
+        self._estate = estate
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        self.data_source = self._data_source(fly_org, fly_metrics_token)
+        self.app_folders = {app.id: self._folder(app.id, app.name) for app in estate.apps}
+        self.shared_folder = self._folder(SHARED_FOLDER_UID, SHARED_FOLDER_TITLE)
+        self.dashboards = {uid: self._dashboard(board) for uid, board in sorted(dashboards.items())}
+        self.rule_groups = {
+            group_name: group
+            for app in estate.apps
+            for group_name, group in self._rule_groups(app, runbook_url).items()
+        }
+        self.contact_points = self._contact_points(slack_webhooks, pagerduty_keys)
+        if manage_notification_policy:
+            self.notification_policy: alerting.NotificationPolicy | None = self._notification_policy()
+        else:
+            self.notification_policy = None
+            pulumi.log.warn(
+                "Grafana notification policy not managed (manage_notification_policy is off): alerts are "
+                "evaluated and contact points exist, but routing by severity to them is left to whoever owns "
+                "the organisation's single policy tree.",
+                resource=self,
+            )
+
+        self.folder_uids = {app_id: folder.uid for app_id, folder in self.app_folders.items()}
+        self.data_source_uid = self.data_source.uid
+        self.contact_point_names = sorted(self.contact_points)
+        self.register_outputs(
+            {
+                "data_source_uid": self.data_source_uid,
+                "folder_uids": self.folder_uids,
+                "dashboard_uids": sorted(self.dashboards),
+                "rule_groups": sorted(self.rule_groups),
+                "contact_points": self.contact_point_names,
+            }
+        )
+
+    def _data_source(self, fly_org: str, token: pulumi.Input[str]) -> oss.DataSource:
+        header = pulumi.Output.secret(token).apply(authorization_header)
+        return oss.DataSource(
+            DATA_SOURCE_UID,
+            name="Fly Prometheus",
+            type="prometheus",
+            uid=DATA_SOURCE_UID,
+            url=f"https://api.fly.io/prometheus/{fly_org}/",
+            access_mode="proxy",
+            http_headers={"Authorization": header},
+            json_data_encoded=stable_json({"httpMethod": "POST", "timeInterval": "15s"}),
+            opts=self._child,
+        )
+
+    def _folder(self, uid: str, title: str) -> oss.Folder:
+        # Deleting a folder force-deletes every rule and dashboard in it, managed or not, and a uid change
+        # is a delete: refuse both (protect) and let Grafana refuse a non-empty delete too.
+        return oss.Folder(
+            f"folder-{uid}",
+            uid=uid,
+            title=title,
+            prevent_destroy_if_not_empty=True,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+
+    def _dashboard(self, board: Dashboard) -> oss.Dashboard:
+        # protect: a replaced dashboard loses its version history, and alert/runbook links point at its uid.
+        return oss.Dashboard(
+            f"dashboard-{board.uid}",
+            config_json=board.config_json,
+            folder=self.shared_folder.uid,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+
+    def _rule_groups(self, app: specs.App, runbook_url: Callable[[str], str]) -> dict[str, alerting.RuleGroup]:
+        groups = {}
+        rules = app.alerts_from("prometheus")
+        for severity in self._estate.severities:
+            chosen = [rule for rule in rules if rule.severity == severity.name]
+            if not chosen:
+                continue
+            group_name = f"{app.id}-{severity.name}"
+            groups[group_name] = alerting.RuleGroup(
+                f"rules-{group_name}",
+                name=group_name,
+                folder_uid=self.app_folders[app.id].uid,
+                interval_seconds=RULE_GROUP_INTERVAL_SECONDS,
+                rules=[self._rule(rule, runbook_url) for rule in chosen],
+                opts=self._child,
+            )
+        return groups
+
+    def _rule(self, rule: specs.AlertRule, runbook_url: Callable[[str], str]) -> alerting.RuleGroupRuleArgs:
+        return alerting.RuleGroupRuleArgs(
+            # Explicit uid and the policy id as name: renaming a summary keeps alert state and history.
+            uid=rule_uid(rule),
+            name=rule.id,
+            condition="C",
+            for_=evaluation(rule).for_duration,
+            no_data_state=GRAFANA_NO_DATA[rule.no_data],
+            exec_err_state=GRAFANA_EXEC_ERROR[rule.on_error],
+            labels={
+                "severity": rule.severity,
+                "app": rule.app_id,
+                "team": self._estate.team,
+                "audience": rule.audience,
+            },
+            annotations={
+                "summary": rule.summary,
+                "description": rule.description,
+                "runbook_url": runbook_url(rule.runbook),
+            },
+            datas=[
+                alerting.RuleGroupRuleDataArgs(
+                    ref_id=ref_id,
+                    datasource_uid=datasource_uid,
+                    model=stable_json(model),
+                    relative_time_range=alerting.RuleGroupRuleDataRelativeTimeRangeArgs(
+                        from_=QUERY_LOOKBACK_SECONDS, to=0
+                    ),
+                )
+                for ref_id, datasource_uid, model in rule_stages(rule)
+            ],
+        )
+
+    def _contact_points(
+        self, slack_webhooks: Mapping[str, pulumi.Input[str]], pagerduty_keys: Mapping[str, pulumi.Input[str]]
+    ) -> dict[str, alerting.ContactPoint]:
+        points: dict[str, alerting.ContactPoint] = {}
+        for app in self._estate.apps:
+            point = pagerduty_contact_point(app.id)
+            points[point] = alerting.ContactPoint(
+                point,
+                name=point,
+                pagerduties=[
+                    alerting.ContactPointPagerdutyArgs(
+                        integration_key=pulumi.Output.secret(pagerduty_keys[app.id]),
+                        # PagerDuty's urgency follows the event severity, so pass the policy's own label on.
+                        severity="{{ .CommonLabels.severity }}",
+                    )
+                ],
+                opts=self._child,
+            )
+        for channel in self._estate.channels:
+            if channel.type == "slack":
+                point = slack_contact_point(channel.id)
+                points[point] = alerting.ContactPoint(
+                    point,
+                    name=point,
+                    slacks=[
+                        alerting.ContactPointSlackArgs(
+                            # Grafana does not treat a webhook url as a secure field; the estate does.
+                            url=pulumi.Output.secret(slack_webhooks[channel.id]),
+                            recipient=channel.slack_channel,
+                        )
+                    ],
+                    opts=self._child,
+                )
+            elif channel.type == "email":
+                point = email_contact_point(_audience(channel))
+                points[point] = alerting.ContactPoint(
+                    point,
+                    name=point,
+                    emails=[alerting.ContactPointEmailArgs(addresses=list(channel.addresses))],
+                    opts=self._child,
+                )
+        return points
+
+    def _notification_policy(self) -> alerting.NotificationPolicy:
+        estate = self._estate
+        root = email_contact_point("devops")
+        if root not in self.contact_points:
+            raise ValueError("the notification policy needs an e-mail channel for the devops audience as its default")
+        routes: list[alerting.NotificationPolicyPolicyArgs] = []
+        paged = [s for s in estate.severities if _routes_to(estate, s, "pagerduty")]
+        for app in estate.apps:
+            for severity in paged:
+                routes.append(
+                    _route(
+                        pagerduty_contact_point(app.id),
+                        {"app": app.id, "severity": severity.name},
+                        severity.repeat_interval,
+                    )
+                )
+        for severity in estate.severities:
+            for channel_id in severity.channels:
+                if estate.channel(channel_id).type == "slack":
+                    routes.append(
+                        _route(slack_contact_point(channel_id), {"severity": severity.name}, severity.repeat_interval)
+                    )
+        for severity in estate.severities:
+            if not severity.email_audience:
+                continue
+            for channel in estate.channels:
+                if channel.type != "email":
+                    continue
+                # A digest, not a stream: batch an hour of alerts per mail and repeat at the severity's pace.
+                routes.append(
+                    _route(
+                        email_contact_point(_audience(channel)),
+                        {"severity": severity.name, "audience": _audience(channel)},
+                        severity.repeat_interval,
+                        group_wait="1h",
+                        group_interval="1h",
+                    )
+                )
+        # The org has exactly one policy tree and this resource replaces all of it: contact points it names
+        # must exist first, and the default must be one that always does.
+        return alerting.NotificationPolicy(
+            "notification-policy",
+            contact_point=root,
+            group_bies=GROUP_BY,
+            policies=routes,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.contact_points.values())),
+        )
+
+
+def _route(
+    contact_point: str,
+    labels: Mapping[str, str],
+    repeat_interval: str,
+    *,
+    group_wait: str | None = None,
+    group_interval: str | None = None,
+) -> alerting.NotificationPolicyPolicyArgs:
+    return alerting.NotificationPolicyPolicyArgs(
+        contact_point=contact_point,
+        matchers=[
+            alerting.NotificationPolicyPolicyMatcherArgs(label=label, match="=", value=value)
+            for label, value in labels.items()
+        ],
+        group_bies=GROUP_BY,
+        # Keep matching after a hit so one alert reaches every channel its severity lists (PagerDuty and
+        # Slack for critical) and, where the severity asks for it, its audience's e-mail.
+        continue_=True,
+        repeat_interval=repeat_interval,
+        group_wait=group_wait,
+        group_interval=group_interval,
+    )
+
+
+def _routes_to(estate: specs.Estate, severity: specs.Severity, channel_type: str) -> bool:
+    return any(estate.channel(channel_id).type == channel_type for channel_id in severity.channels)
+
+
+def _audience(channel: specs.Channel) -> str:
+    if channel.audience is None:
+        raise ValueError(f"e-mail channel {channel.id!r} has no audience")
+    return channel.audience
+
+
+def _check_secrets_cover(
+    estate: specs.Estate,
+    slack_webhooks: Mapping[str, pulumi.Input[str]],
+    pagerduty_keys: Mapping[str, pulumi.Input[str]],
+) -> None:
+    missing = [
+        f"Slack webhook for channel {c.id!r}"
+        for c in estate.channels
+        if c.type == "slack" and c.id not in slack_webhooks
+    ]
+    missing += [f"PagerDuty routing key for app {a.id!r}" for a in estate.apps if a.id not in pagerduty_keys]
+    if missing:
+        raise ValueError("Alerting is missing: " + ", ".join(missing))

@@ -1,0 +1,104 @@
+"""UptimeRobot: a keyword monitor per app's health endpoint, and the alert contacts its rules route to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+
+from model import specs
+from providers.uptimerobot import AlertContact, Monitor
+
+
+class Uptime(pulumi.ComponentResource):
+    """Outside-in checks of every app, alerting the channels its UptimeRobot-backed rules name."""
+
+    TYPE = "estate:uptime:Uptime"
+
+    def __init__(
+        self,
+        name: str,
+        estate: specs.Estate,
+        *,
+        pagerduty_keys: Mapping[str, pulumi.Input[str]],
+        slack_webhooks: Mapping[str, pulumi.Input[str]],
+        health_tokens: Mapping[str, pulumi.Input[str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        self._estate = estate
+        self._pagerduty_keys = pagerduty_keys
+        self._slack_webhooks = slack_webhooks
+        self.contacts: dict[str, AlertContact] = {}
+        self.monitors: dict[str, Monitor] = {}
+        for app in estate.apps:
+            rules = app.alerts_from("uptimerobot")
+            if not rules:
+                continue
+            assignments: dict[str, int] = {}
+            for rule in rules:
+                for channel in estate.channels_for(rule):
+                    for contact in self._contacts(app, channel):
+                        # The longest wait wins if two rules share a contact: never alert earlier than a rule says.
+                        assignments[contact] = max(assignments.get(contact, 0), rule.for_seconds // 60)
+            headers = None
+            if app.health.token_header:
+                headers = {app.health.token_header: pulumi.Output.secret(health_tokens[app.id])}
+            self.monitors[app.id] = Monitor(
+                f"{app.id}-health",
+                friendly_name=f"{app.name} health ({app.health.url})",
+                url=app.health.url,
+                type="KEYWORD",
+                keyword_value=app.health.keyword,
+                keyword_type="ALERT_NOT_EXISTS",
+                interval_seconds=app.health.interval_seconds,
+                timeout_seconds=app.health.timeout_seconds,
+                custom_headers=headers,
+                alert_contacts=[
+                    {"id": self.contacts[key].id, "threshold_minutes": minutes, "recurrence_minutes": 0}
+                    for key, minutes in sorted(assignments.items())
+                ],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.register_outputs({"monitor_ids": {k: m.id for k, m in self.monitors.items()}})
+
+    def _contacts(self, app: specs.App, channel: specs.Channel) -> list[str]:
+        """The keys of the contacts for `channel` (PagerDuty contacts are per app: one routing key each)."""
+        if channel.type == "pagerduty":
+            key = f"pagerduty-{app.id}"
+            if key not in self.contacts:
+                self.contacts[key] = AlertContact(
+                    key,
+                    kind="pagerduty",
+                    friendly_name=f"PagerDuty {app.name}",
+                    value=pulumi.Output.secret(self._pagerduty_keys[app.id]),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            return [key]
+        if channel.type == "slack":
+            key = channel.id
+            if key not in self.contacts:
+                self.contacts[key] = AlertContact(
+                    key,
+                    kind="slack",
+                    friendly_name=f"Slack {channel.slack_channel}",
+                    value=pulumi.Output.secret(self._slack_webhooks[channel.id]),
+                    channel=channel.slack_channel,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            return [key]
+        # UptimeRobot contacts are single addresses: one contact per address of the list, named by the
+        # address (not its position) so reordering the list replaces nothing.
+        keys = []
+        for address in channel.addresses:
+            key = f"email-{address}"
+            if key not in self.contacts:
+                self.contacts[key] = AlertContact(
+                    key,
+                    kind="email",
+                    friendly_name=f"{channel.audience} ({address})",
+                    value=address,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            keys.append(key)
+        return keys

@@ -1,0 +1,462 @@
+"""Fly.io app secrets as a Pulumi dynamic resource: one secret key per resource, on the Machines API."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
+from pulumi.runtime.rpc import UNKNOWN
+
+from providers.http import ApiClient, ApiError
+
+log = logging.getLogger(__name__)
+
+SERVICE = "fly"
+TOKEN_ENV = "FLY_API_TOKEN"  # noqa: S105 - the variable's name, not a token
+URL_ENV = "FLY_API_URL"
+DEFAULT_API_URL = "https://api.machines.dev/v1"
+MACAROON_PREFIXES = ("fm1r_", "fm1a_", "fm2_")
+SCHEME_PREFIX = re.compile(r"^(bearer|flyv1)\s+", re.IGNORECASE)
+# Fly app names: lower-case letters, digits and dashes.
+APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Secrets become environment variables at boot; Fly stores names as-is (case-sensitive).
+SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+
+INPUT_DEFAULTS: dict[str, Any] = {"restart_machines": False, "adopt_existing": False}
+OUTPUT_ONLY_KEYS = (
+    "digest",
+    "written_digest",
+    "created_at",
+    "updated_at",
+    "written_at",
+    "version",
+    "staged",
+    "drifted",
+    "deploy_command",
+)
+# A digest is a function of the value alone (unsalted md5 in Fly's docs): a low-entropy secret such as
+# PAPERTRAIL_URL (host number + port) could be brute-forced from it, so digests are secret outputs too.
+SECRET_OUTPUTS = ["value", "digest", "written_digest"]
+
+
+class FlySecretError(Exception):
+    """A Fly secret operation that failed; the message never holds a token or a secret value."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def authorization_header(raw_token: str) -> str:
+    """Fly's scheme rule (fly-go tokens.go): drop any pasted scheme, FlyV1 for macaroons, else Bearer."""
+    token = SCHEME_PREFIX.sub("", raw_token.strip()).strip()
+    parts = [part.strip() for part in token.split(",") if part.strip()]
+    if not parts:
+        raise FlySecretError(f"{TOKEN_ENV} is empty")
+    if any(SCHEME_PREFIX.sub("", part).startswith(MACAROON_PREFIXES) for part in parts):
+        return "FlyV1 " + ",".join(SCHEME_PREFIX.sub("", part) for part in parts)
+    return f"Bearer {token}"
+
+
+def _credentials() -> Mapping[str, str]:
+    raw = os.environ.get(TOKEN_ENV, "")
+    if not raw.strip():
+        raise FlySecretError(f"{TOKEN_ENV} is not set: the Fly secrets provider needs an API token")
+    return {"Authorization": authorization_header(raw)}
+
+
+@dataclass(frozen=True)
+class RemoteSecret:
+    """What Fly reports about one secret: never its value."""
+
+    digest: str
+    created_at: str | None
+    updated_at: str | None
+    version: int | None = None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> RemoteSecret:
+        version = body.get("version", body.get("Version"))
+        return cls(
+            digest=str(body.get("digest", "")),
+            created_at=body.get("created_at"),
+            updated_at=body.get("updated_at"),
+            version=version if isinstance(version, int) else None,
+        )
+
+
+def _secret_path(app: str, key: str) -> str:
+    return f"apps/{quote(app, safe='')}/secrets/{quote(key, safe='')}"
+
+
+def _resource_id(app: str, key: str) -> str:
+    return f"{app}/{key}"
+
+
+def _split_id(id_: str) -> tuple[str, str]:
+    app, _, key = id_.partition("/")
+    if not app or not key:
+        raise FlySecretError(f"Fly secret id {id_!r} is not of the form '<app>/<KEY>'")
+    return app, key
+
+
+def _same_value(digest: str, value: str) -> bool | None:
+    """True/False when the digest is the documented md5 form, None when it is opaque (16 hex today)."""
+    if not MD5_HEX.fullmatch(digest.lower()):
+        return None
+    return hashlib.md5(value.encode(), usedforsecurity=False).hexdigest() == digest.lower()
+
+
+def _same_instant(left: str | None, right: str | None) -> bool:
+    if left is None or right is None:
+        return left == right
+    try:
+        return datetime.fromisoformat(left) == datetime.fromisoformat(right)
+    except ValueError:
+        return left == right
+
+
+def _drifted(state: Mapping[str, Any]) -> bool:
+    written = state.get("written_digest")
+    return bool(written) and state.get("digest") != written
+
+
+def _fly_error(err: ApiError, doing: str, value: str | None) -> FlySecretError:
+    message = str(err)
+    if value:
+        message = message.replace(value, "[secret]")
+    return FlySecretError(f"{doing}: {message}", status=err.status)
+
+
+class FlySecretProvider(ResourceProvider):
+    """CRUD for one Fly app secret. Holds no token, session or client: it is pickled into state."""
+
+    def __init__(
+        self,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+        timeout: tuple[float, float] | None = None,
+        lag_retry_seconds: float = 2.0,
+    ) -> None:
+        super().__init__()
+        # None means "the real thing, looked up at call time", so production pickles carry nothing.
+        self._sleep = sleep
+        self._clock = clock
+        self._timeout = timeout
+        self._lag_retry_seconds = lag_retry_seconds
+
+    # ---- plumbing --------------------------------------------------------------------------------
+
+    def _client(self) -> ApiClient:
+        return ApiClient(
+            SERVICE,
+            os.environ.get(URL_ENV) or DEFAULT_API_URL,
+            _credentials,
+            timeout=self._timeout or (5.0, 30.0),
+            sleep=self._sleep or time.sleep,
+            clock=self._clock or time.time,
+        )
+
+    def _pause(self, seconds: float) -> None:
+        (self._sleep or time.sleep)(seconds)
+
+    @contextmanager
+    def _vendor_errors(self, doing: str, value: str | None = None) -> Iterator[None]:
+        try:
+            yield
+        except ApiError as err:
+            # `from None`: the chained ApiError would be printed in tracebacks; this message is the clean one.
+            raise _fly_error(err, doing, value) from None
+
+    def _fetch(self, client: ApiClient, app: str, key: str, version: Any = None) -> RemoteSecret | None:
+        """The secret's metadata, or None when the app exists but the key is unset."""
+        params = {"version": version} if isinstance(version, int) and not isinstance(version, bool) else None
+        with self._vendor_errors(f"reading Fly secret {key} of app {app}"):
+            response = client.request("GET", _secret_path(app, key), params=params, tolerate=(404,))
+            if response.status_code != 404:
+                return RemoteSecret.from_body(response.json())
+            # A 404 may mean "no such app" (or a token scoped to another app): that must not look like
+            # "secret deleted", or a refresh with the wrong token would drop every secret from state.
+            client.request("GET", f"apps/{quote(app, safe='')}/secrets")
+        return None
+
+    def _fetch_current(self, client: ApiClient, app: str, key: str, state: Mapping[str, Any]) -> RemoteSecret | None:
+        """The latest metadata; a miss on a key this resource wrote is re-checked for read-after-write lag.
+
+        The first read carries no version hint: whether Fly reads "at least" or "exactly" that version is
+        unverified, and an exact read would hide later out-of-band changes from drift detection.
+        """
+        remote = self._fetch(client, app, key)
+        if remote is None and state.get("written_at"):
+            self._pause(self._lag_retry_seconds)
+            remote = self._fetch(client, app, key, state.get("version"))
+        return remote
+
+    def _write(self, client: ApiClient, app: str, key: str, value: str, before: RemoteSecret | None) -> RemoteSecret:
+        doing = f"setting Fly secret {key} of app {app}"
+        path = _secret_path(app, key)
+        try:
+            response = client.request("POST", path, json={"value": value}, secret_values=[value])
+        except ApiError as err:
+            if not err.ambiguous:
+                raise _fly_error(err, doing, value) from None
+            log.warning("%s: outcome unknown (%s); re-reading before any retry", doing, err)
+            after = self._fetch(client, app, key)
+            if after is not None and self._landed(after, before, value):
+                return after
+            # A set is an upsert of one key, so re-sending cannot duplicate anything.
+            with self._vendor_errors(doing, value):
+                response = client.request("POST", path, json={"value": value}, secret_values=[value])
+        return RemoteSecret.from_body(response.json())
+
+    @staticmethod
+    def _landed(after: RemoteSecret, before: RemoteSecret | None, value: str) -> bool:
+        verdict = _same_value(after.digest, value)
+        if verdict is not None:
+            return verdict
+        return before is None or after.digest != before.digest or after.updated_at != before.updated_at
+
+    def _roll_machines(self, client: ApiClient, app: str, version: int | None) -> int:
+        """Re-apply each Machine's own config so it reboots with the new secrets (what flyctl does)."""
+        updated = 0
+        with self._vendor_errors(f"rolling the Machines of app {app} onto new secrets"):
+            machines = client.request("GET", f"apps/{quote(app, safe='')}/machines").json()
+            for machine in machines:
+                if machine.get("state") in {"destroyed", "destroying"}:
+                    continue
+                body: dict[str, Any] = {"config": machine.get("config", {})}
+                if machine.get("state") in {"stopped", "suspended"}:
+                    # Stay stopped (e.g. standby Machines); they boot with the new secrets when next started.
+                    body["skip_launch"] = True
+                if version is not None:
+                    # Without it a Machine may boot before the vault serves the new version.
+                    body["min_secrets_version"] = version
+                machine_path = f"apps/{quote(app, safe='')}/machines/{quote(machine['id'], safe='')}"
+                client.request("POST", machine_path, json=body)
+                updated += 1
+        log.info("Fly app %s: updated %d Machine(s) so they boot with the new secrets", app, updated)
+        return updated
+
+    @staticmethod
+    def _outputs(inputs: Mapping[str, Any], written: RemoteSecret, *, staged: bool) -> dict[str, Any]:
+        app, key = inputs["app"], inputs["key"]
+        return {
+            **{name: inputs.get(name, default) for name, default in INPUT_DEFAULTS.items()},
+            "app": app,
+            "key": key,
+            "value": inputs["value"],
+            "digest": written.digest,
+            "written_digest": written.digest,
+            "created_at": written.created_at,
+            "updated_at": written.updated_at,
+            "written_at": written.updated_at,
+            "version": written.version,
+            "staged": staged,
+            "drifted": False,
+            "deploy_command": f"fly secrets deploy -a {app}",
+        }
+
+    def _write_and_maybe_roll(
+        self, client: ApiClient, inputs: Mapping[str, Any], before: RemoteSecret | None
+    ) -> dict[str, Any]:
+        app, key, value = inputs["app"], inputs["key"], inputs["value"]
+        written = self._write(client, app, key, value, before)
+        staged = True
+        if inputs.get("restart_machines"):
+            self._roll_machines(client, app, written.version)
+            staged = False
+        return self._outputs(inputs, written, staged=staged)
+
+    # ---- the dynamic provider contract -----------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs: dict[str, Any] = {name: news.get(name, default) for name, default in INPUT_DEFAULTS.items()}
+        failures: list[CheckFailure] = []
+
+        for name, pattern, rule in (
+            ("app", APP_NAME, "lower-case letters, digits and dashes"),
+            ("key", SECRET_NAME, "letters, digits and underscores, not starting with a digit"),
+        ):
+            given = news.get(name)
+            if given == UNKNOWN:
+                inputs[name] = given
+            elif not isinstance(given, str) or not pattern.fullmatch(given.strip()):
+                failures.append(CheckFailure(name, f"{name} must be a non-empty string of {rule}"))
+            else:
+                inputs[name] = given.strip()
+
+        value = news.get("value")
+        if value == UNKNOWN:
+            inputs["value"] = value
+        elif not isinstance(value, str):
+            failures.append(CheckFailure("value", "value must be a string"))
+        elif value == "":
+            # An empty secret is almost always a missing stack secret; Fly would happily store it.
+            failures.append(CheckFailure("value", "value must not be empty"))
+        else:
+            inputs["value"] = value
+
+        for name in INPUT_DEFAULTS:
+            if inputs[name] != UNKNOWN and not isinstance(inputs[name], bool):
+                failures.append(CheckFailure(name, f"{name} must be true or false"))
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [name for name in ("app", "key") if news.get(name) != olds.get(name)]
+        changed = [
+            name
+            for name in ("value", *INPUT_DEFAULTS)
+            if news.get(name, INPUT_DEFAULTS.get(name)) != olds.get(name, INPUT_DEFAULTS.get(name))
+        ]
+        # Refresh stores the digest Fly reports now; differing from the one this resource wrote means the
+        # value was changed out of band, and an update re-sends the desired value.
+        return DiffResult(
+            changes=bool(replaces or changed or _drifted(olds)),
+            replaces=replaces,
+            stables=[] if replaces else ["app", "key", "deploy_command"],
+            # Replacement order: Pulumi's default create(new) then delete(old) is kept, and delete() only
+            # unsets the key while it still holds exactly what this resource wrote (same digest and
+            # updated_at). A replacement that writes the same key therefore survives the old delete.
+            # delete_before_replace would leave the key unset between the two steps and for good if the
+            # create failed, and would not cover a URN change (new logical name) anyway.
+            delete_before_replace=False,
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        app, key, value = props["app"], props["key"], props["value"]
+        client = self._client()
+        before = self._fetch(client, app, key)
+        holds_this_value = before is not None and _same_value(before.digest, value) is True
+        if before is not None and not holds_this_value and not props.get("adopt_existing"):
+            raise FlySecretError(
+                f"Fly secret {key} already exists on app {app} and this stack did not write it; set "
+                "adopt_existing=True to take it over (its current value will be overwritten), or use "
+                "an alias if it belongs to a renamed resource"
+            )
+        # Even an identical value is re-sent: the fresh updated_at marks this resource as the last writer,
+        # so the delete of a resource it replaces leaves the key alone.
+        outs = self._write_and_maybe_roll(client, props, before)
+        return CreateResult(id_=_resource_id(app, key), outs=outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        app, key = (props["app"], props["key"]) if props.get("app") and props.get("key") else _split_id(id_)
+        client = self._client()
+        remote = self._fetch_current(client, app, key, props)
+        if remote is None:
+            return ReadResult(id_=None, outs={})
+        outs = {name: item for name, item in props.items() if name != "__provider"}
+        outs.update(
+            app=app,
+            key=key,
+            digest=remote.digest,
+            created_at=remote.created_at,
+            updated_at=remote.updated_at,
+            deploy_command=f"fly secrets deploy -a {app}",
+        )
+        outs["drifted"] = _drifted(outs)
+        # No `inputs=`: the desired value is ours, not Fly's; diff() turns drift into an update.
+        return ReadResult(id_=_resource_id(app, key), outs=outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        client = self._client()
+        if olds.get("value") != news["value"] or _drifted(olds) or not olds.get("written_digest"):
+            before = RemoteSecret(olds.get("digest", ""), olds.get("created_at"), olds.get("updated_at"))
+            return UpdateResult(self._write_and_maybe_roll(client, news, before))
+
+        outs = {name: item for name, item in olds.items() if name != "__provider"}
+        outs.update({name: news.get(name, default) for name, default in INPUT_DEFAULTS.items()})
+        if news.get("restart_machines") and olds.get("staged"):
+            self._roll_machines(client, news["app"], olds.get("version"))
+            outs["staged"] = False
+        return UpdateResult(outs)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        app, key = (props["app"], props["key"]) if props.get("app") and props.get("key") else _split_id(id_)
+        client = self._client()
+        try:
+            remote = self._fetch_current(client, app, key, props)
+        except FlySecretError as err:
+            if err.status != 404:
+                raise
+            log.warning("Fly app %s is gone or not visible to this token; nothing to unset for %s", app, key)
+            return
+        if remote is None:
+            return
+        written_digest = props.get("written_digest")
+        if written_digest and (
+            remote.digest != written_digest or not _same_instant(remote.updated_at, props.get("written_at"))
+        ):
+            log.warning(
+                "Fly secret %s of app %s was written after this resource last set it (a replacement "
+                "resource or someone else); leaving it in place",
+                key,
+                app,
+            )
+            return
+        with self._vendor_errors(f"unsetting Fly secret {key} of app {app}"):
+            # flyctl relies on unsetting a missing name not being an error; 404 is success too.
+            client.request("DELETE", _secret_path(app, key), tolerate=(404,))
+
+
+class AppSecret(Resource, module="fly", name="AppSecret"):
+    """One secret key of one Fly app. The value is always a secret; changes are staged by default."""
+
+    app: pulumi.Output[str]
+    key: pulumi.Output[str]
+    value: pulumi.Output[str]
+    restart_machines: pulumi.Output[bool]
+    adopt_existing: pulumi.Output[bool]
+    digest: pulumi.Output[str]
+    written_digest: pulumi.Output[str]
+    created_at: pulumi.Output[str]
+    updated_at: pulumi.Output[str]
+    written_at: pulumi.Output[str]
+    version: pulumi.Output[int]
+    staged: pulumi.Output[bool]
+    drifted: pulumi.Output[bool]
+    deploy_command: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        app: pulumi.Input[str],
+        key: pulumi.Input[str],
+        value: pulumi.Input[str],
+        restart_machines: pulumi.Input[bool] = False,
+        adopt_existing: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {
+            "app": app,
+            "key": key,
+            "value": pulumi.Output.secret(value),
+            "restart_machines": restart_machines,
+            "adopt_existing": adopt_existing,
+            **dict.fromkeys(OUTPUT_ONLY_KEYS),
+        }
+        secret_outputs = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
+        opts = pulumi.ResourceOptions.merge(opts, secret_outputs)
+        super().__init__(FlySecretProvider(), resource_name, props, opts)

@@ -1,0 +1,221 @@
+"""Plumbing shared by the Sentry providers: settings from the environment, the API client, pages, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi.runtime.rpc import UNKNOWN  # the placeholder for inputs not known yet during a preview
+
+from providers.http import ApiClient, ApiError
+
+SERVICE = "sentry"
+TOKEN_ENV = "SENTRY_AUTH_TOKEN"  # noqa: S105 - the variable name, not a token
+URL_ENV = "SENTRY_API_URL"
+DEFAULT_API_URL = "https://sentry.io/api/0"
+SLUG_PATTERN = re.compile(r"^(?![0-9]+$)[a-z0-9_\-]+$")
+MAX_PAGES = 200
+MAX_ERROR_TEXT = 400
+_LINK_ENTRY = re.compile(
+    r'<(?P<url>[^>]*)>\s*;\s*rel="(?P<rel>[^"]+)"\s*;\s*results="(?P<results>true|false)"\s*;\s*cursor="(?P<cursor>[^"]*)"'
+)
+
+
+class SentryProviderError(Exception):
+    """A Sentry problem the provider cannot resolve, described without credentials or secret values."""
+
+
+@dataclass(frozen=True)
+class ClientTuning:
+    """Test hooks for time and patience; production leaves every field None and gets the defaults."""
+
+    sleep: Callable[[float], None] | None = None
+    clock: Callable[[], float] | None = None
+    timeout: tuple[float, float] | None = None
+    max_attempts: int | None = None
+    settle_attempts: int = 6
+    settle_seconds: float = 2.0
+
+
+def _auth_headers() -> dict[str, str]:
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise SentryProviderError(
+            f"{TOKEN_ENV} is not set: export a Sentry internal-integration token with project and alerts scopes"
+        )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def api_base_url() -> str:
+    return (os.environ.get(URL_ENV) or DEFAULT_API_URL).rstrip("/")
+
+
+def is_unknown(value: Any) -> bool:
+    return value == UNKNOWN
+
+
+class SentryApi:
+    """A per-call view of the Sentry API (created inside each provider method, never stored)."""
+
+    def __init__(self, tuning: ClientTuning | None = None, *, base_url: str | None = None) -> None:
+        self.tuning = tuning or ClientTuning()
+        options: dict[str, Any] = {}
+        if self.tuning.sleep is not None:
+            options["sleep"] = self.tuning.sleep
+        if self.tuning.clock is not None:
+            options["clock"] = self.tuning.clock
+        if self.tuning.timeout is not None:
+            options["timeout"] = self.tuning.timeout
+        if self.tuning.max_attempts is not None:
+            options["max_attempts"] = self.tuning.max_attempts
+        self.client = ApiClient(SERVICE, base_url or api_base_url(), _auth_headers, **options)
+
+    def sleep(self, seconds: float) -> None:
+        (self.tuning.sleep or time.sleep)(seconds)
+
+    def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any | None:
+        """The JSON body, or None when Sentry says 404."""
+        response = self.client.request("GET", path, params=params, tolerate=(404,))
+        if response.status_code == 404:
+            return None
+        return response.json()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        tolerate: Collection[int] = (),
+        secret_values: Collection[str] = (),
+    ) -> Any | None:
+        """Sends a write; a 400 becomes one readable error listing Sentry's field messages."""
+        response = self.client.request(method, path, json=body, tolerate=(400, *tolerate), secret_values=secret_values)
+        if response.status_code == 400:
+            raise SentryProviderError(
+                f"sentry {method} {path.split('?', 1)[0]} was rejected: {validation_text(response, secret_values)}"
+            )
+        if response.status_code in tolerate or response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every item of a paginated list, following rel="next" only while Sentry says results="true"."""
+        query: dict[str, Any] = {"per_page": 100, **(params or {})}
+        items: list[dict[str, Any]] = []
+        for _ in range(MAX_PAGES):
+            response = self.client.request("GET", path, params=query)
+            page = response.json()
+            if not isinstance(page, list):
+                raise SentryProviderError(f"sentry GET {path} returned {type(page).__name__}, expected a list")
+            items.extend(page)
+            cursor = next_cursor(response.headers.get("Link", ""))
+            if cursor is None:
+                return items
+            query = {**query, "cursor": cursor}
+        raise SentryProviderError(f"sentry GET {path} kept paginating past {MAX_PAGES} pages")
+
+
+def next_cursor(link_header: str) -> str | None:
+    for entry in _LINK_ENTRY.finditer(link_header or ""):
+        if entry.group("rel") == "next" and entry.group("results") == "true":
+            return entry.group("cursor")
+    return None
+
+
+def validation_text(response: Any, secret_values: Collection[str] = ()) -> str:
+    """Sentry's 400 body (a field map or {"detail": ...}) flattened to 'field: message' pairs."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "HTTP 400 with no JSON body"
+    parts: list[str] = []
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, f"{where}.{key}" if where else str(key))
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, where)
+        else:
+            parts.append(f"{where}: {value}" if where and where != "detail" else str(value))
+
+    walk(body, "")
+    text = "; ".join(parts) or "HTTP 400"
+    for secret in sorted((s for s in secret_values if s), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        text = text.replace(token, "[redacted]")
+    return text[:MAX_ERROR_TEXT]
+
+
+def canonical(value: Any) -> str:
+    """A deterministic text form for comparing nested plain data by content."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def as_number(value: Any) -> float:
+    return round(float(value), 9)
+
+
+def project_ref(api: SentryApi, organization: str, project: str) -> dict[str, Any] | None:
+    """The project a slug or numeric id names now, or None; a slug that was renamed away raises."""
+    found = api.get(f"projects/{organization}/{project}/")
+    if found is None:
+        return None
+    if not project.isdigit() and found.get("slug") != project:
+        # Sentry keeps an old slug as a redirect (302 + Location) to the renamed project.
+        raise SentryProviderError(
+            f"Sentry project slug {project!r} in {organization!r} now redirects to project "
+            f"{found.get('id')} ({found.get('slug')!r}); use the current slug"
+        )
+    return found
+
+
+def require_project(api: SentryApi, organization: str, project: str) -> dict[str, Any]:
+    found = project_ref(api, organization, project)
+    if found is None:
+        raise SentryProviderError(f"Sentry project {project!r} does not exist in organization {organization!r}")
+    return found
+
+
+def project_moves(api: SentryApi, organization: str, old_project_id: str, new_ref: Any) -> bool | None:
+    """Whether a changed project reference names a different project: True, False, or None (unknown yet)."""
+    if is_unknown(new_ref) or new_ref is None:
+        return None
+    if str(new_ref) == str(old_project_id):
+        return False
+    try:
+        found = project_ref(api, organization, str(new_ref))
+    except (ApiError, SentryProviderError):
+        return None
+    if found is None:
+        return True
+    return str(found["id"]) != str(old_project_id)
+
+
+def check_slug(value: Any, field: str, failures: list[tuple[str, str]]) -> None:
+    if not isinstance(value, str) or not value:
+        failures.append((field, f"{field} is required"))
+    elif not is_unknown(value) and (len(value) > 100 or not SLUG_PATTERN.match(value)):
+        failures.append(
+            (
+                field,
+                f"{field} {value!r} must be lowercase letters, digits, '_' or '-', not all digits, <= 100",
+            )
+        )
+
+
+def check_ref(value: Any, field: str, failures: list[tuple[str, str]]) -> None:
+    """A project given as slug or numeric id."""
+    if not isinstance(value, str) or not value:
+        failures.append((field, f"{field} is required (a project slug or numeric id)"))
+    elif not is_unknown(value) and not value.isdigit():
+        check_slug(value, field, failures)

@@ -1,0 +1,324 @@
+"""The Sentry alert (workflow) provider against the stateful fake: routing by priority, stable diffs, adoption."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from providers.http import forget_rate_limit_state
+from providers.sentry_common import UNKNOWN, ClientTuning, SentryProviderError
+from providers.sentry_detector import SentryMetricDetectorProvider
+from providers.sentry_workflow import SentryWorkflowProvider
+from tests.fakes.sentry import ORG, FakeSentry, fake_for_tests
+
+PAGERDUTY = {
+    "type": "pagerduty",
+    "integration_id": "1201",
+    "target_identifier": "7",
+    "target_display": "careflex-prod",
+    "data": {"priority": "critical"},
+}
+SLACK = {"type": "slack", "integration_id": "1202", "target_display": "#careflex-alerts"}
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
+    forget_rate_limit_state()
+    yield from fake_for_tests(monkeypatch)
+
+
+@pytest.fixture
+def tuning(fake: FakeSentry) -> ClientTuning:
+    clock = fake.virtual  # type: ignore[attr-defined]
+    return ClientTuning(sleep=clock.sleep, clock=clock.time, timeout=(2.0, 5.0))
+
+
+@pytest.fixture
+def provider(tuning: ClientTuning) -> SentryWorkflowProvider:
+    return SentryWorkflowProvider(tuning)
+
+
+@pytest.fixture
+def project(fake: FakeSentry) -> dict[str, Any]:
+    return fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+
+
+@pytest.fixture
+def detector_id(tuning: ClientTuning, project: dict[str, Any]) -> str:
+    detectors = SentryMetricDetectorProvider(tuning)
+    inputs = detectors.check(
+        {},
+        {
+            "organization": ORG,
+            "project": "careflex-app",
+            "name": "careflex error rate",
+            "critical_threshold": 0.05,
+            "warning_threshold": 0.01,
+        },
+    ).inputs
+    return detectors.create(inputs).id
+
+
+def routing(detector: str, **changes: Any) -> dict[str, Any]:
+    """Critical (high priority) pages through PagerDuty; warning and above goes to Slack."""
+    return {
+        "organization": ORG,
+        "name": "careflex error rate routing",
+        "detector_ids": [detector],
+        "frequency_minutes": 30,
+        "action_filters": [
+            {
+                "logic_type": "any-short",
+                "conditions": [{"type": "issue_priority_greater_or_equal", "comparison": 75}],
+                "actions": [PAGERDUTY],
+            },
+            {
+                "logic_type": "any-short",
+                "conditions": [{"type": "issue_priority_greater_or_equal", "comparison": 50}],
+                "actions": [SLACK],
+            },
+        ],
+        "workflow_id": None,
+        **changes,
+    }
+
+
+def new_issues(**changes: Any) -> dict[str, Any]:
+    return {
+        "organization": ORG,
+        "name": "careflex new and regressed issues",
+        "triggers": ["regression_event", "first_seen_event"],
+        "issue_stream_projects": ["careflex-app"],
+        "action_filters": [{"logic_type": "all", "conditions": [], "actions": [SLACK]}],
+        **changes,
+    }
+
+
+def checked(provider: SentryWorkflowProvider, props: dict[str, Any]) -> dict[str, Any]:
+    result = provider.check({}, props)
+    assert [(f.property, f.reason) for f in result.failures] == []
+    return result.inputs
+
+
+def test_routing_workflow_sends_priority_filters_and_actions_in_sentry_shape(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    created = provider.create(checked(provider, routing(detector_id)))
+
+    stored = fake.orgs[ORG].workflows[created.id]
+    assert stored["detectorIds"] == [detector_id]
+    by_priority = {g["conditions"][0]["comparison"]: g for g in stored["actionFilters"]}
+    pagerduty = by_priority[75]["actions"][0]
+    assert (pagerduty["type"], pagerduty["integrationId"], pagerduty["config"]["targetIdentifier"]) == (
+        "pagerduty",
+        "1201",
+        "7",
+    )
+    assert pagerduty["data"]["priority"] == "critical"
+    slack = by_priority[50]["actions"][0]
+    assert (slack["config"]["targetType"], slack["config"]["targetDisplay"]) == ("specific", "#careflex-alerts")
+    assert stored["config"] == {"frequency": 30}
+
+
+def test_lifecycle_reads_stays_quiet_despite_added_fields_then_updates_and_deletes(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    inputs = checked(provider, routing(detector_id))
+    created = provider.create(inputs)
+
+    read = provider.read(created.id, created.outs)
+    assert read.outs == created.outs
+    # Sentry adds ids, status, Slack tags/notes and PagerDuty defaults, and reorders actions and detector ids.
+    assert provider.diff(created.id, read.outs, inputs).changes is False
+    assert provider.diff(created.id, read.outs, read.inputs).changes is False
+
+    calmer = checked(provider, routing(detector_id, frequency_minutes=60, name="careflex error routing"))
+    diff = provider.diff(created.id, created.outs, calmer)
+    assert (diff.changes, diff.replaces) == (True, [])
+    updated = provider.update(created.id, created.outs, calmer)
+    assert (updated.outs["frequency_minutes"], updated.outs["name"]) == (60, "careflex error routing")
+    assert updated.outs["workflow_id"] == created.id
+
+    provider.delete(created.id, updated.outs)
+    assert created.id not in fake.orgs[ORG].workflows
+    assert provider.read(created.id, updated.outs).id is None
+    provider.delete(created.id, updated.outs)
+
+
+def test_new_issue_alert_attaches_the_projects_issue_stream_monitor(
+    fake: FakeSentry, provider: SentryWorkflowProvider, project: dict[str, Any]
+) -> None:
+    created = provider.create(checked(provider, new_issues()))
+
+    stream = next(d for d in fake.detectors_of(ORG, project["id"]) if d["type"] == "issue_stream")
+    assert fake.orgs[ORG].workflows[created.id]["detectorIds"] == [stream["id"]]
+    triggers = {c["type"] for c in fake.orgs[ORG].workflows[created.id]["triggers"]["conditions"]}
+    assert triggers == {"first_seen_event", "regression_event"}
+    assert created.outs["detector_ids"] == []
+    assert created.outs["issue_stream_detector_ids"] == [stream["id"]]
+    assert provider.diff(created.id, created.outs, checked(provider, new_issues())).changes is False
+
+
+def test_brand_new_project_issue_stream_is_waited_for(fake: FakeSentry, provider: SentryWorkflowProvider) -> None:
+    fake.issue_stream_lag = 2
+    fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+
+    created = provider.create(checked(provider, new_issues()))
+
+    assert len(created.outs["issue_stream_detector_ids"]) == 1
+    assert fake.virtual.sleeps.count(2.0) == 2  # type: ignore[attr-defined]
+
+
+def test_changing_an_action_target_updates_in_place_and_replaces_the_action(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    created = provider.create(checked(provider, routing(detector_id)))
+    rerouted = routing(detector_id)
+    rerouted["action_filters"][1]["actions"] = [{**SLACK, "target_display": "#careflex-oncall"}]
+
+    inputs = checked(provider, rerouted)
+    assert provider.diff(created.id, created.outs, inputs).replaces == []
+    updated = provider.update(created.id, created.outs, inputs)
+
+    displays = {
+        a["config"]["targetDisplay"]
+        for g in fake.orgs[ORG].workflows[created.id]["actionFilters"]
+        for a in g["actions"]
+    }
+    assert displays == {"careflex-prod", "#careflex-oncall"}
+    assert provider.diff(created.id, updated.outs, inputs).changes is False
+
+
+def test_detector_ids_are_replaced_on_update(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str, project: dict[str, Any]
+) -> None:
+    created = provider.create(checked(provider, routing(detector_id)))
+    stream = next(d for d in fake.detectors_of(ORG, project["id"]) if d["type"] == "issue_stream")
+
+    updated = provider.update(created.id, created.outs, checked(provider, routing(stream["id"])))
+
+    assert fake.orgs[ORG].workflows[created.id]["detectorIds"] == [stream["id"]]
+    assert updated.outs["connected_detector_ids"] == [stream["id"]]
+
+
+def test_refresh_reveals_an_action_removed_in_the_ui(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    inputs = checked(provider, routing(detector_id))
+    created = provider.create(inputs)
+    fake.orgs[ORG].workflows[created.id]["actionFilters"].pop()
+
+    refreshed = provider.read(created.id, created.outs)
+
+    assert len(refreshed.outs["action_filters"]) == 1
+    assert provider.diff(created.id, refreshed.outs, inputs).changes is True
+
+
+def test_create_adopts_an_existing_alert_with_the_same_name(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    fake.page_size = 2
+    for index in range(5):
+        fake.seed_workflow(ORG, {"name": f"careflex other {index}", "detectorIds": [detector_id]})
+    legacy = fake.seed_workflow(ORG, {"name": "careflex error rate routing", "detectorIds": [detector_id]})
+
+    created = provider.create(checked(provider, routing(detector_id)))
+
+    assert created.id == legacy["id"]
+    assert len(fake.workflows_named(ORG, "careflex error rate routing")) == 1
+    assert len(fake.orgs[ORG].workflows[created.id]["actionFilters"]) == 2
+    assert fake.calls("POST", rf"/api/0/organizations/{ORG}/workflows/") == 0
+
+
+def test_create_after_ambiguous_failure_finds_the_alert_instead_of_duplicating(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    fake.inject("POST", rf"/api/0/organizations/{ORG}/workflows/", 502, after_effect=True)
+
+    created = provider.create(checked(provider, routing(detector_id)))
+
+    assert [w["id"] for w in fake.workflows_named(ORG, "careflex error rate routing")] == [created.id]
+    assert fake.calls("POST", rf"/api/0/organizations/{ORG}/workflows/") == 1
+
+
+def test_sentrys_workflow_limit_is_reported_readably(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    fake.orgs[ORG].max_workflows = 0
+
+    with pytest.raises(SentryProviderError, match="may not exceed 0 workflows"):
+        provider.create(checked(provider, routing(detector_id)))
+
+
+def test_check_lists_every_problem_with_its_path(provider: SentryWorkflowProvider) -> None:
+    result = provider.check(
+        {},
+        {
+            "organization": ORG,
+            "name": "",
+            "frequency_minutes": 7,
+            "triggers": ["first_seen"],
+            "action_filters": [{"logic_type": "sometimes", "actions": [{"type": "pagerduty"}]}],
+        },
+    )
+
+    assert sorted(f.property for f in result.failures) == [
+        "action_filters[0]",
+        "action_filters[0].actions[0]",
+        "action_filters[0].actions[0]",
+        "detector_ids",
+        "frequency_minutes",
+        "name",
+        "triggers",
+    ]
+
+
+def test_no_call_reaches_the_deprecated_alert_endpoints(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    created = provider.create(checked(provider, routing(detector_id)))
+    provider.update(created.id, created.outs, checked(provider, routing(detector_id, enabled=False)))
+    provider.delete(created.id, created.outs)
+
+    legacy = [p for _m, p, _q in fake.requests if "/rules/" in p or "/alert-rules/" in p]
+    assert legacy == []
+    assert fake.deprecated_calls == []
+
+
+def test_preview_placeholders_pass_check_and_show_as_a_change(
+    provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    created = provider.create(checked(provider, routing(detector_id)))
+
+    pending = checked(provider, routing(detector_id, detector_ids=UNKNOWN))
+    diff = provider.diff(created.id, created.outs, pending)
+
+    assert pending["detector_ids"] == [UNKNOWN]
+    assert (diff.changes, diff.replaces) == (True, [])
+
+
+def test_create_that_times_out_after_sending_finds_the_alert_instead_of_duplicating(
+    fake: FakeSentry, detector_id: str
+) -> None:
+    clock = fake.virtual  # type: ignore[attr-defined]
+    impatient = SentryWorkflowProvider(ClientTuning(sleep=clock.sleep, clock=clock.time, timeout=(2.0, 0.2)))
+    fake.inject("POST", rf"/api/0/organizations/{ORG}/workflows/", None, after_effect=True, delay=0.5)
+
+    created = impatient.create(checked(impatient, routing(detector_id)))
+
+    assert [w["id"] for w in fake.workflows_named(ORG, "careflex error rate routing")] == [created.id]
+    assert fake.calls("POST", rf"/api/0/organizations/{ORG}/workflows/") == 1
+
+
+def test_read_by_id_alone_adopts_an_alert_for_import(provider: SentryWorkflowProvider, detector_id: str) -> None:
+    inputs = checked(provider, routing(detector_id))
+    created = provider.create(inputs)
+
+    read = provider.read(created.id, {"organization": ORG})
+
+    assert read.id == created.id
+    assert read.inputs["detector_ids"] == [detector_id]
+    assert read.inputs["action_filters"] == inputs["action_filters"]
+    assert provider.diff(created.id, read.outs, inputs).changes is False
