@@ -5,6 +5,7 @@ from pathlib import Path
 import pulumi
 
 from components.estate import Settings, declare_estate, export_all, secret_config_keys
+from model.dashboards import load_dashboards
 from model.errors import PolicyError
 from model.load import load_estate
 
@@ -12,6 +13,7 @@ ROOT = Path(__file__).resolve().parent
 
 try:
     estate = load_estate(ROOT)
+    dashboards = load_dashboards(ROOT / "dashboards", ROOT)
 except PolicyError as err:
     # RunError: Pulumi prints the message without a traceback, and nothing is declared.
     raise pulumi.RunError(str(err)) from None
@@ -19,6 +21,9 @@ except PolicyError as err:
 config = pulumi.Config()
 settings = Settings(
     runbook_base_url=config.require("runbookBaseUrl"),
+    fly_org=config.require("flyOrg"),
+    fly_metrics_token=config.require_secret("flyMetricsToken"),
+    manage_notification_policy=config.require_bool("manageGrafanaNotificationPolicy"),
     secrets={key: config.require_secret(key) for key in secret_config_keys(estate)},
 )
-export_all(declare_estate(estate, settings))
+export_all(declare_estate(estate, dashboards, settings))

@@ -9,9 +9,11 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 
+from components.alerting import Alerting
 from components.oncall import OnCall
 from components.uptime import Uptime
 from model import specs
+from model.dashboards import Dashboard
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,9 @@ class Settings:
     """What the program needs from stack config (read in __main__.py, the only place that reads Config)."""
 
     runbook_base_url: str
+    fly_org: str
+    fly_metrics_token: pulumi.Input[str]
+    manage_notification_policy: bool
     # Stack secrets by config key (Slack webhooks, Fly secret values), already pulumi secrets.
     secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
@@ -34,7 +39,7 @@ def secret_config_keys(estate: specs.Estate) -> list[str]:
     return sorted(keys)
 
 
-def declare_estate(estate: specs.Estate, settings: Settings) -> dict[str, Any]:
+def declare_estate(estate: specs.Estate, dashboards: Mapping[str, Dashboard], settings: Settings) -> dict[str, Any]:
     """Declare every resource of the estate; return the stack outputs (never a secret among them)."""
     oncall = OnCall("pagerduty", estate)
     generated = _generated_secrets(estate)
@@ -53,7 +58,21 @@ def declare_estate(estate: specs.Estate, settings: Settings) -> dict[str, Any]:
         health_tokens={app_id: values["HEALTH_CHECK_TOKEN"] for app_id, values in generated.items()
                        if "HEALTH_CHECK_TOKEN" in values},
     )
+    alerting = Alerting(
+        "grafana",
+        estate,
+        dashboards=dashboards,
+        fly_org=settings.fly_org,
+        fly_metrics_token=settings.fly_metrics_token,
+        slack_webhooks=slack_webhooks,
+        pagerduty_keys={
+            app.id: oncall.integration_key(app.id, "grafana") for app in estate.apps if "grafana" in app.oncall.senders
+        },
+        runbook_url=settings.runbook_url,
+        manage_notification_policy=settings.manage_notification_policy,
+    )
     return {
+        "grafana_folder_uids": alerting.folder_uids,
         "pagerduty_service_ids": {app_id: paging.service_id for app_id, paging in oncall.apps.items()},
         "uptime_monitor_ids": {app_id: monitor.id for app_id, monitor in uptime.monitors.items()},
         "runbooks": {

@@ -9,6 +9,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from model.dashboards import load_dashboards
 from model.errors import PolicyError, Problem
 from model.load import load_estate
 from review.engine import run_project
@@ -38,6 +39,10 @@ def _validated_inputs(project_dir: Path, stack: str) -> StackConfig:
         problems += err.problems
     try:
         load_estate(project_dir)
+    except PolicyError as err:
+        problems += err.problems
+    try:
+        load_dashboards(project_dir / "dashboards", project_dir)
     except PolicyError as err:
         problems += err.problems
     if problems or config is None:

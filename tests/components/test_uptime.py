@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from components.estate import Settings, declare_estate
+from model.dashboards import load_dashboards
 from model.load import load_estate
 from review.engine import Secret, run_program
 from tests.conftest import ROOT
@@ -24,10 +25,13 @@ def _declare(root: Path):
 
         settings = Settings(
             runbook_base_url="https://example.invalid/repo",
+            fly_org="careflex",
+            fly_metrics_token=pulumi.Output.secret("FlyV1 fm2_token"),
+            manage_notification_policy=True,
             secrets={"slackWebhookUrl": pulumi.Output.secret(WEBHOOK),
                      "appsignalPushApiKey": pulumi.Output.secret("k"), "papertrailUrl": pulumi.Output.secret("u")},
         )
-        declare_estate(estate, settings)
+        declare_estate(estate, load_dashboards(root / "dashboards", root), settings)
 
     return run_program(program, config={}, secret_keys=[], project="test", stack="test")
 
@@ -56,8 +60,8 @@ def test_down_for_more_than_five_minutes_pages_pagerduty_and_slack(recording):
 
 
 def test_the_routing_key_webhook_and_health_token_arrive_as_secrets(recording):
-    pagerduty = recording.named("pagerduty-careflex").inputs
-    slack = recording.named("slack-alerts").inputs
+    contacts = {c.name: c.inputs for c in recording.by_type(CONTACT)}
+    pagerduty, slack = contacts["pagerduty-careflex"], contacts["slack-alerts"]
     assert pagerduty["kind"] == "pagerduty" and isinstance(pagerduty["value"], Secret)
     assert pagerduty["value"].reveal() == "(routing key of careflex-uptimerobot-events)"
     assert slack["kind"] == "slack" and slack["value"] == Secret(WEBHOOK)
