@@ -10,6 +10,8 @@ import pulumi
 import pulumi_random as random
 
 from components.alerting import Alerting
+from components.app_secrets import AppSecrets
+from components.error_tracking import ErrorTracking
 from components.oncall import OnCall
 from components.uptime import Uptime
 from model import specs
@@ -71,10 +73,29 @@ def declare_estate(estate: specs.Estate, dashboards: Mapping[str, Dashboard], se
         runbook_url=settings.runbook_url,
         manage_notification_policy=settings.manage_notification_policy,
     )
+    sentry = ErrorTracking("sentry", estate)
+    app_secrets = {
+        app.id: AppSecrets(
+            app.id,
+            app,
+            sentry_dsn=lambda app_id=app.id: sentry.dsn(app_id),
+            stack_secrets=settings.secrets,
+            generated=generated.get(app.id, {}),
+        )
+        for app in estate.apps
+        if app.secrets
+    }
     return {
+        # New values are staged, not rolled out: these apps need a deploy (or this command) after `up`.
+        "fly_secrets_deploy": {
+            app.id: app_secrets[app.id].deploy_command
+            for app in estate.apps
+            if app.id in app_secrets and not all(s.restart_machines for s in app.secrets)
+        },
         "grafana_folder_uids": alerting.folder_uids,
         "pagerduty_service_ids": {app_id: paging.service_id for app_id, paging in oncall.apps.items()},
         "uptime_monitor_ids": {app_id: monitor.id for app_id, monitor in uptime.monitors.items()},
+        "sentry_projects": {app_id: tracking.project.slug for app_id, tracking in sentry.apps.items()},
         "runbooks": {
             app.id: {rule.id: settings.runbook_url(rule.runbook) for rule in app.alerts} for app in estate.apps
         },

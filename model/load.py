@@ -123,6 +123,9 @@ class _Loader:
             schedules=schedules,
             escalation_policies=policies,
             apps=tuple(sorted((a for a in apps if a), key=lambda a: a.id)),
+            sentry=specs.SentryOrganisation(**estate_doc.data["error_tracking"])
+            if "error_tracking" in estate_doc.data
+            else None,
         )
 
     def _read_documents(self) -> dict[str, list[tuple[Document, bool]]]:
@@ -318,6 +321,8 @@ class _Loader:
             self.problem(doc, ("oncall", "escalation_policy"), f'unknown escalation policy "{unknown}"')
         if "sentry" in oncall["senders"] and "error_tracking" not in data:
             self.problem(doc, ("oncall", "senders"), "sender sentry needs an error_tracking block")
+        if "error_tracking" in data and estate_doc is not None and "error_tracking" not in estate_doc.data:
+            self.problem(doc, ("error_tracking",), "needs the Sentry organisation: error_tracking in estate.yaml")
 
         secrets_ = self._secrets(doc, data, set(foreign))
         self._duplicates(doc, doc.items("alerts"), ("alerts",), "alert")
@@ -357,7 +362,10 @@ class _Loader:
                 auto_resolve_minutes=oncall.get("auto_resolve_minutes"),
                 senders=tuple(oncall["senders"]),
             ),
-            error_tracking=specs.ErrorTracking(tracking["project"], tracking["team"], tracking.get("platform", "other"))
+            error_tracking=specs.ErrorTracking(
+                tracking["project"], tracking["team"], tracking.get("platform", "other"),
+                tracking.get("pagerduty_service"),
+            )
             if tracking
             else None,
             secrets=secrets_,
@@ -379,7 +387,12 @@ class _Loader:
                 )
             if s["source"] == "sentry_dsn" and "error_tracking" not in data:
                 self.problem(doc, ("secrets", i, "source"), "sentry_dsn needs an error_tracking block")
-            result.append(specs.AppSecret(s["key"], s["source"], s.get("config_key")))
+            result.append(
+                specs.AppSecret(
+                    s["key"], s["source"], s.get("config_key"), s.get("adopt_existing", False),
+                    s.get("restart_machines", False),
+                )
+            )
         token_header = data["health"].get("token_header")
         if token_header and not any(s.key == "HEALTH_CHECK_TOKEN" and s.source == "generated" for s in result):
             self.problem(
@@ -525,6 +538,17 @@ class _Loader:
             if severity and pagerduty & set(severity.channels) and sender not in senders:
                 path = ("alerts", index[rule.id], "severity") if rule.id in index else ("budget_alerts", "severity")
                 self.problem(doc, path, f"{rule.severity} pages through PagerDuty: add {sender} to oncall.senders")
+            if rule.source == "sentry" and severity and severity.email_audience:
+                self.problem(doc, ("alerts", index[rule.id], "severity"),
+                             f"Sentry alerts notify Slack and PagerDuty only; {rule.severity} also e-mails")
+            if rule.source == "sentry" and "error_tracking" not in doc.data:
+                self.problem(doc, ("alerts", index[rule.id], "signal"), "a Sentry alert needs an error_tracking block")
+            tracked = "error_tracking" in doc.data
+            mirrored_in_sentry = rule.source == "sentry" or (rule.signal == "error_rate" and tracked)
+            if (mirrored_in_sentry and severity and pagerduty & set(severity.channels)
+                    and "pagerduty_service" not in doc.data.get("error_tracking", {})):
+                self.problem(doc, ("alerts", index[rule.id], "severity"),
+                             "pages through Sentry's PagerDuty integration: set error_tracking.pagerduty_service")
             if severity and severity.email_audience and rule.audience not in audiences:
                 path = ("alerts", index[rule.id], "audience") if rule.id in index else ("budget_alerts", "audience")
                 self.problem(doc, path, f"no e-mail channel for audience {rule.audience} in estate.yaml")

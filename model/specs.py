@@ -162,6 +162,7 @@ class ErrorTracking:
     project: str
     team: str
     platform: str
+    pagerduty_service: str | None = None  # row id in Sentry's PagerDuty integration settings
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,8 @@ class AppSecret:
     key: str
     source: SecretSource
     config_key: str | None = None
+    adopt_existing: bool = False
+    restart_machines: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,15 @@ class App:
 
 
 @dataclass(frozen=True)
+class SentryOrganisation:
+    """The Sentry organisation and the integration installations its alerts notify through."""
+
+    organization: str
+    slack_integration_id: str
+    pagerduty_integration_id: str
+
+
+@dataclass(frozen=True)
 class Estate:
     """The whole validated policy."""
 
@@ -209,6 +221,7 @@ class Estate:
     schedules: tuple[Schedule, ...]
     escalation_policies: tuple[EscalationPolicy, ...]
     apps: tuple[App, ...]
+    sentry: SentryOrganisation | None = None
 
     def severity(self, name: str) -> Severity:
         """The severity called `name`."""

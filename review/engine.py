@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
-from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.settings import get_root_resource, set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -94,6 +94,10 @@ _COMPUTED_OUTPUTS: dict[str, Callable[[str, dict], dict]] = {
         "integration_key": f"(routing key of {name})"
     },
     "random:index/randomPassword:RandomPassword": lambda name, _: {"result": f"(generated value of {name})"},
+    "pulumi-python:dynamic/sentry:ClientKey": lambda name, _: {
+        "dsn": f"(DSN of {name})",
+        "dsn_public": f"(DSN of {name})",
+    },
 }
 
 _INVOKES: dict[str, Callable[[dict], dict]] = {
@@ -169,6 +173,8 @@ def run_program(
     Exceptions from the program propagate after the engine has settled.
     """
     recording = Recording()
+    # A fresh root stack per run: the SDK keeps the previous one (and its exports) otherwise.
+    set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_all_config(dict(config), secret_keys)
     monitor = _RecordingMonitor(EstateMocks(recording), recording)
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)

@@ -6,39 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from components.estate import Settings, declare_estate
-from model.dashboards import load_dashboards
-from model.load import load_estate
-from review.engine import Secret, run_program
-from tests.conftest import ROOT
+from review.engine import Secret
+from tests.components.conftest import CANARIES, declare
 
 MONITOR = "pulumi-python:dynamic/uptimerobot:Monitor"
 CONTACT = "pulumi-python:dynamic/uptimerobot:AlertContact"
-WEBHOOK = "https://hooks.slack.example/T000/B000/CANARY-webhook"
-
-
-def _declare(root: Path):
-    estate = load_estate(root)
-
-    def program():
-        import pulumi
-
-        settings = Settings(
-            runbook_base_url="https://example.invalid/repo",
-            fly_org="careflex",
-            fly_metrics_token=pulumi.Output.secret("FlyV1 fm2_token"),
-            manage_notification_policy=True,
-            secrets={"slackWebhookUrl": pulumi.Output.secret(WEBHOOK),
-                     "appsignalPushApiKey": pulumi.Output.secret("k"), "papertrailUrl": pulumi.Output.secret("u")},
-        )
-        declare_estate(estate, load_dashboards(root / "dashboards", root), settings)
-
-    return run_program(program, config={}, secret_keys=[], project="test", stack="test")
+WEBHOOK = CANARIES["slackWebhookUrl"]
 
 
 @pytest.fixture(scope="module")
-def recording():
-    return _declare(ROOT)
+def recording(estate_recording):
+    return estate_recording
 
 
 def test_each_app_gets_one_keyword_monitor_on_its_health_endpoint(recording):
@@ -82,7 +60,7 @@ def test_the_pickled_providers_carry_no_secret(recording):
 def test_an_app_without_a_token_header_sends_no_custom_header(project_copy: Path):
     app = project_copy / "alert_policies/apps/careflex.yaml"
     app.write_text(app.read_text().replace("  token_header: x-health-check-token", ""))
-    recording = _declare(project_copy)
+    recording = declare(project_copy)
     assert recording.named("careflex-health").inputs.get("custom_headers") is None
 
 
@@ -93,7 +71,7 @@ def test_email_audiences_become_one_contact_per_address(project_copy: Path):
         "channels: [pagerduty, slack-alerts]\n    email_audience: false",
         "channels: [pagerduty, slack-alerts]\n    email_audience: true",
     ))
-    recording = _declare(project_copy)
+    recording = declare(project_copy)
     emails = [c for c in recording.by_type(CONTACT) if c.inputs["kind"] == "email"]
     assert [c.inputs["value"] for c in emails] == ["devops@careflex.example.com"]
     ids = [c["id"] for c in recording.named("careflex-health").inputs["alert_contacts"]]
