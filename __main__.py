@@ -5,15 +5,13 @@ from pathlib import Path
 import pulumi
 
 from components.estate import Settings, declare_estate, export_all, secret_config_keys
-from model.dashboards import load_dashboards
 from model.errors import PolicyError
-from model.load import load_estate
+from model.inputs import load_inputs
 
 ROOT = Path(__file__).resolve().parent
 
 try:
-    estate = load_estate(ROOT)
-    dashboards = load_dashboards(ROOT / "dashboards", ROOT)
+    estate, dashboards = load_inputs(ROOT)
 except PolicyError as err:
     # RunError: Pulumi prints the message without a traceback, and nothing is declared.
     raise pulumi.RunError(str(err)) from None

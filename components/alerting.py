@@ -18,8 +18,11 @@ DATA_SOURCE_UID = "fly-prometheus"
 SHARED_FOLDER_UID = "monitoring-estate"
 SHARED_FOLDER_TITLE = "Monitoring estate"
 RULE_GROUP_INTERVAL_SECONDS = 60
-# Seconds back from evaluation each stage may look; must cover the longest PromQL window ([5m], [10m]).
-QUERY_LOOKBACK_SECONDS = 600
+# Seconds back from evaluation each stage may look: at least ten minutes, and never less than the
+# longest range or offset in the query (a [1d] offset 7d trend needs eight days).
+MIN_LOOKBACK_SECONDS = 600
+_RANGE = re.compile(r"\[(\d+)([smhdw])\]|offset\s+(\d+)([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 GROUP_BY = ["alertname", "app"]
 EXPRESSION_DATASOURCE = {"type": "__expr__", "uid": "__expr__"}
 # A token that already names its scheme ("FlyV1 fm2_...", "Bearer ...") is sent as is.
@@ -29,6 +32,17 @@ _HAS_AUTH_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9]*\s+\S")
 def stable_json(value: Any) -> str:
     """The one serialisation of JSON-string inputs: the bridge compares strings, so key order must not move."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def lookback_seconds(query: str) -> int:
+    """How far back a query reaches: its longest range plus its longest offset, at least ten minutes."""
+    ranges, offsets = [0], [0]
+    for match in _RANGE.finditer(query):
+        if match.group(1):
+            ranges.append(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        else:
+            offsets.append(int(match.group(3)) * _UNIT_SECONDS[match.group(4)])
+    return max(MIN_LOOKBACK_SECONDS, max(ranges) + max(offsets))
 
 
 def authorization_header(token: str) -> str:
@@ -216,10 +230,15 @@ class Alerting(pulumi.ComponentResource):
                 "team": self._estate.team,
                 "audience": rule.audience,
             },
+            # Grafana drops empty annotations and would then show a diff on every preview: send none.
             annotations={
-                "summary": rule.summary,
-                "description": rule.description,
-                "runbook_url": runbook_url(rule.runbook),
+                key: value
+                for key, value in (
+                    ("summary", rule.summary),
+                    ("description", rule.description),
+                    ("runbook_url", runbook_url(rule.runbook)),
+                )
+                if value
             },
             datas=[
                 alerting.RuleGroupRuleDataArgs(
@@ -227,7 +246,7 @@ class Alerting(pulumi.ComponentResource):
                     datasource_uid=datasource_uid,
                     model=stable_json(model),
                     relative_time_range=alerting.RuleGroupRuleDataRelativeTimeRangeArgs(
-                        from_=QUERY_LOOKBACK_SECONDS, to=0
+                        from_=lookback_seconds(evaluation(rule).query), to=0
                     ),
                 )
                 for ref_id, datasource_uid, model in rule_stages(rule)
@@ -305,14 +324,15 @@ class Alerting(pulumi.ComponentResource):
             for channel in estate.channels:
                 if channel.type != "email":
                     continue
-                # A digest, not a stream: batch an hour of alerts per mail and repeat at the severity's pace.
+                # A digest, not a stream: collect an hour of alerts into the first mail, then send changes
+                # at most once per the severity's repeat interval (a day for info).
                 routes.append(
                     _route(
                         email_contact_point(_audience(channel)),
                         {"severity": severity.name, "audience": _audience(channel)},
                         severity.repeat_interval,
                         group_wait="1h",
-                        group_interval="1h",
+                        group_interval=severity.repeat_interval,
                     )
                 )
         # The org has exactly one policy tree and this resource replaces all of it: contact points it names

@@ -9,9 +9,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from model.dashboards import load_dashboards
 from model.errors import PolicyError, Problem
-from model.load import load_estate
+from model.inputs import load_inputs
 from review.engine import run_project
 from review.plan import build_plan, render_json, render_text
 from review.stack_config import StackConfig, load_stack_config
@@ -38,11 +37,7 @@ def _validated_inputs(project_dir: Path, stack: str) -> StackConfig:
     except PolicyError as err:
         problems += err.problems
     try:
-        load_estate(project_dir)
-    except PolicyError as err:
-        problems += err.problems
-    try:
-        load_dashboards(project_dir / "dashboards", project_dir)
+        load_inputs(project_dir)
     except PolicyError as err:
         problems += err.problems
     if problems or config is None:

@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.alerting import Alerting
+from components.alerting import Alerting, lookback_seconds
 from model.dashboards import load_dashboards, serialise
 from model.load import load_estate
 from model.rules import rule_uid
@@ -117,7 +117,7 @@ def test_above_and_range_thresholds_use_the_policys_values(recording):
     assert trend["labels"]["audience"] == "management"
 
 
-def test_every_rule_queries_fly_prometheus_then_reduces_then_thresholds_over_ten_minutes(recording, estate):
+def test_every_rule_queries_fly_prometheus_then_reduces_then_thresholds(recording, estate):
     rules = _grafana_rules(recording)
     for policy_rule in estate.apps[0].alerts_from("prometheus"):
         _, rule = rules[rule_uid(policy_rule)]
@@ -126,7 +126,8 @@ def test_every_rule_queries_fly_prometheus_then_reduces_then_thresholds_over_ten
             ("B", "__expr__"),
             ("C", "__expr__"),
         ]
-        assert all(d["relativeTimeRange"] == {"from": 600, "to": 0} for d in rule["datas"])
+        lookback = lookback_seconds(policy_rule.query)
+        assert all(d["relativeTimeRange"] == {"from": lookback, "to": 0} for d in rule["datas"])
         for data in rule["datas"]:
             assert data["model"] == json.dumps(json.loads(data["model"]), sort_keys=True, separators=(",", ":"))
         models = _models(rule)
@@ -190,7 +191,7 @@ def test_routing_pages_and_posts_critical_posts_warning_and_mails_info_to_its_au
     assert _deliveries(policy, info) == ["email-management"]
 
 
-def test_routing_defaults_to_devops_mail_and_sends_info_as_an_hourly_digest(recording):
+def test_routing_defaults_to_devops_mail_and_sends_info_as_a_daily_digest(recording):
     policy = recording.by_type(POLICY)[0].inputs
     assert policy["contactPoint"] == "email-devops"
     assert policy["groupBies"] == ["alertname", "app"]
@@ -198,7 +199,7 @@ def test_routing_defaults_to_devops_mail_and_sends_info_as_an_hourly_digest(reco
     digests = [r for r in policy["policies"] if r["contactPoint"].startswith("email-")]
     assert {r["contactPoint"] for r in digests} == {"email-development", "email-devops", "email-management"}
     for route in digests:
-        assert (route["groupWait"], route["groupInterval"], route["repeatInterval"]) == ("1h", "1h", "24h")
+        assert (route["groupWait"], route["groupInterval"], route["repeatInterval"]) == ("1h", "24h", "24h")
 
 
 def test_routes_only_name_contact_points_the_component_declares(recording):
@@ -298,3 +299,23 @@ def test_a_slack_channel_without_a_webhook_is_refused_without_revealing_other_se
         run_program(program, config={}, secret_keys=[], project="test", stack="test")
     assert PAGERDUTY_KEY not in str(raised.value)
     assert FLY_TOKEN not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("query", "seconds"),
+    [
+        ("sum(fly_instance_up{app=\"a\"}) or vector(0)", 600),
+        ("sum(rate(x[5m]))", 600),
+        ("sum(increase(x[1h]))", 3600),
+        ("sum(increase(x[1d])) / sum(increase(x[1d] offset 7d))", 8 * 86_400),
+    ],
+)
+def test_the_lookback_covers_the_longest_range_and_offset_in_the_query(query, seconds):
+    assert lookback_seconds(query) == seconds
+
+
+def test_a_rule_without_description_sends_no_empty_annotation(recording):
+    rules = _grafana_rules(recording)
+    _, rule = rules["careflex-error-rate-critical"]
+    assert "description" not in rule["annotations"]
+    assert set(rule["annotations"]) == {"summary", "runbook_url"}
