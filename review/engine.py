@@ -54,6 +54,7 @@ class Registration:
     retain_on_delete: bool = False
     ignore_changes: tuple[str, ...] = ()
     replace_on_changes: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()  # URNs of explicit and input dependencies
 
 
 @dataclass
@@ -155,6 +156,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     retain_on_delete=bool(request.retainOnDelete),
                     ignore_changes=tuple(request.ignoreChanges),
                     replace_on_changes=tuple(request.replaceOnChanges),
+                    dependencies=tuple(sorted(request.dependencies)),
                 )
             )
         return response

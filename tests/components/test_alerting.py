@@ -319,3 +319,9 @@ def test_a_rule_without_description_sends_no_empty_annotation(recording):
     _, rule = rules["careflex-error-rate-critical"]
     assert "description" not in rule["annotations"]
     assert set(rule["annotations"]) == {"summary", "runbook_url"}
+
+
+def test_the_notification_policy_is_applied_after_every_contact_point_it_names(recording):
+    policy = recording.by_type(POLICY)[0]
+    contact_points = {r.urn for r in recording.by_type(CONTACT_POINT)}
+    assert contact_points and contact_points <= set(policy.dependencies)
