@@ -1,4 +1,4 @@
-"""Command line: `python -m review plan [--stack prod] [--format text|json]`."""
+"""Command line: `python -m review plan|diff|gate ...` (see --help of each)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from pathlib import Path
 
 from model.errors import PolicyError, Problem
 from model.inputs import load_inputs
+from review.diff import DiffError, diff_revisions
+from review.diff_report import render_json as render_json_diff
+from review.diff_report import render_markdown
+from review.diff_report import render_text as render_text_diff
 from review.engine import run_project
+from review.gate import main_gate
 from review.plan import build_plan, render_json, render_text
 from review.stack_config import StackConfig, load_stack_config
 
@@ -25,7 +30,25 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--stack", default="prod", help="stack whose Pulumi.<stack>.yaml to use (default: prod)")
     plan.add_argument("--format", choices=("text", "json"), default="text")
     plan.add_argument("--project-dir", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
+    diff = commands.add_parser("diff", help="what the working tree changes against a git revision, offline")
+    diff.add_argument("--base", required=True, help="git revision to compare with, e.g. origin/main")
+    diff.add_argument("--stack", default="prod")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    diff.add_argument("--project-dir", type=Path, default=Path.cwd(), help=argparse.SUPPRESS)
     return parser
+
+
+def diff(project_dir: Path, base: str, stack: str, output_format: str) -> int:
+    """Run the offline diff; print it to stdout; return the exit code."""
+    try:
+        result = diff_revisions(project_dir, base, stack)
+    except DiffError as err:
+        print(err, file=sys.stderr)
+        # The working tree's own problems are the author's to fix (2); a base that cannot be planned is not.
+        return EXIT_INVALID if err.code == EXIT_INVALID and "working tree" in str(err) else EXIT_UNEXPECTED
+    render = {"text": render_text_diff, "markdown": render_markdown, "json": render_json_diff}[output_format]
+    sys.stdout.write(render(result))
+    return EXIT_OK
 
 
 def _validated_inputs(project_dir: Path, stack: str) -> StackConfig:
@@ -70,10 +93,16 @@ def plan(project_dir: Path, stack: str, output_format: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["gate"]:
+        # The gate parses its own arguments (review/gate.py): it reads `pulumi preview --json`, not the program.
+        return main_gate(argv[1:])
     args = _parser().parse_args(argv)
     code = EXIT_UNEXPECTED
     if args.command == "plan":
         code = plan(args.project_dir.resolve(), args.stack, args.format)
+    elif args.command == "diff":
+        code = diff(args.project_dir.resolve(), args.base, args.stack, args.format)
     _close_event_loop()
     return code
 

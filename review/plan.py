@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections import Counter
 from typing import Any
 
 from review.engine import Recording, Registration, Secret
 
 MASK = "[secret]"
+# Set only by `review diff` for its two plan runs: a random key that makes equal secrets show equal
+# fingerprints within that diff, so a changed secret is reported as "changed" without its value.
+FINGERPRINT_ENV = "ESTATE_SECRET_FINGERPRINT_KEY"
 _MAX_VALUE = 160
 # Type token package → the service a reader knows it by.
 SERVICES = {
@@ -32,7 +37,7 @@ def service_of(type_token: str) -> str:
 def masked(value: Any) -> Any:
     """A JSON-ready copy of `value` in which every secret is replaced by the mask."""
     if isinstance(value, Secret):
-        return MASK
+        return _secret_display(value.reveal())
     if isinstance(value, dict):
         return {str(k): masked(v) for k, v in sorted(value.items())}
     if isinstance(value, list | tuple):
@@ -40,6 +45,15 @@ def masked(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _secret_display(value: Any) -> str:
+    key = os.environ.get(FINGERPRINT_ENV)
+    if not key:
+        return MASK
+    material = json.dumps(value, sort_keys=True, default=str).encode()
+    digest = hashlib.blake2b(material, key=bytes.fromhex(key)[:64], digest_size=12).hexdigest()
+    return f"[secret:{digest}]"
 
 
 def _resource_view(reg: Registration) -> dict[str, Any]:
@@ -111,7 +125,7 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _show(value: Any) -> str:
-    text = value if value == MASK else json.dumps(value, ensure_ascii=False)
+    text = value if isinstance(value, str) and value.startswith(MASK[:-1]) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
 
 

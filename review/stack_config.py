@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,15 @@ class StackConfig:
     warnings: tuple[Problem, ...] = ()
 
 
-def placeholder(key: str) -> str:
-    """The stand-in the offline plan uses for a secret config value it cannot (and must not) read."""
-    return f"(secret config {key})"
+def placeholder(key: str, ciphertext: str = "") -> str:
+    """The stand-in the offline plan uses for a secret config value it cannot (and must not) read.
+
+    It carries a digest of the ciphertext, so re-encrypting a new value (a rotation) shows as a change in
+    the offline diff; the ciphertext is useless without the stack's key, and its digest more so.
+    """
+    if not ciphertext:
+        return f"(secret config {key})"
+    return f"(secret config {key} #{hashlib.sha256(ciphertext.encode()).hexdigest()[:12]})"
 
 
 def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
@@ -49,7 +56,7 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
     for key, value in raw.items():
         full = qualify(key)
         if isinstance(value, dict) and set(value) == {"secure"}:
-            values[full] = placeholder(full)
+            values[full] = placeholder(full, str(value["secure"]))
             secret_keys.append(full)
         else:
             values[full] = value if isinstance(value, str) else _to_config_string(value)

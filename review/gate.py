@@ -1,0 +1,369 @@
+"""The replace/delete gate over `pulumi preview --json`: parse the digest, find blocking steps, the CLI.
+
+Input format (pulumi/pulumi, read for this module):
+- `sdk/pkg/display/json.go` (`PreviewDigest`, `PreviewStep`, `PropertyDiff`) and
+  `pkg/backend/display/json.go` (`ShowPreviewDigest`, `getPreviewMetadataStep`, `stateForJSONOutput`,
+  `shouldShow`): a document `{"config", "steps": [...], "diagnostics", "duration", "changeSummary",
+  "maybeCorrupt"}`; each step is `{"op", "urn", "provider", "oldState", "newState", "diffReasons",
+  "replaceReasons", "detailedDiff"}`; `detailedDiff` maps a property path to `{"kind", "inputDiff"}` only
+  (no values). By default only logical steps are shown: a replacement appears as one `replace` step, and
+  `create-replacement`/`delete-replaced` only with `--show-replacement-steps`; `same` steps only with
+  `--show-sames` (or when `protect` changed), the root stack always.
+- `sdk/go/common/apitype/core.go` (`ResourceV3`): `oldState`/`newState` carry `urn`, `type`, `inputs`,
+  `outputs`, `protect`, `additionalSecretOutputs`, ...
+- Step op names: `pkg/resource/deploy/step.go`, mirrored in the Python SDK's
+  `pulumi/automation/events.py` `OpType`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EXIT_ALLOWED, EXIT_UNREADABLE, EXIT_BLOCKED = 0, 2, 3
+
+# The label a reviewer adds to a pull request to let identity-bearing replaces/deletes through; the
+# workflow checks for it and passes --allow-label-present.
+ALLOW_LABEL = "allow-identity-change"
+
+KNOWN_OPS = frozenset(
+    {
+        "same", "create", "update", "delete", "replace", "create-replacement", "delete-replaced",
+        "read", "read-replacement", "refresh", "discard", "discard-replaced", "remove-pending-replace",
+        "import", "import-replacement",
+    }
+)
+# Ops after which the object that carried the identity (ids, routing keys, DSNs, history) no longer
+# exists. `discard`/`discard-replaced` only drop read-only (external) resources from state, and
+# `remove-pending-replace` records a delete that already happened in an earlier, interrupted run.
+DESTRUCTIVE_OPS = frozenset(
+    {"delete", "replace", "create-replacement", "delete-replaced", "read-replacement", "import-replacement"}
+)
+
+# Type tokens whose replacement or deletion loses something that cannot be set back (provider-pitfalls §1).
+IDENTITY_TYPES: Mapping[str, str] = {
+    "pagerduty:index/service:Service": "service id, incident history and every integration key",
+    "pagerduty:index/serviceIntegration:ServiceIntegration": "the routing key, which cannot be set back",
+    "grafana:oss/folder:Folder": "the folder and every rule and dashboard in it",
+    "grafana:index/folder:Folder": "the folder and every rule and dashboard in it",
+    "grafana:oss/dashboard:Dashboard": "the dashboard URL (uid) and version history",
+    "grafana:index/dashboard:Dashboard": "the dashboard URL (uid) and version history",
+    "pulumi-python:dynamic/sentry:Project": "issue history and the DSN",
+    "pulumi-python:dynamic/sentry:ClientKey": "the DSN every app secret holds",
+    "pulumi-python:dynamic/fly:AppSecret": "the app secret (a replace can delete the value just written)",
+    "pulumi-python:dynamic/uptimerobot:Monitor": "monitor id and uptime history",
+}
+
+
+class PreviewError(Exception):
+    """The preview file cannot be read as a Pulumi preview digest (never quotes the file's content)."""
+
+
+@dataclass(frozen=True)
+class ResourceState:
+    """One side of a step: `oldState` or `newState` (apitype.ResourceV3)."""
+
+    type: str
+    protect: bool
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+    additional_secret_outputs: frozenset[str]
+
+
+@dataclass(frozen=True)
+class PropertyDiff:
+    """One `detailedDiff` entry: the kind (add, update, delete-replace, ...) and whether inputs were compared."""
+
+    kind: str
+    input_diff: bool
+
+    @property
+    def replaces(self) -> bool:
+        return self.kind.endswith("-replace")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the preview."""
+
+    op: str
+    urn: str
+    type: str
+    name: str
+    old: ResourceState | None
+    new: ResourceState | None
+    diff_reasons: tuple[str, ...] = ()
+    replace_reasons: tuple[str, ...] = ()
+    detailed_diff: Mapping[str, PropertyDiff] | None = None
+
+    @property
+    def protected(self) -> bool:
+        return bool((self.old and self.old.protect) or (self.new and self.new.protect))
+
+    @property
+    def identity_bearing(self) -> bool:
+        return self.type in IDENTITY_TYPES
+
+    @property
+    def destructive(self) -> bool:
+        # An op this code does not know is treated as destructive: the gate fails closed.
+        return self.op in DESTRUCTIVE_OPS or self.op not in KNOWN_OPS
+
+    @property
+    def unprotects(self) -> bool:
+        return bool(self.old and self.new and self.old.protect and not self.new.protect)
+
+    def changed_paths(self) -> list[str]:
+        """Property paths that differ: detailed diff keys, else the top-level diff/replace reasons."""
+        if self.detailed_diff:
+            return sorted(self.detailed_diff)
+        return sorted(set(self.diff_reasons) | set(self.replace_reasons))
+
+    def replace_paths(self) -> list[str]:
+        """Property paths that force the replacement."""
+        paths = set(self.replace_reasons)
+        paths |= {p for p, d in (self.detailed_diff or {}).items() if d.replaces}
+        return sorted(paths)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The parsed digest."""
+
+    steps: tuple[Step, ...]
+    change_summary: Mapping[str, int]
+    stack: str | None = None
+    project: str | None = None
+    diagnostics: Mapping[str, int] = field(default_factory=dict)  # severity -> count; messages are not kept
+    maybe_corrupt: bool = False
+    # Protected resources the engine refused to replace/delete but for which no step was listed.
+    protection_errors: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The decision: blocking steps, whether the allow label lets them through, and warnings."""
+
+    blocking: tuple[Step, ...]
+    allowed_by_label: bool
+    unprotecting: tuple[Step, ...]
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.blocking) and not self.allowed_by_label
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_BLOCKED if self.blocked else EXIT_ALLOWED
+
+
+def parse_urn(urn: str) -> tuple[str, str, str, str]:
+    """`urn:pulumi:<stack>::<project>::<parent$type>::<name>` → (stack, project, type, name)."""
+    if not urn.startswith("urn:pulumi:"):
+        raise PreviewError("a step's urn does not start with 'urn:pulumi:'")
+    parts = urn[len("urn:pulumi:"):].split("::", 3)
+    if len(parts) != 4:
+        raise PreviewError("a step's urn does not have the form urn:pulumi:<stack>::<project>::<type>::<name>")
+    stack, project, qualified_type, name = parts
+    return stack, project, qualified_type.rsplit("$", 1)[-1], name
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PreviewError(f"{where} is not a list of property names")
+    return tuple(value)
+
+
+def _state(value: Any, where: str) -> ResourceState | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PreviewError(f"{where} is not an object")
+    inputs, outputs = value.get("inputs") or {}, value.get("outputs") or {}
+    if not isinstance(inputs, dict) or not isinstance(outputs, dict):
+        raise PreviewError(f"{where}.inputs/outputs are not objects")
+    protect = value.get("protect", False)
+    if not isinstance(protect, bool):
+        raise PreviewError(f"{where}.protect is not a boolean")
+    return ResourceState(
+        type=value.get("type") if isinstance(value.get("type"), str) else "",
+        protect=protect,
+        inputs=inputs,
+        outputs=outputs,
+        additional_secret_outputs=frozenset(_strings(value.get("additionalSecretOutputs"), where)),
+    )
+
+
+def _detailed_diff(value: Any, where: str) -> dict[str, PropertyDiff] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PreviewError(f"{where} is not an object")
+    diff = {}
+    for path, entry in value.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("kind", ""), str):
+            raise PreviewError(f"{where} has an entry that is not {{kind, inputDiff}}")
+        diff[path] = PropertyDiff(kind=entry.get("kind") or "update", input_diff=bool(entry.get("inputDiff")))
+    return diff
+
+
+def _step(raw: Any, index: int) -> tuple[Step, str, str]:
+    where = f"steps[{index}]"
+    if not isinstance(raw, dict):
+        raise PreviewError(f"{where} is not an object")
+    op, urn = raw.get("op"), raw.get("urn")
+    if not isinstance(op, str) or not op or not isinstance(urn, str):
+        raise PreviewError(f"{where} has no op or urn")
+    stack, project, urn_type, name = parse_urn(urn)
+    old, new = _state(raw.get("oldState"), f"{where}.oldState"), _state(raw.get("newState"), f"{where}.newState")
+    state_type = (new and new.type) or (old and old.type) or urn_type
+    step = Step(
+        op=op,
+        urn=urn,
+        type=state_type,
+        name=name,
+        old=old,
+        new=new,
+        diff_reasons=_strings(raw.get("diffReasons"), f"{where}.diffReasons"),
+        replace_reasons=_strings(raw.get("replaceReasons"), f"{where}.replaceReasons"),
+        detailed_diff=_detailed_diff(raw.get("detailedDiff"), f"{where}.detailedDiff"),
+    )
+    return step, stack, project
+
+
+def parse_preview(document: Any) -> Preview:
+    """A `PreviewDigest` (already JSON-decoded) as a `Preview`; structural problems raise PreviewError."""
+    if not isinstance(document, dict):
+        raise PreviewError("the preview is not a JSON object")
+    raw_steps = document.get("steps") or []
+    if not isinstance(raw_steps, list):
+        raise PreviewError("steps is not a list")
+    steps, stack, project = [], None, None
+    for index, raw in enumerate(raw_steps):
+        step, stack, project = _step(raw, index)
+        steps.append(step)
+    summary = document.get("changeSummary")
+    if summary is not None and not (
+        isinstance(summary, dict) and all(isinstance(v, int) and not isinstance(v, bool) for v in summary.values())
+    ):
+        raise PreviewError("changeSummary is not a map of op to count")
+    if not summary:
+        summary = {}
+        for step in steps:
+            summary[step.op] = summary.get(step.op, 0) + 1
+    diagnostics: dict[str, int] = {}
+    raw_diagnostics = document.get("diagnostics") or []
+    for entry in raw_diagnostics if isinstance(raw_diagnostics, list) else []:
+        severity = entry.get("severity") if isinstance(entry, dict) else None
+        key = severity if isinstance(severity, str) and severity else "info"
+        diagnostics[key] = diagnostics.get(key, 0) + 1
+    return Preview(
+        steps=tuple(steps),
+        change_summary=dict(summary),
+        stack=stack,
+        project=project,
+        diagnostics=diagnostics,
+        maybe_corrupt=bool(document.get("maybeCorrupt")),
+        protection_errors=_protection_errors(raw_diagnostics, steps),
+    )
+
+
+def _protection_errors(diagnostics: Any, steps: list[Step]) -> tuple[Step, ...]:
+    """Refusals without a matching step, so the gate never passes what the engine itself refused.
+
+    The engine reports "unable to replace|delete resource <urn> as it is currently marked for protection"
+    (pkg/resource/deploy/step_generator.go, step.go `DeleteStep.Apply`); in a preview it still lists the
+    step, but a digest cut short by the error may not. Only the urn and the verb are kept, never the message.
+    """
+    listed = {s.urn for s in steps if s.destructive}
+    refused: dict[str, Step] = {}
+    for entry in diagnostics if isinstance(diagnostics, list) else []:
+        if not isinstance(entry, dict) or entry.get("severity") != "error":
+            continue
+        urn, message = entry.get("urn"), entry.get("message")
+        if not isinstance(urn, str) or not isinstance(message, str) or "marked for protection" not in message:
+            continue
+        if urn in listed or urn in refused:
+            continue
+        try:
+            _, _, urn_type, name = parse_urn(urn)
+        except PreviewError:
+            continue
+        op = "replace" if "unable to replace" in message else "delete"
+        state = ResourceState(urn_type, True, {}, {}, frozenset())
+        refused[urn] = Step(op=op, urn=urn, type=urn_type, name=name, old=state, new=None)
+    return tuple(refused.values())
+
+
+def load_preview(path: Path) -> Preview:
+    """Read and parse a preview file. Text before the JSON (a CLI banner in a merged log) is skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise PreviewError(f"cannot read {path}: {type(err).__name__}") from None
+    decoder = json.JSONDecoder()
+    for start in [0] + [i + 1 for i, c in enumerate(text) if c == "\n" and text[i + 1: i + 2] == "{"]:
+        try:
+            document, _ = decoder.raw_decode(text.lstrip() if start == 0 else text[start:])
+        except json.JSONDecodeError:
+            continue
+        return parse_preview(document)
+    raise PreviewError(f"{path} does not contain a JSON preview digest (run `pulumi preview --json`)")
+
+
+def evaluate(preview: Preview, *, allow_label_present: bool) -> GateResult:
+    """Which steps destroy an identity-bearing or protected resource, and whether the label allows them."""
+    blocking: list[Step] = []
+    seen: set[tuple[str, str]] = set()
+    for step in (*preview.steps, *preview.protection_errors):
+        if step.destructive and (step.identity_bearing or step.protected) and (step.urn, step.op) not in seen:
+            seen.add((step.urn, step.op))
+            blocking.append(step)
+    return GateResult(
+        blocking=tuple(blocking),
+        allowed_by_label=allow_label_present and bool(blocking),
+        unprotecting=tuple(s for s in preview.steps if s.unprotects),
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m review gate",
+        description="Fail when a preview replaces or deletes an identity-bearing or protected resource.",
+    )
+    parser.add_argument("preview", type=Path, help="output of `pulumi preview --json`")
+    parser.add_argument(
+        "--allow-label-present", action="store_true", help=f"the pull request carries the `{ALLOW_LABEL}` label"
+    )
+    parser.add_argument("--format", choices=("markdown", "text"), default="text", help="what to print on stdout")
+    parser.add_argument("--comment-out", type=Path, help="also write the markdown PR comment to this file")
+    return parser
+
+
+def main_gate(argv: Sequence[str]) -> int:
+    """`python -m review gate ...` (argv without the word `gate`): 0 allowed, 3 blocked, 2 unreadable input."""
+    # Imported here: review.comment imports this module's types.
+    from review.comment import render_markdown, render_text, render_unreadable
+
+    args = _parser().parse_args(list(argv))
+    try:
+        preview = load_preview(args.preview)
+    except PreviewError as err:
+        print(f"gate: {err}", file=sys.stderr)
+        print("gate: failing closed; nothing was evaluated.", file=sys.stderr)
+        if args.comment_out:
+            args.comment_out.write_text(render_unreadable(str(err)), encoding="utf-8")
+        return EXIT_UNREADABLE
+    result = evaluate(preview, allow_label_present=args.allow_label_present)
+    markdown = render_markdown(preview, result)
+    if args.comment_out:
+        args.comment_out.write_text(markdown, encoding="utf-8")
+    sys.stdout.write(markdown if args.format == "markdown" else render_text(preview, result))
+    return result.exit_code

@@ -1,0 +1,164 @@
+"""`python -m review diff`: what a change to the policy files does, offline, between two git revisions."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from review.diff import compare
+from review.diff_report import MAX_COMMENT_CHARS, render_markdown
+from review.engine import run_project
+from review.plan import build_plan
+from tests.conftest import ROOT
+
+CANARY = "CANARY-diff-secret-77a1"
+GIT = shutil.which("git") or "git"
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run([GIT, *args], cwd=repo, check=True, capture_output=True, env={**os.environ, **GIT_ENV})
+
+
+@pytest.fixture
+def repo(project_copy: Path) -> Path:
+    """The project copy as a git repository with one commit (the base)."""
+    _git(project_copy, "init", "-q", "-b", "main")
+    _git(project_copy, "add", "-A")
+    _git(project_copy, "commit", "-q", "-m", "base")
+    return project_copy
+
+
+def _diff(repo: Path, fmt: str = "text") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "review", "diff", "--base", "HEAD", "--format", fmt, "--project-dir", str(repo)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def _add_app(repo: Path, app_id: str) -> None:
+    text = (repo / "alert_policies/apps/careflex.yaml").read_text()
+    (repo / f"alert_policies/apps/{app_id}.yaml").write_text(
+        text.replace("id: careflex\n", f"id: {app_id}\n", 1)
+        .replace("name: CareFlex\n", f"name: {app_id}\n", 1)
+        .replace("app: careflex\n", f"app: {app_id}\n", 1)
+        .replace("project: careflex\n", f"project: {app_id}\n", 1)
+    )
+
+
+def test_an_unchanged_tree_reports_no_changes(repo: Path):
+    result = _diff(repo)
+    assert result.returncode == 0, result.stderr
+    assert "0 added, 0 removed, 0 changed" in result.stdout and "No changes" in result.stdout
+
+
+def test_a_threshold_change_is_reported_exactly(repo: Path):
+    _edit(repo / "alert_policies/apps/careflex.yaml", "threshold: 0.05\n", "threshold: 0.03\n")
+    result = _diff(repo)
+    assert result.returncode == 0, result.stderr
+    changed = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("~")]
+    assert changed == [
+        "~ grafana alert rule careflex/error-rate-critical: threshold 0.05 → 0.03",
+        "~ sentry MetricDetector careflex-error-rate: critical_threshold 0.05 → 0.03",
+    ]
+    assert "DANGER" not in result.stdout
+
+
+def test_a_new_app_is_all_additions(repo: Path):
+    _add_app(repo, "careflex-admin")
+    data = json.loads(_diff(repo, "json").stdout)
+    assert data["removed"] == [] and data["danger"] == []
+    labels = {a["label"] for a in data["added"]}
+    assert "pagerduty Service careflex-admin-service" in labels
+    assert "grafana alert rule careflex-admin/error-rate-critical" in labels
+    # The only changes to existing resources: the routing tree gains the new app's PagerDuty route.
+    assert {c["label"] for c in data["changed"]} == {"grafana NotificationPolicy notification-policy"}
+
+
+def test_a_removed_app_is_deletions_with_a_danger_section(repo: Path):
+    (repo / "alert_policies/apps/careflex.yaml").unlink()
+    _add_app_placeholder = repo / "alert_policies/apps/other.yaml"
+    text = (ROOT / "alert_policies/apps/careflex.yaml").read_text()
+    _add_app_placeholder.write_text(
+        text.replace("id: careflex\n", "id: other\n", 1).replace("app: careflex\n", "app: other\n", 1)
+        .replace("project: careflex\n", "project: other\n", 1)
+    )
+    data = json.loads(_diff(repo, "json").stdout)
+    danger = "\n".join(data["danger"])
+    for expected in ("Service careflex-service is deleted", "ServiceIntegration careflex-grafana-events is deleted",
+                     "Project careflex-project is deleted", "ClientKey careflex-key is deleted",
+                     "Folder folder-careflex is deleted", "AppSecret careflex-sentry-dsn is deleted"):
+        assert expected in danger
+
+
+def test_a_renamed_alert_id_is_a_delete_and_a_create(repo: Path):
+    _edit(repo / "alert_policies/apps/careflex.yaml", "  - id: disk-warning\n", "  - id: disk-usage-warning\n")
+    data = json.loads(_diff(repo, "json").stdout)
+    assert [a["label"] for a in data["added"]] == ["grafana alert rule careflex/disk-usage-warning"]
+    assert [r["label"] for r in data["removed"]] == ["grafana alert rule careflex/disk-warning"]
+
+
+def test_a_secret_rotation_shows_as_changed_and_never_its_value(repo: Path):
+    stack = repo / "Pulumi.prod.yaml"
+    stack.write_text(stack.read_text() + "  monitoring-estate:papertrailUrl:\n    secure: v1:OLDCIPHERTEXT\n")
+    _git(repo, "commit", "-qam", "with a secret")
+    stack.write_text(stack.read_text().replace("v1:OLDCIPHERTEXT", f"v1:{CANARY}"))
+    for fmt in ("text", "markdown", "json"):
+        result = _diff(repo, fmt)
+        assert result.returncode == 0, result.stderr
+        assert CANARY not in result.stdout and CANARY not in result.stderr
+        assert "OLDCIPHERTEXT" not in result.stdout
+    text = _diff(repo).stdout
+    assert "fly AppSecret careflex-papertrail-url: value changed (secret)" in text
+
+
+def test_an_invalid_working_tree_exits_2_with_the_problems(repo: Path):
+    _edit(repo / "alert_policies/apps/careflex.yaml", "threshold: 0.05\n", 'threshold: "5%"\n')
+    result = _diff(repo)
+    assert result.returncode == 2
+    assert 'alerts[3].threshold: must be a number' in result.stderr
+
+
+def test_an_unknown_base_revision_exits_1(repo: Path):
+    result = subprocess.run(
+        [sys.executable, "-m", "review", "diff", "--base", "no-such-ref", "--project-dir", str(repo)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 1 and "no-such-ref" in result.stderr
+
+
+def test_a_fifty_app_estate_renders_under_the_comment_cap_with_summary_first(project_copy: Path):
+    base = build_plan(_record(project_copy), project="p", stack="prod")
+    for n in range(49):
+        _add_app(project_copy, f"app-{n:02d}")
+    head = build_plan(_record(project_copy), project="p", stack="prod")
+    diff = compare(base, head, "main")
+    assert len(diff.added) > 49 * 20
+    comment = render_markdown(diff)
+    assert len(comment) <= MAX_COMMENT_CHARS
+    assert comment.splitlines()[3].startswith(f"**{len(diff.added)} added, 0 removed")
+    assert "left out to stay under GitHub's comment size limit" in comment
+    small = render_markdown(diff, limit=2_000)
+    assert len(small) <= 2_000 and f"**{len(diff.added)} added" in small
+
+
+def _record(project: Path):
+    config = {"monitoring-estate:runbookBaseUrl": "https://x", "monitoring-estate:flyOrg": "o",
+              "monitoring-estate:manageGrafanaNotificationPolicy": "true"}
+    secret = ["slackWebhookUrl", "flyMetricsToken", "appsignalPushApiKey", "papertrailUrl"]
+    config.update({f"monitoring-estate:{k}": f"(secret config {k})" for k in secret})
+    return run_project(project, config=config, secret_keys=[f"monitoring-estate:{k}" for k in secret],
+                       project="monitoring-estate", stack="prod")
