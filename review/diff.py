@@ -16,19 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from review.gate import IDENTITY_TYPES  # one table of identity-bearing kinds for diff and gate
 from review.plan import FINGERPRINT_ENV, MASK
 
-# Resources whose loss or replacement rotates something other systems hold (a DSN, a routing key, a
-# dashboard URL, the alerts in a folder) or removes a secret value from a running app.
-IDENTITY_TYPES = {
-    "pagerduty:index/service:Service": "PagerDuty service",
-    "pagerduty:index/serviceIntegration:ServiceIntegration": "PagerDuty integration (routing key)",
-    "grafana:oss/folder:Folder": "Grafana folder",
-    "grafana:oss/dashboard:Dashboard": "Grafana dashboard",
-    "pulumi-python:dynamic/sentry:Project": "Sentry project",
-    "pulumi-python:dynamic/sentry:ClientKey": "Sentry client key (DSN)",
-    "pulumi-python:dynamic/fly:AppSecret": "Fly secret",
-}
 # Input changes the provider cannot apply in place: the resource is replaced, so its identity changes.
 REPLACING_INPUTS = {
     "pagerduty:index/serviceIntegration:ServiceIntegration": ("service", "type", "vendor"),
@@ -87,7 +77,7 @@ class Diff:
         lines = []
         for entity in self.removed:
             if entity.type in IDENTITY_TYPES:
-                lines.append(f"{entity.label} is deleted ({IDENTITY_TYPES[entity.type]})")
+                lines.append(f"{entity.label} is deleted: loses {IDENTITY_TYPES[entity.type]}")
         for entity, changes in self.changed:
             triggers = REPLACING_INPUTS.get(entity.type, ())
             hits = [c.path for c in changes if any(c.path == t or c.path.startswith(t + ".") for t in triggers)]
