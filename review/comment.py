@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from review.gate import ALLOW_LABEL, IDENTITY_TYPES, GateResult, Preview, PropertyDiff, Step
+from review.markdown import MAX_COMMENT_CHARS, take_fitting
 
 MARKER = "<!-- estate-preview-gate: pulumi preview summary, edited in place by CI -->"
-MAX_COMMENT_CHARS = 60_000
 # Pulumi's public markers for secrets (not credentials): the sentinel and the signature key/value.
 SECRET_SENTINEL = "[secret]"  # noqa: S105
 SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -317,15 +317,7 @@ def render_markdown(preview: Preview, result: GateResult, *, limit: int = MAX_CO
     opening = f"\n<details>\n<summary>Changes in detail ({len(steps)} {noun})</summary>\n\n"
     closing = "\n</details>\n"
     budget = limit - len(head) - len(danger) - len(opening) - len(closing) - closing_reserve
-    blocks: list[str] = []
-    used = 0
-    for step in steps:
-        block = _detail_block(step, secrets)
-        if used + len(block) > budget:
-            break
-        blocks.append(block)
-        used += len(block)
-    left_out = len(steps) - len(blocks)
+    blocks, left_out = take_fitting([_detail_block(step, secrets) for step in steps], budget)
     note = (
         f"\n_… {left_out} more changed resources left out to keep this comment under {limit:,} characters; "
         "the job log has the full list._\n"

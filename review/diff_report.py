@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from review.diff import Change, Diff, Entity
+from review.markdown import MAX_COMMENT_CHARS, take_fitting
 
 COMMENT_MARKER = "<!-- monitoring-estate: offline diff (edited in place by CI) -->"
-MAX_COMMENT_CHARS = 60_000
 _MAX_VALUE = 120
 
 
@@ -110,15 +110,9 @@ def render_markdown(diff: Diff, limit: int = MAX_COMMENT_CHARS) -> str:
             if len(text) + len(skipped) + 1 <= limit:
                 text += skipped
             continue
-        kept: list[str] = []
-        used = 0
-        for line in lines:
-            if used + len(line) + 1 > budget:
-                break
-            kept.append(line)
-            used += len(line) + 1
+        kept, left_out = take_fitting(lines, budget, separator="\n")
         body = "\n".join(kept)
-        if len(kept) < len(lines):
-            body += f"\n- … {len(lines) - len(kept)} more left out to stay under GitHub's comment size limit"
+        if left_out:
+            body += f"\n- … {left_out} more left out to stay under GitHub's comment size limit"
         text += opening + body + closing
     return text + "\n"
