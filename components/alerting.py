@@ -12,7 +12,7 @@ from pulumiverse_grafana import alerting, oss
 
 from model import specs
 from model.dashboards import Dashboard
-from model.rules import GRAFANA_EXEC_ERROR, GRAFANA_NO_DATA, evaluation, rule_uid
+from model.rules import GRAFANA_EXEC_ERROR, GRAFANA_NO_DATA, alert_annotations, alert_labels, evaluation, rule_uid
 
 DATA_SOURCE_UID = "fly-prometheus"
 SHARED_FOLDER_UID = "monitoring-estate"
@@ -27,6 +27,11 @@ GROUP_BY = ["alertname", "app"]
 EXPRESSION_DATASOURCE = {"type": "__expr__", "uid": "__expr__"}
 # A token that already names its scheme ("FlyV1 fm2_...", "Bearer ...") is sent as is.
 _HAS_AUTH_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9]*\s+\S")
+
+
+# Grafana stores these on every stage's model when they are missing, which the provider then shows as a
+# permanent diff (terraform-provider-grafana #948): send them ourselves so the plan after apply is empty.
+_GRAFANA_QUERY_DEFAULTS = {"intervalMs": 1000, "maxDataPoints": 43200}
 
 
 def stable_json(value: Any) -> str:
@@ -60,11 +65,10 @@ def rule_stages(rule: specs.AlertRule) -> list[tuple[str, str, dict[str, Any]]]:
         "expr": evaluated.query,
         "instant": True,
         "range": False,
-        # Omitting these two made older providers show a permanent diff (grafana provider #948).
-        "intervalMs": 1000,
-        "maxDataPoints": 43200,
+        **_GRAFANA_QUERY_DEFAULTS,
     }
     reduce = {
+        **_GRAFANA_QUERY_DEFAULTS,
         "refId": "B",
         "datasource": EXPRESSION_DATASOURCE,
         "type": "reduce",
@@ -73,6 +77,7 @@ def rule_stages(rule: specs.AlertRule) -> list[tuple[str, str, dict[str, Any]]]:
         "settings": {"mode": "dropNN"},
     }
     threshold = {
+        **_GRAFANA_QUERY_DEFAULTS,
         "refId": "C",
         "datasource": EXPRESSION_DATASOURCE,
         "type": "threshold",
@@ -224,22 +229,8 @@ class Alerting(pulumi.ComponentResource):
             for_=evaluation(rule).for_duration,
             no_data_state=GRAFANA_NO_DATA[rule.no_data],
             exec_err_state=GRAFANA_EXEC_ERROR[rule.on_error],
-            labels={
-                "severity": rule.severity,
-                "app": rule.app_id,
-                "team": self._estate.team,
-                "audience": rule.audience,
-            },
-            # Grafana drops empty annotations and would then show a diff on every preview: send none.
-            annotations={
-                key: value
-                for key, value in (
-                    ("summary", rule.summary),
-                    ("description", rule.description),
-                    ("runbook_url", runbook_url(rule.runbook)),
-                )
-                if value
-            },
+            labels=alert_labels(self._estate, rule),
+            annotations=alert_annotations(rule, runbook_url),
             datas=[
                 alerting.RuleGroupRuleDataArgs(
                     ref_id=ref_id,

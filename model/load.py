@@ -13,12 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from model import specs
 from model.errors import PolicyError, Problem
 from model.schema_check import KINDS, schema_problems
-from model.signals import PLACEHOLDERS, SIGNALS, render_query, template_placeholders
+from model.signals import PLACEHOLDERS, SIGNALS, UNIT_BOUNDS, render_query, template_placeholders
 from model.strict_yaml import Document, format_path, load_document
 
 POLICY_DIR = "alert_policies"
 _ROTATIONS = {"daily": 86_400, "weekly": 604_800}
-_UNIT_BOUNDS = {"ratio": (0.0, 1.0), "percent": (0.0, 100.0)}
 _SENDER_OF_SOURCE = {"prometheus": "grafana", "uptimerobot": "uptimerobot", "sentry": "sentry"}
 _DURATION_PART = re.compile(r"([0-9]+)([smh])")
 
@@ -484,7 +483,7 @@ class _Loader:
         return float(value), None
 
     def _in_unit(self, doc: Document, path: tuple, value: float, unit: str) -> None:
-        low, high = _UNIT_BOUNDS.get(unit, (0.0, float("inf")))
+        low, high = UNIT_BOUNDS.get(unit, (0.0, float("inf")))
         if not low <= value <= high:
             hint = " (ratios are 0..1: write 0.05 for 5%)" if unit == "ratio" else ""
             self.problem(doc, path, f"{value:g} is outside the {unit} range {low:g}..{high:g}{hint}")

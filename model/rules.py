@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from model.specs import AlertRule
+from model.specs import AlertRule, Estate
 
 # Grafana's names for the policy's no-data and error handling.
 GRAFANA_NO_DATA = {"ok": "OK", "alerting": "Alerting", "no_data": "NoData", "keep_last": "KeepLast"}
@@ -58,3 +59,14 @@ def evaluation(rule: AlertRule) -> Evaluation:
 def rule_uid(rule: AlertRule) -> str:
     """The stable Grafana uid of a rule: app id and rule id, so renaming a summary changes nothing."""
     return f"{rule.app_id}-{rule.id}"[:GRAFANA_UID_MAX]
+
+
+def alert_labels(estate: Estate, rule: AlertRule) -> dict[str, str]:
+    """The labels routing uses (severity, app, team, audience): the same on Grafana and Prometheus rules."""
+    return {"severity": rule.severity, "app": rule.app_id, "team": estate.team, "audience": rule.audience}
+
+
+def alert_annotations(rule: AlertRule, runbook_url: Callable[[str], str]) -> dict[str, str]:
+    """Summary, description and runbook link; an empty one is left out (Grafana drops it, then diffs forever)."""
+    annotations = {"summary": rule.summary, "description": rule.description, "runbook_url": runbook_url(rule.runbook)}
+    return {key: value for key, value in annotations.items() if value}

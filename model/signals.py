@@ -19,6 +19,8 @@ Unit = Literal["ratio", "seconds", "percent", "count", "factor", "event"]
 Condition = Literal["above", "below", "outside"]
 NoData = Literal["ok", "alerting", "no_data", "keep_last"]
 
+# The range a threshold in each bounded unit must fall in (ratio 0..1, percent 0..100).
+UNIT_BOUNDS = {"ratio": (0.0, 1.0), "percent": (0.0, 100.0)}
 PLACEHOLDERS = frozenset({"app", "pg_app", "app_and_db", "prefix"})
 
 

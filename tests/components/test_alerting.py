@@ -147,7 +147,11 @@ def test_every_rule_queries_fly_prometheus_then_reduces_then_thresholds(recordin
             "expression": "A",
             "reducer": "last",
             "settings": {"mode": "dropNN"},
+            # Grafana adds these to every stage when missing (a permanent diff otherwise).
+            "intervalMs": 1000,
+            "maxDataPoints": 43200,
         }
+        assert (models["C"]["intervalMs"], models["C"]["maxDataPoints"]) == (1000, 43200)
         assert models["C"]["expression"] == "B"
         assert models["C"]["type"] == "threshold"
 
