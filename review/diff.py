@@ -190,6 +190,12 @@ def _alert_rule(group: dict[str, Any], rule: dict[str, Any]) -> Entity:
         "on_error": rule.get("execErrState"),
     }
     properties.update(_flatten({"labels": rule.get("labels", {}), "annotations": rule.get("annotations", {})}))
+    # Everything else in the rule too, by path, so no change can hide behind the named properties.
+    named = ("datas[refId=A].model.expr", "datas[refId=C].model.conditions", "for", "noDataState", "execErrState",
+             "labels", "annotations")
+    properties.update(
+        {path: v for path, v in _flatten(rule).items() if not any(path.startswith(prefix) for prefix in named)}
+    )
     app = (rule.get("labels") or {}).get("app", group["name"])
     name = rule.get("name") or rule.get("uid")
     return Entity(f"{group['urn']}#{rule.get('uid')}", f"grafana alert rule {app}/{name}", "grafana:alert-rule",

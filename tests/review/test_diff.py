@@ -162,3 +162,26 @@ def _record(project: Path):
     config.update({f"monitoring-estate:{k}": f"(secret config {k})" for k in secret})
     return run_project(project, config=config, secret_keys=[f"monitoring-estate:{k}" for k in secret],
                        project="monitoring-estate", stack="prod")
+
+
+def test_a_change_outside_the_named_rule_properties_is_still_reported():
+    rule = {"uid": "a-r", "name": "r", "for": "5m", "labels": {"app": "a"}, "datas": [
+        {"refId": "A", "model": {"expr": "up", "intervalMs": 1000}},
+        {"refId": "C", "model": {"conditions": [{"evaluator": {"type": "gt", "params": [1]}}]}},
+    ]}
+    changed = json.loads(json.dumps(rule))
+    changed["datas"][0]["model"]["intervalMs"] = 2000
+    changed["datas"][1]["model"]["conditions"][0]["evaluator"]["params"] = [2]
+
+    def plan(r):
+        group = {"type": "grafana:alerting/ruleGroup:RuleGroup", "name": "a-critical", "urn": "urn:g",
+                 "component": False, "service": "Grafana", "flags": [], "inputs": {"rules": [r]}}
+        return {"resources": [group]}
+
+    diff = compare(plan(rule), plan(changed))
+    [(entity, changes)] = diff.changed
+    assert entity.label == "grafana alert rule a/r"
+    assert {(c.path, c.old, c.new) for c in changes} == {
+        ("threshold", 1, 2),
+        ("datas[refId=A].model.intervalMs", 1000, 2000),
+    }
