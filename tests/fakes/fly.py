@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.loopback import LoopbackFake
 
 MACAROON_PREFIXES = ("fm1r_", "fm1a_", "fm2_")
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -118,7 +119,7 @@ class SeenRequest:
     status: int
 
 
-class FakeFlyApi:
+class FakeFlyApi(LoopbackFake):
     """The Machines API secrets surface for a handful of apps, over real HTTP on 127.0.0.1."""
 
     def __init__(
@@ -139,35 +140,13 @@ class FakeFlyApi:
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self._request_ids = itertools.count(1)
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> FakeFlyApi:
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeFlyApi:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """Base URL including the /v1 prefix, as FLY_API_URL expects."""
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_port}/v1"
+        return self.root_url("/v1")
 
     # ---- test set-up and out-of-band changes -----------------------------------------------------
 

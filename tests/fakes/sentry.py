@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from werkzeug import Request, Response
-from werkzeug.serving import WSGIRequestHandler, make_server
+
+from tests.fakes.loopback import LoopbackFake
 
 FULL_SCOPES = frozenset(
     {
@@ -85,12 +86,6 @@ TIME_WINDOWS = frozenset({60, 300, 600, 900, 1800, 3600, 7200, 14400, 86400})
 DEPRECATION_HEADERS = {"X-Sentry-Deprecation-Date": "2026-05-14T00:00:00Z"}
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Keeps request lines (which name key ids) out of the logs that tests inspect."""
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        return None
-
 
 def _now_iso(clock: Callable[[], float]) -> str:
     return datetime.fromtimestamp(clock(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -148,7 +143,7 @@ class Org:
     max_workflows: int = 100
 
 
-class FakeSentry:
+class FakeSentry(LoopbackFake):
     """Serves /api/0 for one or more organisations, with auth, scopes, pagination, rate limits and faults."""
 
     def __init__(
@@ -174,8 +169,6 @@ class FakeSentry:
         self._next_id = 4500
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}
         self._lock = threading.RLock()
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = [
             (m, re.compile(p), h)
             for m, p, h in [
@@ -238,28 +231,9 @@ class FakeSentry:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self) -> FakeSentry:
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeSentry:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}/api/0"
+        return self.root_url("/api/0")
 
     # -- seeding and inspection --------------------------------------------------------------------
 

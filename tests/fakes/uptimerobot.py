@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from werkzeug import Request, Response
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from tests.fakes.loopback import LoopbackFake
 
 MONITOR_TYPES = {"HTTP", "KEYWORD", "PING", "PORT", "HEARTBEAT", "DNS", "API", "UDP"}
 KEYWORD_TYPES = {"ALERT_EXISTS", "ALERT_NOT_EXISTS"}
@@ -63,13 +64,6 @@ class ScaledClock:
         time.sleep(max(seconds, 0.0) / self.scale)
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    """No access log on stderr: tests read the fake's own counters instead."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
-
-
 @dataclass
 class Fault:
     """One injected misbehaviour for the next matching request(s)."""
@@ -85,7 +79,7 @@ class Fault:
     times: int = 1
 
 
-class FakeUptimeRobot:
+class FakeUptimeRobot(LoopbackFake):
     """In-memory monitors, alert contacts and integrations behind the v3 REST surface.
 
     Quirks it reproduces: names and URLs stored HTML-escaped (optionally twice), alert-contact order
@@ -127,36 +121,12 @@ class FakeUptimeRobot:
         self._hidden_from_list: dict[tuple[str, int], int] = {}
         self._next_id = {"monitor": 800_000_001, "contact": 7_001, "integration": 101}
         self._lock = threading.RLock()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------
 
-    def start(self) -> FakeUptimeRobot:
-        self._server = make_server(
-            "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietRequestHandler
-        )
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
-        self._thread.daemon = True
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeUptimeRobot:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_port}/v3"
+        return self.root_url("/v3")
 
     # --- fault injection --------------------------------------------------------------------------
 
