@@ -12,6 +12,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = {
     "import pulumi, pulumi_pagerduty": [sys.executable, "-c", "import pulumi, pulumi_pagerduty"],
+    "import every SDK the program uses": [
+        sys.executable, "-c", "import pulumi, pulumi_pagerduty, pulumi_random, pulumiverse_grafana",
+    ],
     "python -m review plan": [sys.executable, "-m", "review", "plan"],
 }
 
