@@ -153,3 +153,11 @@ def test_a_policy_tree_copied_elsewhere_loads_the_same(tmp_path: Path):
     shutil.copytree(ROOT / "alert_policies", tmp_path / "alert_policies")
     shutil.copytree(ROOT / "runbooks", tmp_path / "runbooks")
     assert load_estate(tmp_path) == load_estate(ROOT)
+
+
+def test_the_signal_catalogue_page_lists_every_signal():
+    from model.signals import SIGNALS
+
+    page = (ROOT / "docs/signals.md").read_text()
+    missing = [name for name in SIGNALS if f"`{name}`" not in page]
+    assert not missing, f"docs/signals.md does not list {missing}"
