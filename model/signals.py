@@ -1,7 +1,8 @@
 """The signal catalogue: each named signal a policy rule can alert on, and the one query behind it.
 
 Prometheus signals are PromQL over Fly.io's managed Prometheus (docs/signals.md lists them all;
-Fly's metric names: https://fly.io/docs/metrics-and-logs/metrics/). Templates use `${app}` (Fly app), `${pg_app}` (its Fly
+Fly's metric names: https://fly.io/docs/metrics-and-logs/metrics/).
+Templates use `${app}` (Fly app), `${pg_app}` (its Fly
 Postgres app), `${app_and_db}` (a regex matching both) and `${prefix}` (the app's own exporter
 prefix). Every consumer (Grafana rules, promtool tests, the plan) renders queries through
 `render_query`, so what is reviewed, tested and deployed is the same expression.
