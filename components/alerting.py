@@ -97,8 +97,12 @@ def pagerduty_contact_point(app_id: str) -> str:
 
 
 def slack_contact_point(channel_id: str) -> str:
-    """The contact point posting to one Slack channel."""
-    return f"slack-{channel_id}"
+    """The contact point posting to one Slack channel: named by the channel's id from estate.yaml.
+
+    Channel ids are unique, and e-mail and PagerDuty points are named by audience and app, so the name is
+    free; renaming a contact point replaces it and breaks routing for a moment, so the name stays the id.
+    """
+    return channel_id
 
 
 def email_contact_point(audience: str) -> str:

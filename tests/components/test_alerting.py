@@ -190,8 +190,8 @@ def test_routing_pages_and_posts_critical_posts_warning_and_mails_info_to_its_au
     critical = rules["careflex-app-down"][1]["labels"]
     warning = rules["careflex-error-rate-warning"][1]["labels"]
     info = rules["careflex-registrations-trend"][1]["labels"]
-    assert sorted(_deliveries(policy, critical)) == ["pagerduty-careflex", "slack-slack-alerts"]
-    assert _deliveries(policy, warning) == ["slack-slack-alerts"]
+    assert sorted(_deliveries(policy, critical)) == ["pagerduty-careflex", "slack-alerts"]
+    assert _deliveries(policy, warning) == ["slack-alerts"]
     assert _deliveries(policy, info) == ["email-management"]
 
 
@@ -214,13 +214,13 @@ def test_routes_only_name_contact_points_the_component_declares(recording):
 
 def test_contact_points_are_named_by_their_contact_point_name(recording):
     points = {r.name: r.inputs["name"] for r in recording.by_type(CONTACT_POINT)}
-    names = ("pagerduty-careflex", "slack-slack-alerts", "email-development", "email-devops", "email-management")
+    names = ("pagerduty-careflex", "slack-alerts", "email-development", "email-devops", "email-management")
     assert points == {name: name for name in names}
 
 
 def test_pagerduty_key_and_slack_webhook_arrive_as_secrets(recording):
     pagerduty = recording.named("pagerduty-careflex").inputs["pagerduties"]
-    slack = recording.named("slack-slack-alerts").inputs["slacks"]
+    slack = recording.named("slack-alerts").inputs["slacks"]
     assert isinstance(pagerduty, Secret)
     assert isinstance(slack, Secret)
     assert pagerduty.reveal()[0]["integrationKey"] == PAGERDUTY_KEY
