@@ -15,6 +15,9 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 log = logging.getLogger(__name__)
+# urllib3 logs every request line (path and query) at DEBUG, and paths can name key ids (Sentry's DSN
+# public key): keep that logger at INFO even when someone turns the root logger up to DEBUG.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # Statuses worth another try on an idempotent call; other 5xx (501, 505, ...) will not heal by retrying.

@@ -486,3 +486,15 @@ def test_api_error_survives_pickling_with_its_fields(scripted: ScriptedServer, v
         make_client(scripted, virtual).request("GET", "/thing")
     copy = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own object
     assert (copy.status, copy.vendor_message, str(copy)) == (410, "gone", str(caught.value))
+
+
+def test_request_paths_never_reach_the_logs_even_at_debug(
+    scripted: ScriptedServer, virtual: VirtualTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_in_path = "CANARY-public-key-in-path-51e0"
+    scripted.then(Scripted(200, {"ok": True}))
+    caplog.set_level(logging.DEBUG)
+    # urllib3's DEBUG request line carries path and query alike; a query parameter stands in for a key id.
+    make_client(scripted, virtual).request("GET", "/thing", params={"cursor": key_in_path})
+    client_records = [r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")]
+    assert not any(key_in_path in message for message in client_records), client_records
