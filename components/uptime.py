@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 
@@ -65,40 +66,29 @@ class Uptime(pulumi.ComponentResource):
     def _contacts(self, app: specs.App, channel: specs.Channel) -> list[str]:
         """The keys of the contacts for `channel` (PagerDuty contacts are per app: one routing key each)."""
         if channel.type == "pagerduty":
-            key = f"pagerduty-{app.id}"
-            if key not in self.contacts:
-                self.contacts[key] = AlertContact(
-                    key,
-                    kind="pagerduty",
-                    friendly_name=f"PagerDuty {app.name}",
+            return [
+                self._contact(
+                    f"pagerduty-{app.id}", kind="pagerduty", friendly_name=f"PagerDuty {app.name}",
                     value=pulumi.Output.secret(self._pagerduty_keys[app.id]),
-                    opts=pulumi.ResourceOptions(parent=self),
                 )
-            return [key]
+            ]
         if channel.type == "slack":
-            key = channel.id
-            if key not in self.contacts:
-                self.contacts[key] = AlertContact(
-                    key,
-                    kind="slack",
-                    friendly_name=f"Slack {channel.slack_channel}",
-                    value=pulumi.Output.secret(self._slack_webhooks[channel.id]),
-                    channel=channel.slack_channel,
-                    opts=pulumi.ResourceOptions(parent=self),
+            return [
+                self._contact(
+                    channel.id, kind="slack", friendly_name=f"Slack {channel.slack_channel}",
+                    value=pulumi.Output.secret(self._slack_webhooks[channel.id]), channel=channel.slack_channel,
                 )
-            return [key]
+            ]
         # UptimeRobot contacts are single addresses: one contact per address of the list, named by the
         # address (not its position) so reordering the list replaces nothing.
-        keys = []
-        for address in channel.addresses:
-            key = f"email-{address}"
-            if key not in self.contacts:
-                self.contacts[key] = AlertContact(
-                    key,
-                    kind="email",
-                    friendly_name=f"{channel.audience} ({address})",
-                    value=address,
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-            keys.append(key)
-        return keys
+        return [
+            self._contact(f"email-{address}", kind="email", friendly_name=f"{channel.audience} ({address})",
+                          value=address)
+            for address in channel.addresses
+        ]
+
+    def _contact(self, key: str, **args: Any) -> str:
+        """Declare the contact `key` once, however many rules route to it; return its key."""
+        if key not in self.contacts:
+            self.contacts[key] = AlertContact(key, **args, opts=pulumi.ResourceOptions(parent=self))
+        return key

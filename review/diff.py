@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from review.gate import IDENTITY_TYPES  # one table of identity-bearing kinds for diff and gate
-from review.plan import FINGERPRINT_ENV, MASK
+from review.plan import FINGERPRINT_ENV, MASK, package_of
 
 # Input changes the provider cannot apply in place: the resource is replaced, so its identity changes.
 REPLACING_INPUTS = {
@@ -156,7 +156,7 @@ def _entities(plan: dict[str, Any]) -> Iterator[Entity]:
     for resource in plan["resources"]:
         if resource["component"]:
             continue
-        label = f"{_vendor(resource['type'])} {resource['type'].rsplit(':', 1)[-1]} {resource['name']}"
+        label = f"{package_of(resource['type'])} {resource['type'].rsplit(':', 1)[-1]} {resource['name']}"
         inputs = _expand_json_strings(resource["inputs"])
         if resource["type"] == RULE_GROUP:
             rules = inputs.pop("rules", [])
@@ -166,14 +166,6 @@ def _entities(plan: dict[str, Any]) -> Iterator[Entity]:
                 yield _alert_rule(resource, rule)
             continue
         yield Entity(resource["urn"], label, resource["type"], _flatten(inputs), "protected" in resource["flags"])
-
-
-def _vendor(type_token: str) -> str:
-    """`pagerduty:index/service:Service` → pagerduty; dynamic resources by their module (sentry, fly...)."""
-    package, _, rest = type_token.partition(":")
-    if package == "pulumi-python" and rest.startswith("dynamic/"):
-        return rest.split("/", 1)[1].split(":", 1)[0]
-    return package
 
 
 def _alert_rule(group: dict[str, Any], rule: dict[str, Any]) -> Entity:

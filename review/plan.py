@@ -26,11 +26,17 @@ SERVICES = {
 }
 
 
-def service_of(type_token: str) -> str:
-    """`pagerduty:index/service:Service` → PagerDuty; dynamic resources by their module."""
+def package_of(type_token: str) -> str:
+    """`pagerduty:index/service:Service` → pagerduty; dynamic resources by their module (sentry, fly...)."""
     package, _, rest = type_token.partition(":")
     if package == "pulumi-python" and rest.startswith("dynamic/"):
-        package = rest.split("/", 1)[1].split(":", 1)[0]
+        return rest.split("/", 1)[1].split(":", 1)[0]
+    return package
+
+
+def service_of(type_token: str) -> str:
+    """`pagerduty:index/service:Service` → PagerDuty: the service a reader knows a resource by."""
+    package = package_of(type_token)
     return SERVICES.get(package, package)
 
 
