@@ -21,12 +21,15 @@ MAX_JSON_DEPTH = 64
 def read_source(path: Path, shown_as: str, max_bytes: int) -> tuple[str | None, list[Problem]]:
     """The file's text, or None with a located problem: too big, unreadable, or not UTF-8 (at the bad byte's line)."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return None, [Problem(shown_as, 0, "", f"is {size:,} bytes; the limit is {max_bytes:,} bytes")]
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(max_bytes + 1)  # never more than the limit (and one byte to know it was crossed)
     except OSError as err:
         return None, [Problem(shown_as, 0, "", f"cannot be read: {err.strerror}")]
+    if len(raw) > max_bytes:
+        line = raw.count(b"\n", 0, max_bytes) + 1
+        return None, [
+            Problem(shown_as, line, "", f"is larger than the limit of {max_bytes:,} bytes (reached on this line)")
+        ]
     try:
         return raw.decode("utf-8"), []
     except UnicodeDecodeError as err:

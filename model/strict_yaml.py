@@ -117,7 +117,7 @@ def load_document(text: str, file: str) -> tuple[Document | None, list[Problem]]
         loader = _NoImplicitTypesLoader(text)  # checks every character up front (ReaderError)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as err:
-        return None, [_syntax_problem(err, file)]
+        return None, [_syntax_problem(err, file, text)]
     except yaml.reader.ReaderError as err:
         # Reported by character position (a control character, say): turn it into the line it is on.
         what = f"character U+{err.character:04X}" if isinstance(err.character, int) else "a character"
@@ -136,7 +136,7 @@ def load_document(text: str, file: str) -> tuple[Document | None, list[Problem]]
     return doc, problems
 
 
-def _syntax_problem(err: yaml.MarkedYAMLError, file: str) -> Problem:
+def _syntax_problem(err: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
     """The parser's own mark: where an unclosed construct began when that is the cause, else where it failed."""
     opened = _OPENED_HERE.get(err.context or "")
     if opened and err.context_mark is not None:
@@ -144,7 +144,38 @@ def _syntax_problem(err: yaml.MarkedYAMLError, file: str) -> Problem:
         return Problem(file, err.context_mark.line + 1, "", f"not valid YAML: {opened}{found}")
     mark = err.problem_mark or err.context_mark
     line = mark.line + 1 if mark else 1
+    runaway = _runaway_quote_line(text, line)
+    if runaway:
+        return Problem(
+            file, runaway, "",
+            f"not valid YAML: a quoted string starts here and is never closed: it runs on to the next quote "
+            f"on line {line}, where the parser stopped ({err.problem or err})",
+        )
     return Problem(file, line, "", f"not valid YAML: {err.problem or err}")
+
+
+def _runaway_quote_line(text: str, error_line: int) -> int | None:
+    """The start line of a quoted string that spans lines and ends on `error_line`, if there is one.
+
+    A missing closing quote does not fail where it is missing: the string swallows the following lines up to
+    the next quote character, and the parser fails there. A multi-line quoted string that ends exactly where the
+    parser failed is that runaway string (policy files have no reason to quote across lines).
+    """
+    start = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.line + 1 > error_line:
+                break
+            if (
+                isinstance(token, yaml.ScalarToken)
+                and token.style in ('"', "'")
+                and token.start_mark.line < token.end_mark.line
+                and token.end_mark.line + 1 == error_line
+            ):
+                start = token.start_mark.line + 1
+    except yaml.YAMLError:
+        pass  # the same error the parser met; what was scanned before it is all this needs
+    return start
 
 
 def _construct(

@@ -73,7 +73,8 @@ def number_problem(value: float, unit: str) -> str | None:
     low, high = unit_range(unit)
     if not low <= value <= high:
         hint = " (ratios are 0..1: write 0.05 for 5%)" if unit == "ratio" else ""
-        return f"{value:g} is outside the {unit} range {low:g}..{high:g}{hint}"
+        shown_high = "2^53" if high == MAX_COUNT else f"{high:g}"
+        return f"{value:g} is outside the {unit} range {low:g}..{shown_high}{hint}"
     return None
 
 
