@@ -188,10 +188,12 @@ class _Loader:
                 continue
             if not isinstance(doc.data, dict):
                 self.problem(doc, (), "a policy file must be a mapping with a `kind`")
+                self._unreadable = True  # it may be the missing estate/oncall/app file: its own problem says why
                 continue
             kind = doc.data.get("kind")
             if kind not in KINDS:
                 self.problem(doc, ("kind",), f"must be one of {', '.join(KINDS)}, got {kind!r}")
+                self._unreadable = True
                 continue
             surprises = {p.path for p in problems}
             schema = [(path, p) for path, p in schema_problems(doc, kind) if p.path not in surprises]

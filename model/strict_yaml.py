@@ -40,13 +40,25 @@ _OPENED_HERE = {
     "while parsing a flow mapping": "a { mapping opened here is never closed (expected , or })",
     "while scanning a simple key": "this line is not `key: value`: is the space after the colon missing?",
 }
+# libyaml's own flow-nesting limit (1000), met before ours when the brackets come faster than the nodes.
+_LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
 
 
 class _TooDeep(yaml.MarkedYAMLError):
     """Raised while composing when the document nests deeper than MAX_YAML_DEPTH."""
 
 
-class _NoImplicitTypesLoader(yaml.SafeLoader):
+# libyaml (PyYAML's C parser) parses 10-30x faster than the pure-Python one and limits flow nesting itself, where
+# the pure-Python scanner takes quadratic time on `[[[[...`; the PyYAML wheels ship it, the fallback is for builds
+# without it. Composing stays in Python (below), which is where aliases and depth are controlled.
+_LIBYAML: bool = yaml.__with_libyaml__
+_PARSER_BASES: tuple[type, ...] = (
+    (yaml.cyaml.CParser,) if _LIBYAML else (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser)
+)
+_ScanLoader: type = yaml.CSafeLoader if _LIBYAML else yaml.SafeLoader
+
+
+class _NoImplicitTypesLoader(yaml.composer.Composer, yaml.resolver.BaseResolver, *_PARSER_BASES):
     """Composes nodes without guessing types, without expanding aliases, and no deeper than the limit.
 
     Every plain scalar arrives tagged as a string. An alias (*name) is replaced by an empty stand-in node
@@ -57,7 +69,14 @@ class _NoImplicitTypesLoader(yaml.SafeLoader):
     yaml_implicit_resolvers: dict = {}  # noqa: RUF012 - a class attribute PyYAML reads by design
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+        if _LIBYAML:
+            yaml.cyaml.CParser.__init__(self, stream)
+        else:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        yaml.resolver.BaseResolver.__init__(self)
         self.depth = 0
         self.alias_stand_ins: dict[int, str] = {}  # id(stand-in node) → alias name
 
@@ -144,6 +163,8 @@ def _syntax_problem(err: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
         return Problem(file, err.context_mark.line + 1, "", f"not valid YAML: {opened}{found}")
     mark = err.problem_mark or err.context_mark
     line = mark.line + 1 if mark else 1
+    if isinstance(err, _TooDeep) or err.problem == _LIBYAML_TOO_DEEP:
+        return Problem(file, line, "", f"not valid YAML: nested deeper than {MAX_YAML_DEPTH} levels")
     runaway = _runaway_quote_line(text, line)
     if runaway:
         return Problem(
@@ -163,7 +184,7 @@ def _runaway_quote_line(text: str, error_line: int) -> int | None:
     """
     start = None
     try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        for token in yaml.scan(text, Loader=_ScanLoader):
             if token.start_mark.line + 1 > error_line:
                 break
             if (
