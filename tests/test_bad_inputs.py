@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,7 @@ from tests.bad_input_support import (
     load_case,
     run_plan,
 )
+from tests.conftest import ROOT
 
 CASES = sorted(CORPUS.glob("*.json"))
 
@@ -44,3 +49,22 @@ def test_the_corpus_has_a_case_for_every_class_the_issue_names():
     assert classes == {"accepted", "traceback", "hang", "not all at once", "wrong line", "limit"}
     files = {edit["file"].split("/")[0] for path in CASES for edit in load_case(path)["edits"]}
     assert files == {"alert_policies", "dashboards", "Pulumi.prod.yaml"}
+
+
+def test_review_diff_on_an_invalid_working_tree_exits_2_naming_every_problem(project_copy: Path):
+    git = shutil.which("git") or "git"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
+        subprocess.run([git, *args], cwd=project_copy, check=True, capture_output=True, env=env)
+    case = load_case(CORPUS / "alert-without-id.json")
+    texts = apply_edits(project_copy, case["edits"])
+    result = subprocess.run(
+        [sys.executable, "-m", "review", "diff", "--base", "HEAD", "--project-dir", str(project_copy)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    for expected in case["expect"]:
+        line = line_of(texts[expected["file"]], expected["line_of"])
+        assert f"{expected['file']}:{line}: {expected['path']}: " in result.stderr, result.stderr
