@@ -16,7 +16,7 @@ from model.config_refs import declared_config, undeclared_config_problem
 from model.errors import PolicyError, Problem
 from model.limits import MAX_YAML_BYTES, read_source
 from model.schema_check import KINDS, schema_problems
-from model.signals import PLACEHOLDERS, SIGNALS, render_query, template_placeholders
+from model.signals import PLACEHOLDERS, SIGNALS, render_query, template_placeholders, unbraced_placeholders
 from model.strict_yaml import Document, format_path, load_document
 from model.validators import number_problem, promql_problem
 
@@ -468,6 +468,11 @@ class _Loader:
 
     def _query(self, doc: Document, path: tuple, template: str, placeholders: dict[str, str]) -> str | None:
         used = template_placeholders(template)
+        unbraced = sorted(unbraced_placeholders(template))
+        if unbraced:
+            written = ", ".join(f"${{{name}}}" for name in unbraced)
+            self.problem(doc, path, f"write {written}: only the braced form is filled in (a bare $ is PromQL's own)")
+            return None
         unknown = sorted(used - PLACEHOLDERS)
         if unknown:
             self.problem(doc, path, f"unknown placeholder(s) {', '.join('${' + u + '}' for u in unknown)}")

@@ -151,6 +151,11 @@ def template_placeholders(template: str) -> frozenset[str]:
     return frozenset(m.group("name") for m in _PLACEHOLDER.finditer(template))
 
 
+def unbraced_placeholders(template: str) -> frozenset[str]:
+    """Placeholder names written `$name` instead of `${name}`: left as they are, so almost surely a mistake."""
+    return frozenset(m.group(1) for m in re.finditer(r"\$([A-Za-z_][A-Za-z0-9_]*)", template)) & PLACEHOLDERS
+
+
 def render_query(template: str, values: dict[str, str]) -> str:
     """Fill a query template's `${name}` placeholders; a missing value is a KeyError naming it; other `$` stay."""
     return _PLACEHOLDER.sub(lambda m: values[m.group("name")], template)

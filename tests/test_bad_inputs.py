@@ -68,3 +68,17 @@ def test_review_diff_on_an_invalid_working_tree_exits_2_naming_every_problem(pro
     for expected in case["expect"]:
         line = line_of(texts[expected["file"]], expected["line_of"])
         assert f"{expected['file']}:{line}: {expected['path']}: " in result.stderr, result.stderr
+
+
+def test_a_placeholder_written_without_braces_is_refused_rather_than_sent_as_it_is(project_copy: Path):
+    # Only ${name} is filled in (a bare $ is PromQL's own, as in label_replace's "$1"); `$app` would reach
+    # Grafana literally and match nothing.
+    texts = apply_edits(project_copy, [{
+        "file": "alert_policies/apps/careflex.yaml",
+        "find": "    signal: api_rate_limit_warnings_per_hour\n",
+        "replace": '    expr: sum(rate(http_requests_total{app="$app"}[5m]))\n    unit: count\n',
+    }])
+    verdict = run_plan(project_copy, full=False)
+    line = line_of(texts["alert_policies/apps/careflex.yaml"], 'expr: sum(rate(http_requests_total{app="$app"}')
+    assert [(p.line, p.path) for p in verdict.problems] == [(line, "alerts[16].expr")]
+    assert "write ${app}" in verdict.problems[0].message
