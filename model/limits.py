@@ -18,6 +18,13 @@ MAX_JSON_BYTES = 5_000_000
 MAX_YAML_DEPTH = 32
 MAX_JSON_DEPTH = 64
 
+# promql-parser (Rust) recurses per nesting level and per binary operator: 5,000 chained `1+` overflow its
+# stack (a segfault no `except` can catch), 20,000 chained `or` run for minutes, and 2,000 take over a second.
+# Real alert expressions stay under a few hundred characters, a few levels and a dozen operators.
+MAX_PROMQL_CHARS = 2_000
+MAX_PROMQL_DEPTH = 32
+MAX_PROMQL_OPERATORS = 64
+
 
 def read_source(path: Path, shown_as: str, max_bytes: int) -> tuple[str | None, list[Problem]]:
     """The file's text, or None with a located problem: too big, unreadable, or not UTF-8 (at the bad byte's line)."""

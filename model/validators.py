@@ -7,11 +7,13 @@ no DNS or HTTP look-ups, so a plan and a test run give the same answer anywhere.
 from __future__ import annotations
 
 import math
+import re
 from urllib.parse import urlsplit
 
 import promql_parser
 from email_validator import EmailNotValidError, validate_email
 
+from model.limits import MAX_PROMQL_CHARS, MAX_PROMQL_DEPTH, MAX_PROMQL_OPERATORS
 from model.signals import UNIT_BOUNDS
 
 _URL_SCHEMES = ("http", "https")
@@ -21,6 +23,9 @@ MAX_COUNT = float(2**53)
 
 def promql_problem(expr: str) -> str | None:
     """Why `expr` (placeholders already filled) is not a PromQL expression an alert rule can evaluate."""
+    too_big = _promql_size_problem(expr)
+    if too_big:
+        return too_big
     try:
         parsed = promql_parser.parse(expr)
     except ValueError as err:
@@ -35,6 +40,30 @@ def promql_problem(expr: str) -> str | None:
         return "evaluates to a range vector (series[5m]): an alert needs an instant vector, e.g. rate(...[5m])"
     if isinstance(parsed, promql_parser.StringLiteral):
         return "evaluates to a string: an alert needs an instant vector or a number"
+    return None
+
+
+_PROMQL_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_PROMQL_OPERATOR = re.compile(r"[-+*/%^]|==|!=|<=|>=|[<>]|\b(?:and|or|unless|atan2)\b")
+
+
+def _promql_size_problem(expr: str) -> str | None:
+    """Why `expr` is too big to hand to the parser safely (see model/limits.py), else None. Strings are skipped."""
+    if len(expr) > MAX_PROMQL_CHARS:
+        return f"is {len(expr):,} characters long; the limit is {MAX_PROMQL_CHARS:,}"
+    code = _PROMQL_STRING.sub('""', expr)
+    depth = deepest = 0
+    for char in code:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    if deepest > MAX_PROMQL_DEPTH:
+        return f"nests brackets {deepest} deep; the limit is {MAX_PROMQL_DEPTH}"
+    operators = len(_PROMQL_OPERATOR.findall(code))
+    if operators > MAX_PROMQL_OPERATORS:
+        return f"has {operators} operators; the limit is {MAX_PROMQL_OPERATORS}: split it into recording rules"
     return None
 
 

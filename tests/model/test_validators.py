@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 
 from model.signals import SIGNALS, render_query
 from model.validators import MAX_COUNT, email_problem, number_problem, promql_problem, url_problem
+from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("name", sorted(name for name, signal in SIGNALS.items() if signal.query))
@@ -103,3 +106,28 @@ def test_a_finite_number_within_its_units_range_is_a_threshold(value: float, uni
 )
 def test_a_number_outside_its_units_range_or_not_finite_is_refused(value: float, unit: str):
     assert number_problem(value, unit)
+
+
+def test_expressions_that_would_crash_or_stall_the_parser_are_refused_before_it_runs():
+    # 5,000 chained `1+` overflow the Rust parser's stack (a segfault, beyond any except) and 20,000 chained
+    # `or` run for minutes: run in a child interpreter so a regression fails this test, not the whole run.
+    script = (
+        "from model.validators import promql_problem\n"
+        "for expr in ['1+' * 5000 + '1', 'up or ' * 20000 + 'up', '(' * 10000 + '1' + ')' * 10000,\n"
+        "             '1+' * 900 + '1', 'up or ' * 300 + 'up', '(' * 40 + 'up' + ')' * 40]:\n"
+        "    print(promql_problem(expr))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    reasons = result.stdout.splitlines()
+    assert [reason.split(";")[0].split(" ")[0:2] for reason in reasons] == [
+        ["is", "10,001"], ["is", "120,002"], ["is", "20,001"], ["has", "900"], ["has", "300"], ["nests", "brackets"],
+    ]
+
+
+def test_brackets_and_operators_inside_promql_strings_do_not_count_towards_the_limits():
+    regex = "(" * 40 + ".*" + ")" * 40
+    assert promql_problem(f'label_replace(up, "host", "$1", "instance", "{regex}")') is None
+    assert promql_problem('up{path="' + "-+" * 100 + '"}') is None
