@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import PolicyError, Problem
+from model.inputs import load_inputs
 from review.__main__ import EXIT_INVALID, _validated_inputs, plan
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "bad_inputs"
@@ -60,16 +61,28 @@ class Verdict:
     validation_seconds: float
 
 
-def run_plan(project: Path, *, full: bool = True) -> Verdict:
-    """Validate the project in-process (timed), then, when it is valid and `full`, plan it as the CLI does."""
+def validated_inputs(project: Path) -> tuple[Any, ...]:
+    """Everything the program would be given: stack config values and secret keys, estate, dashboards."""
+    config = _validated_inputs(project, STACK)
+    estate, dashboards = load_inputs(project)
+    return config.values, config.secret_keys, estate, dashboards
+
+
+def run_plan(project: Path, *, full: bool = True, unless_same_as: tuple[Any, ...] | None = None) -> Verdict:
+    """Validate the project in-process (timed), then, when it is valid and `full`, plan it as the CLI does.
+
+    With `unless_same_as` (the inputs of a project already planned), a project whose inputs equal them is not
+    planned again: the program is a function of its inputs, so its plan is that project's.
+    """
     started = time.perf_counter()
     problems: tuple[Problem, ...] = ()
+    inputs = None
     try:
-        _validated_inputs(project, STACK)
+        inputs = validated_inputs(project)
     except PolicyError as err:
         problems = err.problems
     seconds = time.perf_counter() - started
-    if not problems and not full:
+    if not problems and (not full or inputs == unless_same_as):
         return Verdict(0, "", "", problems, seconds)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
