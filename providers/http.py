@@ -1,14 +1,35 @@
-"""The one HTTP client every vendor provider uses: timeouts, retry rules, rate-limit pacing, clean errors."""
+"""The one HTTP client every vendor provider uses: timeouts, retry rules, pacing, response parsing, clean errors.
+
+How a provider reads a vendor's answer (the one parsing path; never `requests` or `json.loads` directly):
+
+    response = client.request("POST", "/monitors", json=body, resource="UptimeRobot monitor careflex-health")
+    created = response.require("id")          # a JSON object holding a non-null "id", else ApiError
+    monitor_id = created["id"]
+
+    items = client.request("GET", "/monitors").json(expect=list)   # wrong top-level type -> ApiError
+    for item in items:
+        require(item, "id", "url")            # the same check on a nested object, naming its place
+
+- `request()` returns a `VendorResponse`; its `json()` raises `MalformedResponse` (an `ApiError`, also a
+  `ValueError`) for a body that is not JSON (an HTML proxy page, a truncated body), is empty, or is not
+  of the expected top-level type. The error names service, method, endpoint and `resource=`, never
+  quotes the body, and says when a write may have taken effect (a 2xx to a POST did take effect).
+- Every JSON object in a body is a `VendorObject` (a `dict`): indexing a missing key raises
+  `MalformedResponse` naming the field and its place (`monitors[3].id`) instead of a bare `KeyError`,
+  so `response.json()["id"]` in old call sites is already safe; `.get()` is unchanged.
+"""
 
 from __future__ import annotations
 
 import email.utils
 import hashlib
+import json as jsonlib
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -35,6 +56,9 @@ EPOCH_THRESHOLD = 1_000_000_000
 class ApiError(Exception):
     """A failed vendor call, described without any credential, header, body or query string."""
 
+    malformed: str | None = None
+    resource: str | None = None
+
     def __init__(
         self,
         *,
@@ -48,6 +72,8 @@ class ApiError(Exception):
         request_id: str | None = None,
         ambiguous: bool = False,
         attempts: int = 1,
+        resource: str | None = None,
+        malformed: str | None = None,
     ) -> None:
         self.service = service
         self.method = method
@@ -59,11 +85,22 @@ class ApiError(Exception):
         self.request_id = request_id
         self.ambiguous = ambiguous
         self.attempts = attempts
+        self.resource = resource
+        self.malformed = malformed
         super().__init__(self._describe())
 
+    def __str__(self) -> str:
+        return self._describe()
+
     def _describe(self) -> str:
-        text = f"{self.service} {self.method} {self.path} failed: "
-        text += f"HTTP {self.status} {self.reason}".rstrip() if self.status is not None else self.reason
+        text = f"{self.service} {self.method} {self.path}"
+        if self.resource:
+            text += f" ({self.resource})"
+        status = f"HTTP {self.status} {self.reason}".rstrip() if self.status is not None else self.reason
+        if self.malformed:
+            text += f" returned a malformed body ({status}): {self.malformed}"
+        else:
+            text += f" failed: {status}"
         if self.vendor_message:
             text += f": {self.vendor_message}"
         if self.vendor_code:
@@ -80,11 +117,160 @@ class ApiError(Exception):
         return (_rebuild_api_error, (self.__dict__.copy(),))
 
 
-def _rebuild_api_error(fields: dict[str, Any]) -> ApiError:
-    error = ApiError.__new__(ApiError)
+def _rebuild_api_error(fields: dict[str, Any], cls: type[ApiError] = ApiError) -> ApiError:
+    error = cls.__new__(cls)
     error.__dict__.update(fields)
     Exception.__init__(error, error._describe())
     return error
+
+
+class MalformedResponse(ApiError, ValueError):
+    """A vendor answer whose body is not the JSON the call needs (also a ValueError, as json() raised)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_api_error, (self.__dict__.copy(), MalformedResponse))
+
+
+@dataclass(frozen=True)
+class BodyContext:
+    """Where a body came from, so any problem found in it later can be reported like a failed call."""
+
+    service: str
+    method: str
+    path: str
+    status: int
+    reason: str
+    resource: str | None
+    # A write that got a 2xx took effect even if its body is unusable: callers must not assume otherwise.
+    took_effect: bool
+
+    def error(self, problem: str) -> MalformedResponse:
+        """The ApiError for `problem` (a description that never quotes the body)."""
+        suffix = "; the request took effect" if self.took_effect and 200 <= self.status < 300 else ""
+        return MalformedResponse(
+            service=self.service,
+            method=self.method,
+            path=self.path,
+            status=self.status,
+            reason=self.reason,
+            resource=self.resource,
+            malformed=problem + suffix,
+        )
+
+
+class VendorObject(dict[str, Any]):
+    """A JSON object from a vendor body: a missing key is a MalformedResponse naming it, not a KeyError."""
+
+    def __init__(self, items: Mapping[str, Any], context: BodyContext, where: str) -> None:
+        super().__init__(items)
+        self.vendor_context = context
+        self.vendor_where = where
+
+    def __missing__(self, key: str) -> Any:
+        raise self.vendor_context.error(f"no {_place(self.vendor_where, key)!r} field")
+
+
+def _place(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _wrap(value: Any, context: BodyContext, where: str) -> Any:
+    if isinstance(value, dict):
+        return VendorObject(
+            {k: _wrap(v, context, _place(where, str(k))) for k, v in value.items()}, context, where
+        )
+    if isinstance(value, list):
+        return [_wrap(item, context, f"{where}[{index}]") for index, item in enumerate(value)]
+    return value
+
+
+JSON_KINDS = {dict: "an object", list: "a list"}
+
+
+def _kind(value: Any) -> str:
+    for kind, name in JSON_KINDS.items():
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def require(body: Any, *fields: str, context: BodyContext | None = None) -> VendorObject:
+    """`body` as a JSON object holding every field, each non-null; else the call's MalformedResponse.
+
+    `body` is a VendorObject from `VendorResponse.json()` (it knows its call and place); pass `context`
+    for anything else.
+    """
+    context = context or getattr(body, "vendor_context", None) or BodyContext("vendor", "?", "?", 0, "", None, False)
+    where = getattr(body, "vendor_where", "")
+    if not isinstance(body, dict):
+        raise context.error(f"{where or 'the body'} is {_kind(body)}, expected an object")
+    missing = [_place(where, name) for name in fields if body.get(name) is None]
+    if missing:
+        noun = "field" if len(missing) == 1 else "fields"
+        raise context.error(f"no {', '.join(repr(name) for name in missing)} {noun}")
+    if isinstance(body, VendorObject):
+        return body
+    return VendorObject(body, context, where)
+
+
+class VendorResponse:
+    """A vendor's answer with its body fully read; `json()` is the one way to parse it."""
+
+    def __init__(self, raw: requests.Response, content: bytes, context: BodyContext) -> None:
+        self.status_code = raw.status_code
+        self.reason = raw.reason or ""
+        self.headers = raw.headers
+        self.content = content
+        self.encoding = raw.encoding
+        self.context = context
+        self._parsed: Any = _UNPARSED
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding or "utf-8", errors="replace")
+
+    def json(self, *, expect: type[dict[str, Any]] | type[list[Any]] | None = None) -> Any:
+        """The parsed body (objects as VendorObject); MalformedResponse when it is not usable JSON.
+
+        `expect=dict` or `expect=list` also checks the top-level type; without it an object or a list is
+        accepted (no vendor API here answers with a bare scalar).
+        """
+        if self._parsed is _UNPARSED:
+            self._parsed = _wrap(self._decode(), self.context, "")
+        body = self._parsed
+        wanted = (expect,) if expect is not None else (dict, list)
+        if not isinstance(body, wanted):
+            expected = " or ".join(JSON_KINDS[kind] for kind in wanted)
+            raise self.context.error(f"the body is {_kind(body)}, expected {expected}")
+        return body
+
+    def require(self, *fields: str) -> VendorObject:
+        """The body as a JSON object holding every field (non-null); else MalformedResponse."""
+        return require(self.json(expect=dict), *fields)
+
+    def malformed(self, problem: str) -> MalformedResponse:
+        """The error for a semantic problem a caller finds in this body (e.g. an id of the wrong type)."""
+        return self.context.error(problem)
+
+    def _decode(self) -> Any:
+        content_type = (self.headers.get("Content-Type") or "no content type").split(";", 1)[0].strip()
+        if not self.content.strip():
+            raise self.context.error("the body is empty, expected JSON")
+        try:
+            # Bytes, not text: json detects UTF-8/16/32 itself, where a text/* charset guess would be wrong.
+            return jsonlib.loads(self.content)
+        except ValueError:
+            # Never quote the body: an HTML error page or a half-sent body can echo the request.
+            raise self.context.error(
+                f"the body is not JSON ({content_type}, {len(self.content)} bytes)"
+            ) from None
+
+
+_UNPARSED = object()
 
 
 class _Gate:
@@ -158,11 +344,13 @@ class ApiClient:
         tolerate: Collection[int] = (),
         idempotent: bool | None = None,
         secret_values: Collection[str] = (),
-    ) -> requests.Response:
-        """2xx and statuses in `tolerate` are returned; anything else raises ApiError.
+        resource: str | None = None,
+    ) -> VendorResponse:
+        """2xx and statuses in `tolerate` are returned (body read, parse with `.json()`); else ApiError.
 
         `secret_values` are extra strings (webhook URLs, routing keys) scrubbed from vendor messages,
-        on top of the credential values which are always scrubbed.
+        on top of the credential values which are always scrubbed. `resource` names what the call is
+        about ("Fly secret SENTRY_DSN of app careflex") in any error, including a malformed body.
         """
         method = method.upper()
         if idempotent is None:
@@ -214,12 +402,16 @@ class ApiClient:
                     reason=reason,
                     ambiguous=sent and not idempotent,
                     attempts=attempt,
+                    resource=resource,
                 ) from None
 
             self._remember_pace(gate, response)
             status = response.status_code
             if 200 <= status < 300 or status in tolerate:
-                return response
+                context = BodyContext(
+                    self.service, method, bare_path, status, response.reason or "", resource, not idempotent
+                )
+                return VendorResponse(response, response.content, context)
 
             retryable = status == 429 or (idempotent and status in RETRYABLE_STATUSES)
             if retryable and attempt < self.max_attempts:
@@ -240,7 +432,7 @@ class ApiClient:
                     self._sleep(wait)
                     waited += wait
                     continue
-            raise self._error_from(response, method, bare_path, idempotent, attempt, secret_values)
+            raise self._error_from(response, method, bare_path, idempotent, attempt, secret_values, resource)
 
     def _wait_for_gate(self, gate: _Gate, method: str, path: str, waited: float) -> float:
         pause = min(gate.not_before - self._clock(), self.max_wait_seconds)
@@ -298,6 +490,7 @@ class ApiClient:
         idempotent: bool,
         attempts: int,
         secret_values: Collection[str],
+        resource: str | None,
     ) -> ApiError:
         message, code = _vendor_text(response)
         if message:
@@ -314,6 +507,7 @@ class ApiClient:
             request_id=_first_header(response, REQUEST_ID_HEADERS),
             ambiguous=response.status_code >= 500 and not idempotent,
             attempts=attempts,
+            resource=resource,
         )
 
 

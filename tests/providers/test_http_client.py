@@ -15,7 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from providers.http import ApiClient, ApiError, forget_rate_limit_state
+from providers.http import ApiClient, ApiError, MalformedResponse, forget_rate_limit_state, require
 
 CANARY_KEY = "CANARY-http-key-5d1e"
 CANARY_BODY = "CANARY-http-body-91ac"
@@ -100,9 +100,7 @@ def scripted(loopback_server: HTTPServer, virtual: VirtualTime) -> Iterator[Scri
     loopback_server.clear()
 
 
-def make_client(
-    scripted: ScriptedServer, virtual: VirtualTime, *, rng: float = 1.0, **options: object
-) -> ApiClient:
+def make_client(scripted: ScriptedServer, virtual: VirtualTime, *, rng: float = 1.0, **options: object) -> ApiClient:
     return ApiClient(
         "uptimerobot",
         scripted.url,
@@ -159,9 +157,7 @@ def test_client_error_is_raised_at_once_without_retry_and_is_not_ambiguous(
     assert virtual.sleeps == []
 
 
-def test_not_implemented_is_not_worth_retrying_even_for_get(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
+def test_not_implemented_is_not_worth_retrying_even_for_get(scripted: ScriptedServer, virtual: VirtualTime) -> None:
     scripted.then(Scripted(501), Scripted(200))
     with pytest.raises(ApiError) as caught:
         make_client(scripted, virtual).request("GET", "/thing")
@@ -169,9 +165,7 @@ def test_not_implemented_is_not_worth_retrying_even_for_get(
     assert len(scripted.seen) == 1
 
 
-def test_tolerated_status_is_returned_instead_of_raised(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
+def test_tolerated_status_is_returned_instead_of_raised(scripted: ScriptedServer, virtual: VirtualTime) -> None:
     scripted.then(Scripted(404, {"message": "not found"}))
     response = make_client(scripted, virtual).request("DELETE", "/thing", tolerate=(404, 410))
     assert response.status_code == 404
@@ -195,18 +189,14 @@ def test_retries_stop_after_max_attempts_and_the_error_counts_them(
 def test_rate_limited_call_is_retried_for_any_method_after_retry_after_seconds(
     scripted: ScriptedServer, virtual: VirtualTime, method: str
 ) -> None:
-    scripted.then(
-        Scripted(429, {"message": "Too Many Requests"}, {"Retry-After": "7"}), Scripted(201, {"id": 1})
-    )
+    scripted.then(Scripted(429, {"message": "Too Many Requests"}, {"Retry-After": "7"}), Scripted(201, {"id": 1}))
     response = make_client(scripted, virtual).request(method, "/thing", json={})
     assert response.status_code == 201
     assert virtual.sleeps == [7.0]
     assert scripted.seen[1][2] - scripted.seen[0][2] == pytest.approx(7.0)
 
 
-def test_retry_after_as_http_date_waits_until_that_moment(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
+def test_retry_after_as_http_date_waits_until_that_moment(scripted: ScriptedServer, virtual: VirtualTime) -> None:
     moment = email.utils.formatdate(START + 42, usegmt=True)
     scripted.then(Scripted(429, headers={"Retry-After": moment}), Scripted(200))
     make_client(scripted, virtual).request("GET", "/thing")
@@ -221,9 +211,7 @@ def test_rate_limited_without_retry_after_waits_for_the_reset_epoch(
     assert virtual.sleeps == [pytest.approx(13.0)]
 
 
-def test_retry_after_longer_than_the_cap_is_cut_to_the_cap(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
+def test_retry_after_longer_than_the_cap_is_cut_to_the_cap(scripted: ScriptedServer, virtual: VirtualTime) -> None:
     scripted.then(Scripted(429, headers={"Retry-After": "900"}), Scripted(200))
     make_client(scripted, virtual, max_wait_seconds=20).request("GET", "/thing")
     assert virtual.sleeps == [20.0]
@@ -262,9 +250,7 @@ def test_exhausted_quota_makes_the_next_call_wait_for_the_reset_before_any_429(
 def test_pacing_is_shared_by_separate_clients_with_the_same_key_but_not_other_keys(
     scripted: ScriptedServer, virtual: VirtualTime
 ) -> None:
-    scripted.then(
-        Scripted(200, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(START + 9))})
-    )
+    scripted.then(Scripted(200, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(START + 9))}))
     make_client(scripted, virtual).request("GET", "/thing")
     other_key = ApiClient(
         "uptimerobot",
@@ -279,12 +265,8 @@ def test_pacing_is_shared_by_separate_clients_with_the_same_key_but_not_other_ke
     assert virtual.sleeps == [pytest.approx(9.0)]
 
 
-def test_remaining_quota_above_zero_does_not_slow_anything(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
-    scripted.then(
-        Scripted(200, headers={"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": str(int(START + 60))})
-    )
+def test_remaining_quota_above_zero_does_not_slow_anything(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    scripted.then(Scripted(200, headers={"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": str(int(START + 60))}))
     client = make_client(scripted, virtual)
     client.request("GET", "/thing")
     client.request("GET", "/thing")
@@ -301,9 +283,7 @@ def test_backoff_is_exponential_capped_and_scaled_by_full_jitter(
     assert virtual.sleeps == [0.5, 1.0, 2.0, 3.0, 3.0]
 
 
-def test_jitter_draws_each_wait_uniformly_below_the_ceiling(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
+def test_jitter_draws_each_wait_uniformly_below_the_ceiling(scripted: ScriptedServer, virtual: VirtualTime) -> None:
     scripted.then(Scripted(503), Scripted(503), Scripted(200))
     make_client(scripted, virtual, rng=0.25, backoff_base_seconds=2.0).request("GET", "/thing")
     assert virtual.sleeps == [0.5, 1.0]
@@ -498,3 +478,88 @@ def test_request_paths_never_reach_the_logs_even_at_debug(
     make_client(scripted, virtual).request("GET", "/thing", params={"cursor": key_in_path})
     client_records = [r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")]
     assert not any(key_in_path in message for message in client_records), client_records
+
+
+# --- one parsing path for every vendor body ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "problem"),
+    [
+        ('{"id": 12', "application/json", "not JSON (application/json, 9 bytes)"),
+        (f"<html><body>502 from the proxy {CANARY_BODY}</body></html>", "text/html", "not JSON (text/html"),
+        ("", "application/json", "the body is empty"),
+        ("null", "application/json", "the body is null, expected an object or a list"),
+    ],
+)
+def test_a_2xx_body_that_is_not_usable_json_is_an_api_error_naming_the_call_and_resource(
+    scripted: ScriptedServer, virtual: VirtualTime, body: str, content_type: str, problem: str
+) -> None:
+    scripted.server.clear()
+    scripted.server.expect_request("/api/thing").respond_with_data(body, status=200, content_type=content_type)
+    response = make_client(scripted, virtual).request("GET", "/thing", resource="monitor careflex-health")
+    with pytest.raises(ApiError) as caught:
+        response.json()
+    text = str(caught.value)
+    assert text.startswith("uptimerobot GET /thing (monitor careflex-health) returned a malformed body (HTTP 200 OK)")
+    assert problem in text
+    assert CANARY_BODY not in text
+    assert isinstance(caught.value, ValueError)  # old `except ValueError` around .json() still holds
+
+
+def test_a_created_object_without_its_id_is_an_api_error_that_says_the_write_took_effect(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(201, {"friendlyName": "careflex"}))
+    response = make_client(scripted, virtual).request("POST", "/thing", json={}, resource="monitor careflex")
+    with pytest.raises(ApiError) as caught:
+        response.require("id")
+    assert "no 'id' field" in str(caught.value)
+    assert "the request took effect" in str(caught.value)
+    assert caught.value.status == 201
+
+
+def test_indexing_a_missing_field_the_old_way_is_an_api_error_not_a_key_error(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(200, {"monitors": [{"id": 1}, {"url": "https://x"}]}))
+    body = make_client(scripted, virtual).request("GET", "/thing").json()
+    assert body["monitors"][0]["id"] == 1
+    with pytest.raises(ApiError, match=r"no 'monitors\[1\]\.id' field"):
+        body["monitors"][1]["id"]
+    assert body["monitors"][1].get("id") is None
+    assert body == {"monitors": [{"id": 1}, {"url": "https://x"}]}
+
+
+@pytest.mark.parametrize(
+    ("payload", "expect", "problem"),
+    [([{"id": 1}], dict, "a list, expected an object"), ({"id": 1}, list, "an object, expected a list")],
+)
+def test_a_body_of_the_wrong_top_level_type_is_an_api_error(
+    scripted: ScriptedServer, virtual: VirtualTime, payload: object, expect: type, problem: str
+) -> None:
+    scripted.then(Scripted(200, payload))
+    response = make_client(scripted, virtual).request("GET", "/thing")
+    with pytest.raises(ApiError, match=problem):
+        response.json(expect=expect)
+
+
+def test_require_names_every_missing_or_null_field_of_a_nested_object(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(200, [{"id": 7, "name": None}]))
+    items = make_client(scripted, virtual).request("GET", "/thing").json(expect=list)
+    with pytest.raises(ApiError, match=r"no '\[0\]\.name', '\[0\]\.url' fields"):
+        require(items[0], "id", "name", "url")
+    assert require(items[0], "id")["id"] == 7
+
+
+def test_a_malformed_body_error_survives_pickling(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    import pickle
+
+    scripted.then(Scripted(200, "<html>"))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("GET", "/thing").json()
+    copy = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own object
+    assert isinstance(copy, MalformedResponse)
+    assert str(copy) == str(caught.value)
