@@ -21,16 +21,19 @@ How a provider reads a vendor's answer (the one parsing path; never `requests` o
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import hashlib
 import json as jsonlib
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
@@ -48,6 +51,14 @@ REQUEST_ID_HEADERS = ("X-Request-Id", "Request-Id", "Fly-Request-Id", "X-Sentry-
 REMAINING_HEADERS = ("X-RateLimit-Remaining", "X-Sentry-Rate-Limit-Remaining")
 RESET_HEADERS = ("X-RateLimit-Reset", "X-Sentry-Rate-Limit-Reset")
 MAX_VENDOR_MESSAGE = 300
+MAX_VENDOR_CODE = 100
+MAX_REASON = 100
+# Shorter strings are not scrubbed: replacing "abc" everywhere would mangle messages and hide nothing.
+MIN_SECRET = 4
+MIN_SECRET_PART = 8  # a piece cut out of a longer credential (a macaroon body after its fm2_ prefix)
+AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._~+-]*")  # RFC 9110 auth-scheme (FlyV1 has a digit)
+MACAROON_BODY = re.compile(r"^fm\w+?_")  # fm1r_, fm1a_, fm2_: the body after the prefix is the secret
+PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 REDACTED = "[redacted]"
 # A reset value below this is a delta in seconds, above it an epoch timestamp (2001-09-09).
 EPOCH_THRESHOLD = 1_000_000_000
@@ -493,18 +504,18 @@ class ApiClient:
         resource: str | None,
     ) -> ApiError:
         message, code = _vendor_text(response)
-        if message:
-            message = _scrub(message, [*_credential_values(self._credentials()), *secret_values])
-            message = message[:MAX_VENDOR_MESSAGE]
+        # Everything a vendor (or a proxy in front of it) controls is scrubbed: message, code, request id
+        # and even the reason phrase can echo a credential or a value we sent.
+        secrets = secret_forms([*_credential_values(self._credentials()), *secret_values])
         return ApiError(
             service=self.service,
             method=method,
             path=path,
             status=response.status_code,
-            reason=response.reason or "",
-            vendor_message=message,
-            vendor_code=code,
-            request_id=_first_header(response, REQUEST_ID_HEADERS),
+            reason=_scrubbed(response.reason or "", secrets, MAX_REASON),
+            vendor_message=_scrubbed(message, secrets, MAX_VENDOR_MESSAGE),
+            vendor_code=_scrubbed(code, secrets, MAX_VENDOR_CODE),
+            request_id=_scrubbed(_first_header(response, REQUEST_ID_HEADERS), secrets, MAX_VENDOR_CODE),
             ambiguous=response.status_code >= 500 and not idempotent,
             attempts=attempts,
             resource=resource,
@@ -586,16 +597,69 @@ def _flatten(value: Any, depth: int = 0) -> str | None:
 
 
 def _credential_values(headers: Mapping[str, str]) -> list[str]:
+    """Each credential header value, its token without the scheme, and each part of a multi-part token."""
     values: list[str] = []
     for value in headers.values():
         values.append(value)
-        scheme, _, token = value.partition(" ")
-        if token and scheme.isalpha():
-            values.append(token)
+        scheme, _, token = value.strip().partition(" ")
+        if not token or not AUTH_SCHEME.fullmatch(scheme):
+            token = value.strip()
+        values.append(token.strip())
+        if scheme.lower() == "basic":
+            values.extend(_basic_parts(token.strip()))
+        # Fly joins several macaroons with commas (`fm1r_...,fm2_...`); a vendor may echo just one.
+        for part in token.split(","):
+            part = part.strip()
+            values.append(part)
+            bare = MACAROON_BODY.sub("", part)
+            if bare != part and len(bare) >= MIN_SECRET_PART:
+                values.append(bare)
     return values
 
 
+def _basic_parts(token: str) -> list[str]:
+    try:
+        decoded = base64.b64decode(token, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return []
+    user, _, password = decoded.partition(":")
+    return [decoded, password] if len(user) < MIN_SECRET_PART else [decoded, user, password]
+
+
+def secret_forms(values: Collection[str]) -> list[str]:
+    """Every form in which `values` can come back in a vendor's text: as is, URL-encoded, base64.
+
+    Longest first, so a whole token is replaced before any of its parts.
+    """
+    forms: set[str] = set()
+    for value in values:
+        if not value or len(value) < MIN_SECRET:
+            continue
+        encoded = value.encode()
+        for form in (
+            value,
+            quote(value, safe=""),
+            quote(value, safe="/:"),
+            quote_plus(value, safe=""),
+            base64.b64encode(encoded).decode().rstrip("="),
+            base64.urlsafe_b64encode(encoded).decode().rstrip("="),
+        ):
+            forms.add(form)
+            # Percent-escapes may come back in either case (%2C or %2c).
+            forms.add(PERCENT_ESCAPE.sub(lambda m: m.group(0).lower(), form))
+    return sorted(forms, key=len, reverse=True)
+
+
 def _scrub(text: str, secrets: Collection[str]) -> str:
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+    for secret in secret_forms(secrets):
         text = text.replace(secret, REDACTED)
     return text
+
+
+def _scrubbed(text: str | None, forms: list[str], limit: int) -> str | None:
+    """`text` with every pre-computed secret form replaced, cut to `limit`; None stays None."""
+    if not text:
+        return text or None
+    for form in forms:
+        text = text.replace(form, REDACTED)
+    return text[:limit]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import json
 import logging
+import re
 import threading
 import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from urllib.parse import quote, quote_plus
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -563,3 +566,71 @@ def test_a_malformed_body_error_survives_pickling(scripted: ScriptedServer, virt
     copy = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own object
     assert isinstance(copy, MalformedResponse)
     assert str(copy) == str(caught.value)
+
+
+# --- credentials scrubbed in every form they can be echoed in ------------------------------------------
+
+MACAROON_ONE = "fm1r_CANARYone+Ab/Cd=="
+MACAROON_TWO = "fm2_CANARYtwo+Ef/Gh=="
+FLY_HEADER = f"FlyV1 {MACAROON_ONE},{MACAROON_TWO}"
+
+
+def _canary_echo(echoed: str, *, field: str = "message") -> Scripted:
+    return Scripted(400, {field: f"token {echoed} is invalid"})
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        f"{MACAROON_ONE},{MACAROON_TWO}",  # without the FlyV1 prefix
+        MACAROON_TWO,  # one part of a multi-part macaroon
+        MACAROON_ONE.removeprefix("fm1r_"),  # a part's body without its prefix
+        quote(f"{MACAROON_ONE},{MACAROON_TWO}", safe=""),  # URL-encoded
+        re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(MACAROON_TWO, safe="")),  # %2b, not %2B
+        quote_plus(FLY_HEADER),  # the whole header, form-encoded
+        base64.b64encode(FLY_HEADER.encode()).decode(),  # base64 of the header
+    ],
+)
+def test_a_fly_token_echoed_in_any_form_never_reaches_the_error(
+    scripted: ScriptedServer, virtual: VirtualTime, echoed: str
+) -> None:
+    scripted.then(_canary_echo(echoed))
+    client = ApiClient("fly", scripted.url, lambda: {"Authorization": FLY_HEADER}, sleep=virtual.sleep)
+    with pytest.raises(ApiError) as caught:
+        client.request("POST", "/thing", json={})
+    text = "".join(traceback.format_exception(caught.value)) + repr(vars(caught.value))
+    for canary in ("CANARYone", "CANARYtwo", echoed):
+        assert canary not in text
+    assert "[redacted]" in str(caught.value)
+
+
+def test_code_request_id_and_reason_phrase_are_scrubbed_too(loopback_server: HTTPServer, virtual: VirtualTime) -> None:
+    loopback_server.clear()
+    routing_key = "CANARY-routing-key-77aa"
+
+    def answer(_request: Request) -> Response:
+        body = json.dumps({"message": "no", "code": f"bad-token-{MACAROON_TWO}"})
+        headers = {"X-Request-Id": f"req-{quote(MACAROON_ONE, safe='')}", "Fly-Request-Id": "ignored"}
+        return Response(body, status=f"400 Rejected {routing_key}", headers=headers, content_type="application/json")
+
+    loopback_server.expect_request("/api/thing").respond_with_handler(answer)
+    client = ApiClient("fly", loopback_server.url_for("/api"), lambda: {"Authorization": FLY_HEADER})
+    with pytest.raises(ApiError) as caught:
+        client.request("POST", "/thing", json={}, secret_values=[routing_key])
+    error = caught.value
+    text = str(error) + repr(vars(error))
+    for canary in ("CANARYone", "CANARYtwo", routing_key):
+        assert canary not in text
+    assert error.vendor_code == "bad-token-[redacted]"
+    assert error.request_id == "req-[redacted]"
+    loopback_server.clear()
+
+
+def test_a_secret_value_sent_in_the_body_is_scrubbed_when_echoed_url_encoded(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    webhook = "https://hooks.slack.com/services/T0/B0/CANARYhook"
+    scripted.then(_canary_echo(quote(webhook, safe="")))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("POST", "/thing", json={"url": webhook}, secret_values=[webhook])
+    assert "CANARYhook" not in str(caught.value)
