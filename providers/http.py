@@ -22,12 +22,14 @@ How a provider reads a vendor's answer (the one parsing path; never `requests` o
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import hashlib
 import json as jsonlib
 import logging
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -36,6 +38,9 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,10 @@ AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._~+-]*")  # RFC 9110 auth-scheme (
 MACAROON_BODY = re.compile(r"^fm\w+?_")  # fm1r_, fm1a_, fm2_: the body after the prefix is the secret
 PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 REDACTED = "[redacted]"
+# One attempt, connect to last byte: long enough for a large listing, short enough to retry a stuck GET.
+ATTEMPT_SECONDS = 60.0
+# One call, retries and waits included. 429 waits are capped at 60 s each (UptimeRobot's window).
+DEADLINE_SECONDS = 300.0
 # A reset value below this is a delta in seconds, above it an epoch timestamp (2001-09-09).
 EPOCH_THRESHOLD = 1_000_000_000
 
@@ -314,7 +323,12 @@ def forget_rate_limit_state() -> None:
 
 
 class ApiClient:
-    """Sends one vendor request at a time with the estate's timeout, retry and pacing rules."""
+    """Sends one vendor request at a time with the estate's timeout, retry and pacing rules.
+
+    Time limits, from the innermost: `timeout` = (connect, silence between two received bytes);
+    `attempt_seconds`: one attempt, from connecting to the last byte of the body, however slowly it
+    drips; `deadline_seconds`: the whole call, every attempt, backoff and rate-limit wait included.
+    """
 
     def __init__(
         self,
@@ -326,6 +340,8 @@ class ApiClient:
         max_attempts: int = 5,
         max_wait_seconds: float = 60.0,
         max_total_wait_seconds: float = 300.0,
+        attempt_seconds: float = ATTEMPT_SECONDS,
+        deadline_seconds: float = DEADLINE_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
@@ -339,6 +355,8 @@ class ApiClient:
         self.max_attempts = max(1, max_attempts)
         self.max_wait_seconds = max_wait_seconds
         self.max_total_wait_seconds = max_total_wait_seconds
+        self.attempt_seconds = attempt_seconds
+        self.deadline_seconds = deadline_seconds
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -368,29 +386,51 @@ class ApiClient:
             idempotent = method in IDEMPOTENT_METHODS
         bare_path = path.split("?", 1)[0]
         url = f"{self.base_url}/{path.lstrip('/')}"
+        deadline = self._clock() + self.deadline_seconds
         waited = 0.0
         attempt = 0
+        maybe_sent = False  # whether an earlier attempt of a non-idempotent call may have reached the vendor
+
+        def give_up(reason: str, sent: bool) -> ApiError:
+            return ApiError(
+                service=self.service,
+                method=method,
+                path=bare_path,
+                status=None,
+                reason=reason,
+                ambiguous=(sent or maybe_sent) and not idempotent,
+                attempts=attempt,
+                resource=resource,
+            )
+
+        def may_wait(wait: float) -> bool:
+            return waited + wait <= self.max_total_wait_seconds and self._clock() + wait < deadline
+
         while True:
             attempt += 1
             auth_headers = dict(self._credentials())
             gate = _gate_for(self.service, auth_headers)
-            waited += self._wait_for_gate(gate, method, bare_path, waited)
+            waited += self._wait_for_gate(gate, method, bare_path, waited, deadline)
+            budget = min(self.attempt_seconds, deadline - self._clock())
+            if budget <= 0:
+                raise give_up(f"no answer within the {self.deadline_seconds:g} s deadline for the call", False)
             headers = {"Accept": "application/json", "User-Agent": self.user_agent, **auth_headers}
             try:
-                response = requests.request(
+                response, content = _send_within(
+                    budget,
                     method,
                     url,
                     params=params,
                     json=json,
                     headers=headers,
-                    timeout=self.timeout,
+                    timeout=(min(self.timeout[0], budget), min(self.timeout[1], budget)),
                 )
             except requests.RequestException as exc:
                 sent = _may_have_been_sent(exc)
-                reason = _transport_reason(exc, sent)
+                reason = _transport_reason(exc, sent, budget)
                 if (idempotent or not sent) and attempt < self.max_attempts:
                     wait = self._backoff(attempt)
-                    if waited + wait <= self.max_total_wait_seconds:
+                    if may_wait(wait):
                         log.warning(
                             "%s %s %s: %s; retrying in %.1f s (attempt %d of %d)",
                             self.service,
@@ -405,16 +445,7 @@ class ApiClient:
                         waited += wait
                         continue
                 # `from None`: the requests exception text carries the full URL including any query.
-                raise ApiError(
-                    service=self.service,
-                    method=method,
-                    path=bare_path,
-                    status=None,
-                    reason=reason,
-                    ambiguous=sent and not idempotent,
-                    attempts=attempt,
-                    resource=resource,
-                ) from None
+                raise give_up(reason, sent) from None
 
             self._remember_pace(gate, response)
             status = response.status_code
@@ -422,12 +453,12 @@ class ApiClient:
                 context = BodyContext(
                     self.service, method, bare_path, status, response.reason or "", resource, not idempotent
                 )
-                return VendorResponse(response, response.content, context)
+                return VendorResponse(response, content, context)
 
             retryable = status == 429 or (idempotent and status in RETRYABLE_STATUSES)
             if retryable and attempt < self.max_attempts:
                 wait = self._wait_after(response, attempt)
-                if waited + wait <= self.max_total_wait_seconds:
+                if may_wait(wait):
                     if status == 429:
                         gate.hold_until(self._clock() + wait)
                     log.warning(
@@ -445,11 +476,12 @@ class ApiClient:
                     continue
             raise self._error_from(response, method, bare_path, idempotent, attempt, secret_values, resource)
 
-    def _wait_for_gate(self, gate: _Gate, method: str, path: str, waited: float) -> float:
-        pause = min(gate.not_before - self._clock(), self.max_wait_seconds)
+    def _wait_for_gate(self, gate: _Gate, method: str, path: str, waited: float, deadline: float) -> float:
+        now = self._clock()
+        pause = min(gate.not_before - now, self.max_wait_seconds)
         if pause <= 0:
             return 0.0
-        pause = min(pause, max(0.0, self.max_total_wait_seconds - waited))
+        pause = min(pause, max(0.0, self.max_total_wait_seconds - waited), max(0.0, deadline - now))
         log.info("%s %s %s: pacing for the rate limit, waiting %.1f s", self.service, method, path, pause)
         self._sleep(pause)
         return pause
@@ -522,7 +554,138 @@ class ApiClient:
         )
 
 
+class _OutOfTime(requests.ConnectionError):
+    """An attempt cut off by its watchdog: the response was not complete within the attempt's budget."""
+
+    def __init__(self, connected: bool) -> None:
+        super().__init__("no complete response in time")
+        self.connected = connected
+
+
+class _Watch:
+    """The sockets of one attempt, so a watchdog timer can cut them when its time is up."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self.expired = False
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._sockets)
+
+    def add(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _cut(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    # shutdown() wakes a recv() blocked in another thread; close() alone would not.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_CURRENT_WATCH = threading.local()  # connections register on the thread that opens them: the caller's
+
+
+class _WatchedMixin:
+    """Registers each new socket (and, for TLS, the wrapped one) with the calling thread's _Watch."""
+
+    sock: socket.socket | None
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()  # type: ignore[misc]
+        _register(sock)
+        return sock
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        _register(self.sock)
+
+
+def _register(sock: socket.socket | None) -> None:
+    watch = getattr(_CURRENT_WATCH, "watch", None)
+    if watch is not None:
+        watch.add(sock)
+
+
+class _WatchedHTTPConnection(_WatchedMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter whose connections (direct or through a proxy) can be cut by the watchdog."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
+def _send_within(budget: float, method: str, url: str, **options: Any) -> tuple[requests.Response, bytes]:
+    """One attempt whose response, body included, must be complete within `budget` seconds.
+
+    The body is streamed and the socket cut by a timer at the limit: a read timeout alone restarts on
+    every byte, so a body (or headers) dripping one byte per second would hold the call for hours.
+    """
+    watch = _Watch()
+    timer = threading.Timer(budget, watch.expire)
+    timer.daemon = True
+    _CURRENT_WATCH.watch = watch
+    timer.start()
+    try:
+        with requests.Session() as session:
+            adapter = _WatchedAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            try:
+                response = session.request(method, url, stream=True, **options)
+                content = response.content  # reads to the end, or fails when the watchdog cuts the socket
+            except requests.RequestException:
+                if watch.expired:
+                    raise _OutOfTime(watch.connected) from None
+                raise
+            if watch.expired:
+                # A body without Content-Length ends at the cut as if complete: never trust it.
+                raise _OutOfTime(True)
+            return response, content
+    finally:
+        timer.cancel()
+        _CURRENT_WATCH.watch = None
+
+
 def _may_have_been_sent(exc: requests.RequestException) -> bool:
+    if isinstance(exc, _OutOfTime):
+        return exc.connected
     if isinstance(exc, requests.ConnectTimeout):
         return False
     if isinstance(exc, requests.ConnectionError):
@@ -532,7 +695,9 @@ def _may_have_been_sent(exc: requests.RequestException) -> bool:
     return True
 
 
-def _transport_reason(exc: requests.RequestException, sent: bool) -> str:
+def _transport_reason(exc: requests.RequestException, sent: bool, budget: float) -> str:
+    if isinstance(exc, _OutOfTime):
+        return f"no complete response within {budget:.3g} s"
     if isinstance(exc, requests.Timeout):
         return "timed out waiting for the response" if sent else "timed out connecting"
     if isinstance(exc, requests.ConnectionError):

@@ -19,6 +19,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from providers.http import ApiClient, ApiError, MalformedResponse, forget_rate_limit_state, require
+from tests.fakes.loopback import DrippingServer
 
 CANARY_KEY = "CANARY-http-key-5d1e"
 CANARY_BODY = "CANARY-http-body-91ac"
@@ -634,3 +635,72 @@ def test_a_secret_value_sent_in_the_body_is_scrubbed_when_echoed_url_encoded(
     with pytest.raises(ApiError) as caught:
         make_client(scripted, virtual).request("POST", "/thing", json={"url": webhook}, secret_values=[webhook])
     assert "CANARYhook" not in str(caught.value)
+
+
+# --- one overall deadline per call ----------------------------------------------------------------------
+
+
+def _real_time_client(url: str, **options: object) -> ApiClient:
+    # Real clock and sleep: the deadline is about wall-clock time spent on a real socket.
+    return ApiClient(
+        "sentry",
+        url,
+        lambda: {"Authorization": f"Bearer {CANARY_KEY}"},
+        backoff_base_seconds=0.01,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("drip_headers", [False, True], ids=["body drips", "headers drip"])
+def test_a_response_that_drips_cannot_hold_a_get_beyond_the_call_deadline(drip_headers: bool) -> None:
+    # One byte every 50 ms never trips a 1 s read timeout; the server would go on for 6 s.
+    with DrippingServer(interval=0.05, for_seconds=6.0, drip_headers=drip_headers) as server:
+        client = _real_time_client(server.url, timeout=(1.0, 1.0), attempt_seconds=0.4, deadline_seconds=1.0)
+        started = time.monotonic()
+        with pytest.raises(ApiError) as caught:
+            client.request("GET", "/thing")
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5, f"held for {elapsed:.1f} s"
+    assert "no complete response within" in str(caught.value)
+    assert server.connections >= 2  # a GET is retried within the deadline after a stuck attempt
+    assert caught.value.attempts == server.connections
+
+
+def test_a_post_whose_answer_drips_is_cut_at_its_deadline_flagged_ambiguous_and_never_resent() -> None:
+    with DrippingServer(interval=0.05, for_seconds=6.0) as server:
+        client = _real_time_client(server.url, timeout=(1.0, 1.0), attempt_seconds=5.0, deadline_seconds=0.8)
+        started = time.monotonic()
+        with pytest.raises(ApiError) as caught:
+            client.request("POST", "/thing", json={})
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0, f"held for {elapsed:.1f} s"
+    assert caught.value.ambiguous
+    assert server.connections == 1
+
+
+def test_a_body_without_length_cut_at_the_deadline_is_never_returned_as_if_complete() -> None:
+    with DrippingServer(interval=0.02, for_seconds=6.0, content_length=False) as server:
+        client = _real_time_client(server.url, attempt_seconds=0.3, deadline_seconds=0.3)
+        with pytest.raises(ApiError, match="no complete response within"):
+            client.request("GET", "/thing")
+
+
+def test_retries_and_waits_stop_at_the_call_deadline(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    scripted.then(*[Scripted(503, headers={"Retry-After": "40"})] * 5)
+    client = make_client(scripted, virtual, deadline_seconds=100.0)
+    with pytest.raises(ApiError) as caught:
+        client.request("GET", "/thing")
+    assert sum(virtual.sleeps) < 100  # without the deadline: 4 waits of 40 s (the 300 s wait budget allows it)
+    assert caught.value.status == 503
+    assert len(scripted.seen) == 3
+
+
+def test_a_rate_limit_pause_before_the_first_attempt_counts_against_the_deadline(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(200, {"ok": True}, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "50"}))
+    make_client(scripted, virtual).request("GET", "/thing")
+    with pytest.raises(ApiError, match="deadline"):
+        make_client(scripted, virtual, deadline_seconds=30.0).request("GET", "/thing")
+    assert virtual.sleeps == [30.0]
+    assert len(scripted.seen) == 1
