@@ -12,7 +12,7 @@ from typing import Any
 
 from pulumi.runtime.rpc import UNKNOWN  # the placeholder for inputs not known yet during a preview
 
-from providers.http import ApiClient, ApiError
+from providers.http import ApiClient, ApiError, MalformedResponse, require
 
 SERVICE = "sentry"
 TOKEN_ENV = "SENTRY_AUTH_TOKEN"  # noqa: S105 - the variable name, not a token
@@ -20,6 +20,8 @@ URL_ENV = "SENTRY_API_URL"
 DEFAULT_API_URL = "https://sentry.io/api/0"
 SLUG_PATTERN = re.compile(r"^(?![0-9]+$)[a-z0-9_\-]+$")
 MAX_PAGES = 200
+# Fields every project body must carry for the providers to use it.
+PROJECT_FIELDS = ("id", "slug", "name")
 MAX_ERROR_TEXT = 400
 _LINK_ENTRY = re.compile(
     r'<(?P<url>[^>]*)>\s*;\s*rel="(?P<rel>[^"]+)"\s*;\s*results="(?P<results>true|false)"\s*;\s*cursor="(?P<cursor>[^"]*)"'
@@ -78,12 +80,22 @@ class SentryApi:
     def sleep(self, seconds: float) -> None:
         (self.tuning.sleep or time.sleep)(seconds)
 
-    def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any | None:
-        """The JSON body, or None when Sentry says 404."""
-        response = self.client.request("GET", path, params=params, tolerate=(404,))
+    def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        resource: str = "",
+        required: Collection[str] = (),
+        secret_values: Collection[str] = (),
+    ) -> dict[str, Any] | None:
+        """The JSON object, or None when Sentry says 404; a malformed body is the client's ApiError."""
+        response = self.client.request(
+            "GET", path, params=params, tolerate=(404,), secret_values=secret_values, resource=resource or None
+        )
         if response.status_code == 404:
             return None
-        return response.json()
+        return response.require(*required)
 
     def send(
         self,
@@ -93,32 +105,51 @@ class SentryApi:
         *,
         tolerate: Collection[int] = (),
         secret_values: Collection[str] = (),
-    ) -> Any | None:
+        resource: str = "",
+        required: Collection[str] = (),
+    ) -> dict[str, Any] | None:
         """Sends a write; a 400 becomes one readable error listing Sentry's field messages."""
-        response = self.client.request(method, path, json=body, tolerate=(400, *tolerate), secret_values=secret_values)
+        response = self.client.request(
+            method,
+            path,
+            json=body,
+            tolerate=(400, *tolerate),
+            secret_values=secret_values,
+            resource=resource or None,
+        )
         if response.status_code == 400:
             raise SentryProviderError(
                 f"sentry {method} {path.split('?', 1)[0]} was rejected: {validation_text(response, secret_values)}"
             )
-        if response.status_code in tolerate or response.status_code == 204 or not response.content:
+        if response.status_code in tolerate or response.status_code == 204:
             return None
-        return response.json()
+        if not response.content and not required:
+            return None
+        return response.require(*required)
 
-    def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def list_all(
+        self, path: str, params: Mapping[str, Any] | None = None, *, resource: str = ""
+    ) -> list[dict[str, Any]]:
         """Every item of a paginated list, following rel="next" only while Sentry says results="true"."""
         query: dict[str, Any] = {"per_page": 100, **(params or {})}
         items: list[dict[str, Any]] = []
         for _ in range(MAX_PAGES):
-            response = self.client.request("GET", path, params=query)
-            page = response.json()
-            if not isinstance(page, list):
-                raise SentryProviderError(f"sentry GET {path} returned {type(page).__name__}, expected a list")
+            response = self.client.request("GET", path, params=query, resource=resource or None)
+            page = response.json(expect=list)
+            for item in page:
+                require(item)  # every entry an object, else the call's clear error
             items.extend(page)
             cursor = next_cursor(response.headers.get("Link", ""))
             if cursor is None:
                 return items
             query = {**query, "cursor": cursor}
         raise SentryProviderError(f"sentry GET {path} kept paginating past {MAX_PAGES} pages")
+
+
+def may_have_taken_effect(error: ApiError) -> bool:
+    """A write whose outcome is unknown (timeout, 5xx) or known to have happened with an unusable answer
+    (a 2xx with an HTML page or without an id): look for the object before ever sending again."""
+    return error.ambiguous or (isinstance(error, MalformedResponse) and error.status is not None and error.status < 300)
 
 
 def next_cursor(link_header: str) -> str | None:
@@ -167,7 +198,9 @@ def as_number(value: Any) -> float:
 
 def project_ref(api: SentryApi, organization: str, project: str) -> dict[str, Any] | None:
     """The project a slug or numeric id names now, or None; a slug that was renamed away raises."""
-    found = api.get(f"projects/{organization}/{project}/")
+    found = api.get(
+        f"projects/{organization}/{project}/", resource=f"project {project!r}", required=PROJECT_FIELDS
+    )
     if found is None:
         return None
     if not project.isdigit() and found.get("slug") != project:

@@ -17,6 +17,7 @@ from providers.sentry_common import (
     check_ref,
     check_slug,
     is_unknown,
+    may_have_taken_effect,
     project_moves,
     require_project,
 )
@@ -48,6 +49,14 @@ INPUT_KEYS = (
     "enabled",
 )
 OUTPUT_ONLY_KEYS = ("detector_id", "project_id", "workflow_ids", "date_updated")
+DETECTOR_FIELDS = ("id",)
+# Sentry's snuba-query validator refuses shorter windows on the spans dataset (reference §10).
+MIN_SPAN_WINDOW_SECONDS = 300
+SPANS_DATASET = "events_analytics_platform"
+
+
+def _resource(name: Any) -> str:
+    return f"metric monitor {name!r}"
 
 
 def _number_or_none(value: Any) -> float | None:
@@ -189,6 +198,14 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
             failures.append(("direction", "direction must be 'above' or 'below'"))
         if inputs["time_window_seconds"] not in TIME_WINDOWS:
             failures.append(("time_window_seconds", f"time_window_seconds must be one of {list(TIME_WINDOWS)}"))
+        elif inputs["dataset"] == SPANS_DATASET and inputs["time_window_seconds"] < MIN_SPAN_WINDOW_SECONDS:
+            failures.append(
+                (
+                    "time_window_seconds",
+                    f"time_window_seconds must be at least {MIN_SPAN_WINDOW_SECONDS} for dataset {SPANS_DATASET} "
+                    "(Sentry rejects shorter windows on spans)",
+                )
+            )
         if inputs["owner"] is not None and not is_unknown(inputs["owner"]) and not OWNER_PATTERN.match(inputs["owner"]):
             failures.append(("owner", "owner must look like 'team:<id>' or 'user:<id>'"))
         failures.extend(self._threshold_problems(inputs))
@@ -249,9 +266,11 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
                     f"organizations/{organization}/projects/{project_id}/detectors/",
                     _body(inputs, project_id),
                     tolerate=(404,),
+                    resource=_resource(inputs["name"]),
+                    required=DETECTOR_FIELDS,
                 )
             except ApiError as error:
-                if not error.ambiguous:
+                if not may_have_taken_effect(error):
                     raise
                 existing = self._find(api, organization, project_id, inputs["name"])
                 if existing is None:
@@ -267,7 +286,10 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
                         "organization's plan "
                         "may not include metric alerts (Sentry says 404, not 403, for that)"
                     )
-                return dynamic.CreateResult(str(created["id"]), _outputs(inputs, created))
+                # Sentry's create builds the detector without reading `enabled` (reference §10): a monitor declared
+                # disabled comes back enabled, so converge at once instead of leaving it live until the next update.
+                detector = self._converge(api, inputs, project_id, created)
+                return dynamic.CreateResult(str(detector["id"]), _outputs(inputs, detector))
         detector = self._converge(api, inputs, project_id, existing)
         return dynamic.CreateResult(str(detector["id"]), _outputs(inputs, detector))
 
@@ -275,7 +297,9 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         organization = props.get("organization")
         if not organization:
             raise SentryProviderError("reading a Sentry monitor needs its organization in the resource inputs")
-        detector = SentryApi(self.tuning).get(f"organizations/{organization}/detectors/{id_}/")
+        detector = SentryApi(self.tuning).get(
+            f"organizations/{organization}/detectors/{id_}/", resource=f"metric monitor {id_}", required=DETECTOR_FIELDS
+        )
         if detector is None:
             return dynamic.ReadResult(None, {})
         if detector.get("type") != DETECTOR_TYPE:
@@ -288,7 +312,11 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         inputs = _normalise(news)
         api = SentryApi(self.tuning)
-        current = api.get(f"organizations/{inputs['organization']}/detectors/{id_}/")
+        current = api.get(
+            f"organizations/{inputs['organization']}/detectors/{id_}/",
+            resource=_resource(inputs["name"]),
+            required=DETECTOR_FIELDS,
+        )
         if current is None:
             raise SentryProviderError(f"Sentry monitor {id_} no longer exists; refresh to drop it from state")
         detector = self._converge(api, inputs, str(current.get("projectId")), current, force=True)
@@ -296,7 +324,10 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         SentryApi(self.tuning).send(
-            "DELETE", f"organizations/{props['organization']}/detectors/{id_}/", tolerate=(404,)
+            "DELETE",
+            f"organizations/{props['organization']}/detectors/{id_}/",
+            tolerate=(404,),
+            resource=f"metric monitor {id_}",
         )
 
     @staticmethod
@@ -306,6 +337,7 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
             for d in api.list_all(
                 f"organizations/{organization}/detectors/",
                 {"project": project_id, "query": f"type:{DETECTOR_TYPE}"},
+                resource=_resource(name),
             )
             if d.get("name") == name and str(d.get("projectId")) == project_id
         ]
@@ -330,7 +362,13 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
             return detector
         body = _body(inputs, project_id)
         # Detector PUT is partial: links to workflows are managed from the workflow side, so never sent here.
-        return api.send("PUT", f"organizations/{inputs['organization']}/detectors/{detector['id']}/", body)
+        return api.send(
+            "PUT",
+            f"organizations/{inputs['organization']}/detectors/{detector['id']}/",
+            body,
+            resource=_resource(inputs["name"]),
+            required=DETECTOR_FIELDS,
+        )
 
 
 class SentryMetricDetector(dynamic.Resource, module="sentry", name="MetricDetector"):

@@ -16,6 +16,7 @@ from providers.sentry_common import (
     check_ref,
     check_slug,
     is_unknown,
+    may_have_taken_effect,
     project_moves,
     require_project,
 )
@@ -26,6 +27,8 @@ DEFAULT_KEY_NAME = "Default"
 MAX_LABEL = 64
 MAX_RATE_WINDOW_SECONDS = 86400
 KEY_PATH_PLACEHOLDER = "{key}"
+# Fields every key body must carry for the provider to use it.
+KEY_FIELDS = ("id",)
 
 
 def _normalise(props: dict[str, Any]) -> dict[str, Any]:
@@ -84,22 +87,20 @@ class _KeyEndpoint:
         )
         self.key_id = key_id
 
-    def call(self, method: str, body: Any = None, *, tolerate: tuple[int, ...] = ()) -> Any | None:
+    def call(
+        self, method: str, body: Any = None, *, tolerate: tuple[int, ...] = (), resource: str = "a client key"
+    ) -> Any | None:
+        required = () if method == "DELETE" else KEY_FIELDS
         try:
-            return self.api.send(method, "/", body, tolerate=tolerate, secret_values=[self.key_id])
+            if method == "GET":
+                return self.api.get("/", resource=resource, required=required, secret_values=[self.key_id])
+            return self.api.send(
+                method, "/", body, tolerate=tolerate, secret_values=[self.key_id], resource=resource, required=required
+            )
         except ApiError as error:
-            raise ApiError(
-                service=error.service,
-                method=error.method,
-                path=self.shown_path,
-                status=error.status,
-                reason=error.reason,
-                vendor_message=error.vendor_message,
-                vendor_code=error.vendor_code,
-                request_id=error.request_id,
-                ambiguous=error.ambiguous,
-                attempts=error.attempts,
-            ) from None
+            # The shared client names the relative path ("/"); show the key's endpoint without the key in it.
+            error.path = self.shown_path
+            raise
         except SentryProviderError as error:
             raise SentryProviderError(str(error).replace(" /", f" {self.shown_path}", 1)) from None
 
@@ -166,9 +167,15 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
             if _rate_limit_body(inputs) is not None:
                 body["rateLimit"] = _rate_limit_body(inputs)
             try:
-                created = api.send("POST", f"projects/{organization}/{project_id}/keys/", body)
+                created = api.send(
+                    "POST",
+                    f"projects/{organization}/{project_id}/keys/",
+                    body,
+                    resource=f"client key {inputs['label']!r}",
+                    required=KEY_FIELDS,
+                )
             except ApiError as error:
-                if not error.ambiguous:
+                if not may_have_taken_effect(error):
                     raise
                 existing, adopted = self._find(api, {**inputs, "adopt_default_key": False}, project_id)
                 if existing is None:
@@ -189,10 +196,12 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         api = SentryApi(self.tuning)
         key_id = props.get("key_id")
         if key_id:
-            key = _KeyEndpoint(api, organization, project_id, key_id).call("GET", tolerate=(404,))
+            key = _KeyEndpoint(api, organization, project_id, key_id).call(
+                "GET", tolerate=(404,), resource=f"client key {label!r}"
+            )
         else:
             # Adoption by id alone: find the key by its label (the list path carries no key).
-            keys = api.list_all(f"projects/{organization}/{project_id}/keys/")
+            keys = api.list_all(f"projects/{organization}/{project_id}/keys/", resource=f"client key {label!r}")
             matches = [k for k in keys if k.get("name") == label]
             if len(matches) > 1:
                 raise SentryProviderError(f"{len(matches)} client keys are labelled {label!r}; cannot adopt")
@@ -224,7 +233,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
                     "declare a new key for the new project instead"
                 )
         endpoint = _KeyEndpoint(api, organization, project_id, olds["key_id"])
-        current = endpoint.call("GET", tolerate=(404,))
+        current = endpoint.call("GET", tolerate=(404,), resource=f"client key {inputs['label']!r}")
         if current is None:
             raise SentryProviderError(
                 f"Sentry client key {inputs['label']!r} no longer exists; refresh to drop it from state"
@@ -250,7 +259,9 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
 
     @staticmethod
     def _find(api: SentryApi, inputs: dict[str, Any], project_id: str) -> tuple[dict[str, Any] | None, bool]:
-        keys = api.list_all(f"projects/{inputs['organization']}/{project_id}/keys/")
+        keys = api.list_all(
+            f"projects/{inputs['organization']}/{project_id}/keys/", resource=f"client key {inputs['label']!r}"
+        )
         labelled = [k for k in keys if k.get("name") == inputs["label"]]
         if len(labelled) > 1:
             raise SentryProviderError(
@@ -278,7 +289,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         if not changes:
             return key
         endpoint = _KeyEndpoint(api, inputs["organization"], project_id, key["id"])
-        return endpoint.call("PUT", changes) or key
+        return endpoint.call("PUT", changes, resource=f"client key {inputs['label']!r}") or key
 
 
 class SentryClientKey(dynamic.Resource, module="sentry", name="ClientKey"):

@@ -9,10 +9,12 @@ import pulumi.dynamic as dynamic
 
 from providers.http import ApiError
 from providers.sentry_common import (
+    PROJECT_FIELDS,
     ClientTuning,
     SentryApi,
     SentryProviderError,
     check_slug,
+    may_have_taken_effect,
     project_ref,
 )
 
@@ -39,7 +41,8 @@ def _outputs(inputs: dict[str, Any], project: dict[str, Any], *, adopted: bool) 
         "name": project["name"],
         "platform": project.get("platform"),
         "project_id": str(project["id"]),
-        "status": project.get("status"),
+        # Sentry's create response carries no status; a project it has just created is active.
+        "status": project.get("status") or "active",
         "teams": sorted(t["slug"] for t in project.get("teams") or []),
         "date_created": project.get("dateCreated"),
         "adopted": adopted,
@@ -93,9 +96,16 @@ class SentryProjectProvider(dynamic.ResourceProvider):
                 "default_rules": False,
             }
             try:
-                created = api.send("POST", f"teams/{organization}/{inputs['team']}/projects/", body, tolerate=(409,))
+                created = api.send(
+                    "POST",
+                    f"teams/{organization}/{inputs['team']}/projects/",
+                    body,
+                    tolerate=(409,),
+                    resource=f"project {slug!r}",
+                    required=PROJECT_FIELDS,
+                )
             except ApiError as error:
-                if not error.ambiguous:
+                if not may_have_taken_effect(error):
                     raise
                 created = None
             if created is None:
@@ -116,7 +126,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         if not organization:
             raise SentryProviderError("reading a Sentry project needs its organization in the resource inputs")
         api = SentryApi(self.tuning)
-        project = api.get(f"projects/{organization}/{id_}/")
+        project = api.get(f"projects/{organization}/{id_}/", resource=f"project {id_}", required=PROJECT_FIELDS)
         if project is None:
             return dynamic.ReadResult(None, {})
         team_slugs = sorted(t["slug"] for t in project.get("teams") or [])
@@ -136,7 +146,9 @@ class SentryProjectProvider(dynamic.ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         inputs = _normalise(news)
         api = SentryApi(self.tuning)
-        current = api.get(f"projects/{inputs['organization']}/{id_}/")
+        current = api.get(
+            f"projects/{inputs['organization']}/{id_}/", resource=f"project {id_}", required=PROJECT_FIELDS
+        )
         if current is None:
             raise SentryProviderError(f"Sentry project {id_} no longer exists; refresh to drop it from state")
         project = self._converge(api, inputs, current, old_team=olds.get("team"))
@@ -145,7 +157,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         api = SentryApi(self.tuning)
         # Deletion is asynchronous in Sentry; a 404 means it is already gone.
-        api.send("DELETE", f"projects/{props['organization']}/{id_}/", tolerate=(404,))
+        api.send("DELETE", f"projects/{props['organization']}/{id_}/", tolerate=(404,), resource=f"project {id_}")
 
     @staticmethod
     def _converge(
@@ -159,13 +171,31 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         }
         if changes:
             # Numeric id in the path: after a slug rename the old slug only answers with a redirect.
-            project = api.send("PUT", f"projects/{organization}/{project_id}/", changes)
+            project = api.send(
+                "PUT",
+                f"projects/{organization}/{project_id}/",
+                changes,
+                resource=f"project {project_id}",
+                required=PROJECT_FIELDS,
+            )
         team_slugs = {t["slug"] for t in project.get("teams") or []}
         if inputs["team"] not in team_slugs:
-            project = api.send("POST", f"projects/{organization}/{project_id}/teams/{inputs['team']}/")
+            project = api.send(
+                "POST",
+                f"projects/{organization}/{project_id}/teams/{inputs['team']}/",
+                resource=f"project {project_id}",
+                required=PROJECT_FIELDS,
+            )
             if old_team and old_team != inputs["team"] and old_team in team_slugs:
                 api.send("DELETE", f"projects/{organization}/{project_id}/teams/{old_team}/", tolerate=(404,))
-                project = api.get(f"projects/{organization}/{project_id}/") or project
+                project = (
+                    api.get(
+                        f"projects/{organization}/{project_id}/",
+                        resource=f"project {project_id}",
+                        required=PROJECT_FIELDS,
+                    )
+                    or project
+                )
         return project
 
 

@@ -15,6 +15,7 @@ from providers.sentry_common import (
     canonical,
     check_slug,
     is_unknown,
+    may_have_taken_effect,
     require_project,
 )
 
@@ -47,6 +48,25 @@ INPUT_KEYS = (
     "issue_stream_projects",
 )
 OUTPUT_ONLY_KEYS = ("workflow_id", "connected_detector_ids", "issue_stream_detector_ids", "date_updated")
+WORKFLOW_FIELDS = ("id",)
+# Slack user targets keep "@"; everything else is a channel, which Sentry stores as "#" + name.
+SLACK_MEMBER_PREFIX, SLACK_CHANNEL_PREFIX = "@", "#"
+
+
+def _resource(name: Any) -> str:
+    return f"alert {name!r}"
+
+
+def _slack_display(value: Any) -> Any:
+    """A Slack target the way Sentry stores it: its form strips '#'/'@' and saves prefix + name."""
+    if not isinstance(value, str) or is_unknown(value):
+        return value
+    text = value.strip()
+    name = text.lstrip(SLACK_MEMBER_PREFIX + SLACK_CHANNEL_PREFIX)
+    if not name:
+        return None
+    prefix = SLACK_MEMBER_PREFIX if text.startswith(SLACK_MEMBER_PREFIX) else SLACK_CHANNEL_PREFIX
+    return prefix + name
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -74,14 +94,48 @@ def _normalise_action(action: dict[str, Any]) -> dict[str, Any]:
     data = {k: v for k, v in (action.get("data") or {}).items() if v not in ("", None)}
     if kind == "pagerduty":
         data.setdefault("priority", "default")
+    display = _text_or_none(action.get("target_display", config.get("targetDisplay")))
+    if kind == "slack":
+        display = _slack_display(display)
     return {
         "type": kind,
         "integration_id": _text_or_none(action.get("integration_id", action.get("integrationId"))),
         "target_type": target_type,
         "target_identifier": _text_or_none(action.get("target_identifier", config.get("targetIdentifier"))),
-        "target_display": _text_or_none(action.get("target_display", config.get("targetDisplay"))),
+        "target_display": display,
         "data": dict(sorted(data.items())),
     }
+
+
+def _as_sentry_stores(wanted: Any, observed: Any) -> Any:
+    """Observed filter groups compared the way they were asked for: Sentry resolves a Slack channel name on
+    save and stores the channel id, so a Slack action declared without an id matches any resolved id.
+
+    Without this every refresh shows a change and every `up` re-PUTs the alert, and Sentry recreates its actions.
+    """
+    if is_unknown(wanted) or is_unknown(observed) or not isinstance(wanted, list) or not isinstance(observed, list):
+        return observed
+    name_only = {
+        (a.get("integration_id"), a.get("target_display"))
+        for g in wanted
+        if isinstance(g, dict)
+        for a in g.get("actions") or []
+        if isinstance(a, dict) and a.get("type") == "slack" and a.get("target_identifier") is None
+    }
+
+    def settle(action: dict[str, Any]) -> dict[str, Any]:
+        if action.get("type") == "slack" and (action.get("integration_id"), action.get("target_display")) in name_only:
+            return {**action, "target_identifier": None}
+        return action
+
+    return sorted(
+        (
+            {**g, "actions": sorted((settle(a) for a in g.get("actions") or []), key=canonical)}
+            for g in observed
+            if isinstance(g, dict)
+        ),
+        key=canonical,
+    )
 
 
 def _normalise_filter(group: dict[str, Any]) -> dict[str, Any]:
@@ -197,8 +251,16 @@ def _action_problems(where: str, action: Any) -> list[tuple[str, str]]:
         problems.append((where, f"{kind} actions need integration_id (Sentry's integration id)"))
     if kind == "pagerduty" and not action.get("target_identifier"):
         problems.append((where, "pagerduty actions need target_identifier (the Sentry PagerDuty service-table row id)"))
-    if kind == "slack" and not (action.get("target_display") or action.get("target_identifier")):
-        problems.append((where, "slack actions need target_display (channel name) or target_identifier (channel id)"))
+    display = action.get("target_display")
+    if kind == "slack" and not is_unknown(display) and not (isinstance(display, str) and _slack_display(display)):
+        # Sentry's Slack form requires the name (targetDisplay) and answers 400 to an action with only an id.
+        problems.append(
+            (
+                f"{where}.target_display",
+                "slack actions need target_display, the channel name (e.g. '#alerts'); "
+                "Sentry rejects a Slack action that carries only a channel id",
+            )
+        )
     if kind == "email" and action.get("target_type") not in ("user", "team", "issue_owners"):
         problems.append((where, "email actions need target_type user, team or issue_owners"))
     priority = (action.get("data") or {}).get("priority")
@@ -254,6 +316,7 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         old, new = _normalise(olds), _normalise(news)
+        old["action_filters"] = _as_sentry_stores(new["action_filters"], old["action_filters"])
         changed = [k for k in INPUT_KEYS if canonical(old[k]) != canonical(new[k])]
         return dynamic.DiffResult(
             changes=bool(changed),
@@ -271,9 +334,15 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         existing = self._find(api, organization, inputs["name"])
         if existing is None:
             try:
-                created = api.send("POST", f"organizations/{organization}/workflows/", _body(inputs, detector_ids))
+                created = api.send(
+                    "POST",
+                    f"organizations/{organization}/workflows/",
+                    _body(inputs, detector_ids),
+                    resource=_resource(inputs["name"]),
+                    required=WORKFLOW_FIELDS,
+                )
             except ApiError as error:
-                if not error.ambiguous:
+                if not may_have_taken_effect(error):
                     raise
                 existing = self._find(api, organization, inputs["name"])
                 if existing is None:
@@ -283,7 +352,10 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
                         "nothing was created, retry the update"
                     ) from None
             else:
-                return dynamic.CreateResult(str(created["id"]), _outputs(inputs, created, issue_stream_ids))
+                # Whatever Sentry kept differently from the request (an alert declared disabled that came back
+                # enabled) is converged now, not left live until the next update.
+                workflow = self._converge(api, inputs, created, detector_ids, issue_stream_ids)
+                return dynamic.CreateResult(str(workflow["id"]), _outputs(inputs, workflow, issue_stream_ids))
         workflow = self._converge(api, inputs, existing, detector_ids, issue_stream_ids)
         return dynamic.CreateResult(str(workflow["id"]), _outputs(inputs, workflow, issue_stream_ids))
 
@@ -291,7 +363,9 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         organization = props.get("organization")
         if not organization:
             raise SentryProviderError("reading a Sentry alert needs its organization in the resource inputs")
-        workflow = SentryApi(self.tuning).get(f"organizations/{organization}/workflows/{id_}/")
+        workflow = SentryApi(self.tuning).get(
+            f"organizations/{organization}/workflows/{id_}/", resource=f"alert {id_}", required=WORKFLOW_FIELDS
+        )
         if workflow is None:
             return dynamic.ReadResult(None, {})
         issue_stream_ids = _id_list(props.get("issue_stream_detector_ids"))
@@ -303,7 +377,11 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         inputs = _normalise(news)
         api = SentryApi(self.tuning)
         organization = inputs["organization"]
-        current = api.get(f"organizations/{organization}/workflows/{id_}/")
+        current = api.get(
+            f"organizations/{organization}/workflows/{id_}/",
+            resource=_resource(inputs["name"]),
+            required=WORKFLOW_FIELDS,
+        )
         if current is None:
             raise SentryProviderError(f"Sentry alert {id_} no longer exists; refresh to drop it from state")
         issue_stream_ids = self._issue_stream_ids(api, organization, inputs["issue_stream_projects"])
@@ -313,14 +391,18 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         SentryApi(self.tuning).send(
-            "DELETE", f"organizations/{props['organization']}/workflows/{id_}/", tolerate=(404,)
+            "DELETE",
+            f"organizations/{props['organization']}/workflows/{id_}/",
+            tolerate=(404,),
+            resource=f"alert {id_}",
         )
 
     @staticmethod
     def _find(api: SentryApi, organization: str, name: str) -> dict[str, Any] | None:
         # The whole list, not a `query=` search: search syntax could miss names with spaces or colons, and a
         # missed match here would mean a duplicate alert.
-        found = [w for w in api.list_all(f"organizations/{organization}/workflows/") if w.get("name") == name]
+        listed = api.list_all(f"organizations/{organization}/workflows/", resource=_resource(name))
+        found = [w for w in listed if w.get("name") == name]
         if len(found) > 1:
             raise SentryProviderError(
                 f"{len(found)} Sentry alerts are named {name!r}; merge or rename them before the estate adopts one"
@@ -345,6 +427,7 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
                 for d in api.list_all(
                     f"organizations/{organization}/detectors/",
                     {"project": project_id, "query": "type:issue_stream"},
+                    resource=f"the issue-stream monitor of project {project_id}",
                 )
                 if d.get("type") == "issue_stream" and str(d.get("projectId")) == project_id
             ]
@@ -369,15 +452,19 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         detector_ids: list[str],
         issue_stream_ids: list[str],
     ) -> dict[str, Any]:
-        wanted = {k: inputs[k] for k in _observed(workflow, issue_stream_ids)}
         observed = _observed(workflow, issue_stream_ids)
+        observed["action_filters"] = _as_sentry_stores(inputs["action_filters"], observed["action_filters"])
+        wanted = {k: inputs[k] for k in observed}
         if canonical(wanted) == canonical(observed) and _id_list(workflow.get("detectorIds")) == detector_ids:
             return workflow
-        return api.send(
+        updated = api.send(
             "PUT",
             f"organizations/{inputs['organization']}/workflows/{workflow['id']}/",
             _body(inputs, detector_ids),
+            resource=_resource(inputs["name"]),
+            required=WORKFLOW_FIELDS,
         )
+        return updated or workflow
 
 
 class SentryWorkflow(dynamic.Resource, module="sentry", name="Workflow"):
