@@ -10,17 +10,21 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
-from providers.http import ApiClient, ApiError
+from providers import wire
+from providers.http import ApiClient, ApiError, MalformedResponse
 from providers.uptimerobot_api import (
     Tuning,
     UptimeRobotError,
+    adopted_in_this_deployment,
     backoffs,
     changed_keys,
     client,
     is_unknown,
     paged,
+    record_adoption,
     sleeper,
     unescape,
+    unproven_create_message,
     vendor_id,
 )
 
@@ -55,11 +59,14 @@ class AlertContactProvider(dynamic.ResourceProvider):
         super().__init__()
         self.tuning = tuning or Tuning()
 
+    # Every method first turns the host's doubles back into ints (providers/wire.py says why).
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
-        inputs, failures = normalise_contact_inputs(news)
+        inputs, failures = normalise_contact_inputs(wire.props(news))
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(key, reason) for key, reason in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        olds, news = wire.props(olds), wire.props(news)
         changed = changed_keys(INPUT_KEYS, olds, news)
         # Contacts and integrations live in different collections, and an e-mail contact's address
         # cannot be edited (PATCH takes name and notification settings only).
@@ -67,6 +74,7 @@ class AlertContactProvider(dynamic.ResourceProvider):
         return dynamic.DiffResult(changes=bool(changed), replaces=replaces, stables=["contact_id"])
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = wire.props(props)
         desired = _inputs_only(props)
         api = client(self.tuning)
         if props.get("adopt_id"):
@@ -89,22 +97,26 @@ class AlertContactProvider(dynamic.ResourceProvider):
             response = api.request(
                 "POST", f"/{collection}", json=contact_body(desired), secret_values=[desired["value"]]
             )
+            # A 201 without a usable id saved a contact we cannot name: recover like an ambiguous create.
+            contact_id = vendor_id(response.require("id")["id"])
         except ApiError as error:
             # 409: another run (or a concurrent create) got there first; the API's check is not transactional.
-            if not (error.ambiguous or error.status == 409):
+            took_effect = isinstance(error, MalformedResponse) and error.status is not None and error.status < 300
+            if not (error.ambiguous or took_effect or error.status == 409):
                 raise
-            found = self._find(api, desired, attempts=self.tuning.find_attempts)
+            looked: list[float] = []
+            found = self._find(api, desired, attempts=self.tuning.find_attempts, waited=looked)
             if found is None:
+                what = f"the {desired['kind']} contact named {desired['friendly_name']!r} (same address or key)"
                 raise UptimeRobotError(
-                    f"{error}. No matching {desired['kind']} contact exists afterwards, so nothing was "
-                    "created; running `pulumi up` again is safe."
+                    unproven_create_message(error, what, self.tuning.find_attempts, sum(looked))
                 ) from None
             return self._adopt(api, found, desired)
-        contact_id = vendor_id(response.json()["id"])
         outputs = self._settle(api, desired["kind"], contact_id, desired, strict=False)
         return dynamic.CreateResult(_pulumi_id(desired["kind"], contact_id), outputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = wire.props(props)
         kind, contact_id = _parse_id(id_, props.get("kind"))
         api = client(self.tuning)
         found = self._get(api, kind, contact_id, _inputs_only(props) if props else None, confirm_gone=True)
@@ -113,7 +125,7 @@ class AlertContactProvider(dynamic.ResourceProvider):
         return dynamic.ReadResult(_pulumi_id(found["kind"], contact_id), found, _inputs_only(found))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        desired = _inputs_only(news)
+        desired = _inputs_only(wire.props(news))
         kind, contact_id = _parse_id(id_, desired["kind"])
         api = client(self.tuning)
         self._patch(api, contact_id, desired)
@@ -121,6 +133,16 @@ class AlertContactProvider(dynamic.ResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         kind, contact_id = _parse_id(id_, props.get("kind"))
+        if adopted_in_this_deployment(COLLECTION[kind], contact_id):
+            # A renamed or replaced resource took this contact over earlier in this deployment; deleting
+            # it would cut every monitor's route to it (uptimerobot_api explains the ledger).
+            log.warning(
+                "uptimerobot %s contact %s was adopted by another resource in this deployment; "
+                "forgetting it instead of deleting it",
+                kind,
+                contact_id,
+            )
+            return
         api = client(self.tuning)
         path = f"/{COLLECTION[kind]}/{contact_id}"
         api.request("DELETE", path, tolerate=(404, 410))
@@ -155,6 +177,8 @@ class AlertContactProvider(dynamic.ResourceProvider):
             raise UptimeRobotError(
                 f"contact {contact_id} is not a {desired['kind']} contact for that address"
             )
+        # From here on this resource manages it; an older resource's delete in this run must not remove it.
+        record_adoption(COLLECTION[desired["kind"]], contact_id)
         if not _matches(found, desired):
             self._patch(api, contact_id, desired)
         outputs = self._settle(api, desired["kind"], contact_id, desired, strict=True)
@@ -202,7 +226,9 @@ class AlertContactProvider(dynamic.ResourceProvider):
             return None
         return contact_outputs(response.json())
 
-    def _find(self, api: ApiClient, desired: Mapping[str, Any], *, attempts: int) -> dict[str, Any] | None:
+    def _find(
+        self, api: ApiClient, desired: Mapping[str, Any], *, attempts: int, waited: list[float] | None = None
+    ) -> dict[str, Any] | None:
         """The existing contact for the same kind and address/webhook/key; the natural key of a contact."""
         waits = backoffs(self.tuning)
         for attempt in range(attempts):
@@ -217,7 +243,10 @@ class AlertContactProvider(dynamic.ResourceProvider):
                 ):
                     return found
             if attempt < attempts - 1:
-                sleeper(self.tuning)(next(waits))
+                wait = next(waits)
+                sleeper(self.tuning)(wait)
+                if waited is not None:
+                    waited.append(wait)
         return None
 
 

@@ -11,18 +11,22 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi.dynamic as dynamic
 
-from providers.http import ApiClient, ApiError
+from providers import wire
+from providers.http import ApiClient, ApiError, MalformedResponse
 from providers.uptimerobot_api import (
     Tuning,
     UptimeRobotError,
+    adopted_in_this_deployment,
     backoffs,
     changed_keys,
     client,
     contains_unknown,
     is_unknown,
     paged,
+    record_adoption,
     sleeper,
     unescape,
+    unproven_create_message,
     vendor_id,
 )
 
@@ -60,6 +64,8 @@ INPUT_KEYS = (
 OUTPUT_ONLY_KEYS = ("monitor_id", "status")
 AMBIGUOUS_CREATE_CODE = "000-004"
 HTML_SPECIAL = re.compile(r"[&<>\"']")
+# How a contact can be named in `alert_contacts`: the vendor id, or an AlertContact's Pulumi id.
+CONTACT_REFERENCE = re.compile(r"^(?:(?:alert-contacts|integrations)/)?0*(\d+)$")
 
 
 class MonitorProvider(dynamic.ResourceProvider):
@@ -71,12 +77,14 @@ class MonitorProvider(dynamic.ResourceProvider):
 
     # --- check / diff -----------------------------------------------------------------------------
 
+    # Every method first turns the host's doubles back into ints (providers/wire.py says why).
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
-        inputs, failures = normalise_monitor_inputs(news)
+        inputs, failures = normalise_monitor_inputs(wire.props(news))
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(key, reason) for key, reason in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        changed = changed_keys(INPUT_KEYS, olds, news)
+        changed = changed_keys(INPUT_KEYS, wire.props(olds), wire.props(news))
         # The API cannot change a monitor's type: a new type is a new monitor (new id, history lost).
         replaces = [key for key in changed if key == "type"]
         stables = ["monitor_id"] + ([] if replaces else ["type"])
@@ -85,6 +93,7 @@ class MonitorProvider(dynamic.ResourceProvider):
     # --- create / read / update / delete ----------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = wire.props(props)
         desired = _inputs_only(props)
         api = client(self.tuning)
         adopt_id = props.get("adopt_id")
@@ -106,15 +115,17 @@ class MonitorProvider(dynamic.ResourceProvider):
             response = api.request(
                 "POST", "/monitors", json=monitor_body(desired), secret_values=_secrets(desired)
             )
+            # A 201 without a usable id saved a monitor we cannot name: recover like an ambiguous create.
+            monitor_id = vendor_id(response.require("id")["id"])
         except ApiError as error:
             saved_anyway = error.status == 404 and error.vendor_code == AMBIGUOUS_CREATE_CODE
-            if not (saved_anyway or error.ambiguous):
+            if not (saved_anyway or _took_effect(error) or error.ambiguous):
                 raise
             return self._recover_ambiguous_create(api, desired, error)
-        monitor_id = vendor_id(response.json()["id"])
         return dynamic.CreateResult(monitor_id, self._settle(api, monitor_id, desired, strict=False))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = wire.props(props)
         api = client(self.tuning)
         found = self._get(api, vendor_id(id_), _inputs_only(props) if props else None, confirm_gone=True)
         if found is None:
@@ -122,7 +133,7 @@ class MonitorProvider(dynamic.ResourceProvider):
         return dynamic.ReadResult(found["monitor_id"], found, _inputs_only(found))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        desired = _inputs_only(news)
+        desired = _inputs_only(wire.props(news))
         api = client(self.tuning)
         body = monitor_body(desired)
         body.pop("type")
@@ -130,6 +141,15 @@ class MonitorProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(self._settle(api, vendor_id(id_), desired, strict=False))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        if adopted_in_this_deployment("monitor", vendor_id(id_)):
+            # A renamed or replaced resource took this monitor over earlier in this deployment: the old
+            # URN's delete must not remove what the new one now manages (uptimerobot_api explains).
+            log.warning(
+                "uptimerobot monitor %s was adopted by another resource in this deployment; "
+                "forgetting it instead of deleting it",
+                vendor_id(id_),
+            )
+            return
         api = client(self.tuning)
         path = f"/monitors/{vendor_id(id_)}"
         api.request("DELETE", path, tolerate=(404, 410))
@@ -149,7 +169,8 @@ class MonitorProvider(dynamic.ResourceProvider):
         self, api: ApiClient, desired: dict[str, Any], error: ApiError
     ) -> dynamic.CreateResult:
         # Never re-POST: the monitor may exist. Find it (the list lags too) and adopt it only if unique.
-        matches = self._find(api, desired, attempts=self.tuning.find_attempts)
+        looked: list[float] = []
+        matches = self._find(api, desired, attempts=self.tuning.find_attempts, waited=looked)
         if len(matches) == 1:
             log.warning(
                 "uptimerobot create answered %s but monitor %s was saved; adopting it",
@@ -159,19 +180,22 @@ class MonitorProvider(dynamic.ResourceProvider):
             return self._adopt(api, matches[0], desired)
         if matches:
             raise _too_many(desired, matches) from None
+        target = f" for {desired['url']}" if desired.get("url") else ""
+        what = f"the {desired['type']} monitor named {desired['friendly_name']!r}{target}"
         raise UptimeRobotError(
-            f"{error}. No monitor named {desired['friendly_name']!r} exists afterwards, so nothing was "
-            "created; running `pulumi up` again is safe (create looks for an existing monitor first)."
+            unproven_create_message(error, what, self.tuning.find_attempts, sum(looked))
         ) from None
 
     def _adopt(self, api: ApiClient, found: dict[str, Any], desired: dict[str, Any]) -> dynamic.CreateResult:
         monitor_id = found["monitor_id"]
+        if found["type"] != desired["type"]:
+            raise UptimeRobotError(
+                f"monitor {monitor_id} is a {found['type']} monitor; its type cannot become "
+                f"{desired['type']}"
+            )
+        # From here on this resource manages it; an older resource's delete in this run must not remove it.
+        record_adoption("monitor", monitor_id)
         if not _matches(found, desired):
-            if found["type"] != desired["type"]:
-                raise UptimeRobotError(
-                    f"monitor {monitor_id} is a {found['type']} monitor; its type cannot become "
-                    f"{desired['type']}"
-                )
             body = monitor_body(desired)
             body.pop("type")
             api.request("PATCH", f"/monitors/{monitor_id}", json=body, secret_values=_secrets(desired))
@@ -227,7 +251,10 @@ class MonitorProvider(dynamic.ResourceProvider):
             return None
         return monitor_outputs(response.json())
 
-    def _find(self, api: ApiClient, desired: Mapping[str, Any], *, attempts: int) -> list[dict[str, Any]]:
+    def _find(
+        self, api: ApiClient, desired: Mapping[str, Any], *, attempts: int, waited: list[float] | None = None
+    ) -> list[dict[str, Any]]:
+        """Exact natural-key matches (name, type, target); `waited` collects the pauses between looks."""
         waits = backoffs(self.tuning)
         for attempt in range(attempts):
             matches = [
@@ -239,7 +266,10 @@ class MonitorProvider(dynamic.ResourceProvider):
             ]
             if matches or attempt == attempts - 1:
                 return matches
-            sleeper(self.tuning)(next(waits))
+            wait = next(waits)
+            sleeper(self.tuning)(wait)
+            if waited is not None:
+                waited.append(wait)
         return []
 
     def _list(self, api: ApiClient, params: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -450,7 +480,21 @@ def _alert_contacts(value: Any, failures: list[tuple[str, str]]) -> Any:
                 failures.append(("alert_contacts", f"item {position}: {field} must be a whole number >= 0"))
             numbers[field] = number
         raw_id = item["id"]
-        contacts.append({"id": raw_id if is_unknown(raw_id) else vendor_id(raw_id), **numbers})
+        if is_unknown(raw_id):
+            contacts.append({"id": raw_id, **numbers})
+            continue
+        reference = CONTACT_REFERENCE.match(str(raw_id).strip())
+        if reference is None:
+            # The API answers 400 for an id that is not a number; say so before anything is deployed.
+            failures.append(
+                (
+                    "alert_contacts",
+                    f"item {position}: id {str(raw_id)!r} is not a contact id "
+                    "(a number, or an AlertContact id such as integrations/101)",
+                )
+            )
+            continue
+        contacts.append({"id": reference.group(1), **numbers})
     known = [c for c in contacts if not is_unknown(c["id"])]
     ids = [c["id"] for c in known]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
@@ -541,6 +585,11 @@ def monitor_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
         "alert_contacts": contacts,
         "tags": sorted({str(t).strip().lower() for t in tag_names if str(t).strip()}),
     }
+
+
+def _took_effect(error: ApiError) -> bool:
+    """A 2xx whose body was unusable: the write happened, we just cannot tell what it made."""
+    return isinstance(error, MalformedResponse) and error.status is not None and 200 <= error.status < 300
 
 
 def _inputs_only(props: Mapping[str, Any]) -> dict[str, Any]:

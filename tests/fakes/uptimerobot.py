@@ -84,7 +84,10 @@ class FakeUptimeRobot(LoopbackFake):
 
     Quirks it reproduces: names and URLs stored HTML-escaped (optionally twice), alert-contact order
     reversed and ids returned as numbers, header keys lower-cased, integer ids, cursor pagination with
-    `nextLink`, 409 on a duplicate integration, 404 `000-004` for an unknown monitor, 401 for a bad key.
+    `nextLink`, 409 on a duplicate integration, 404 `000-004` for an unknown monitor, 401 for a bad key,
+    strict integers (`60.0` is a 400), lists that lag behind creates (`stale_reads(list_lag_calls=N)`),
+    and the free plan's zero thresholds (`free_plan=True`). docs/uptimerobot.md says which of these are
+    confirmed by the vendor's sources and which are assumed.
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class FakeUptimeRobot(LoopbackFake):
         read_only_keys: tuple[str, ...] = (),
         min_interval: int = 30,
         legacy_list_format: bool = False,
+        free_plan: bool = False,
     ) -> None:
         self.api_key = api_key
         self.read_only_keys = read_only_keys
@@ -105,6 +109,8 @@ class FakeUptimeRobot(LoopbackFake):
         self.escape_times = escape_times
         self.min_interval = min_interval
         self.legacy_list_format = legacy_list_format
+        # Free plan (reference §3): contact threshold and recurrence must both be 0.
+        self.free_plan = free_plan
         self.monitors: dict[int, dict[str, Any]] = {}
         self.contacts: dict[int, dict[str, Any]] = {}
         self.integrations: dict[int, dict[str, Any]] = {}
@@ -402,10 +408,10 @@ class FakeUptimeRobot(LoopbackFake):
         if kind != "HEARTBEAT" and not fields.get("url"):
             problems.append("url is required")
         interval = fields.get("interval")
-        if not isinstance(interval, int) or interval < self.min_interval:
+        if not _is_integer(interval) or interval < self.min_interval:
             problems.append(f"interval must be at least {self.min_interval} seconds")
         timeout = fields.get("timeout", 30)
-        if not isinstance(timeout, int) or not 0 <= timeout <= 60:
+        if not _is_integer(timeout) or not 0 <= timeout <= 60:
             problems.append("timeout must be between 0 and 60")
         if kind == "KEYWORD":
             if fields.get("keywordType") not in KEYWORD_TYPES:
@@ -419,8 +425,11 @@ class FakeUptimeRobot(LoopbackFake):
             ):
                 problems.append(f"alert contact {ident} does not exist")
             for number in ("threshold", "recurrence"):
-                if not isinstance(assigned.get(number, 0), int) or assigned.get(number, 0) < 0:
+                value = assigned.get(number, 0)
+                if not _is_integer(value) or value < 0:
                     problems.append(f"{number} must be a non-negative integer")
+                elif self.free_plan and value != 0:
+                    problems.append(f"{number} must be 0 on the free plan")
         if problems:
             raise _ApiFailure(400, "; ".join(problems))
 
@@ -585,6 +594,11 @@ class _ApiFailure(Exception):
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body), status=status, headers=headers or {}, content_type="application/json")
+
+
+def _is_integer(value: Any) -> bool:
+    """The API parses integers strictly: JSON `60.0` or `true` is not an interval (assumed from its 400s)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _unescape(text: str) -> str:
