@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
+from providers import wire
 from providers.http import ApiClient
 
 API_KEY_ENV = "UPTIMEROBOT_API_KEY"
@@ -162,9 +162,8 @@ def unescape(text: Any) -> Any:
 
 
 def is_unknown(value: Any) -> bool:
-    """A value another resource will compute later. Through the real host `check` and `diff` receive
-    `pulumi.output.Unknown` objects; the sentinel string is what direct calls and older code pass."""
-    return isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN)
+    """A value another resource will compute later (an Unknown object through the host; see wire.py)."""
+    return wire.is_unknown(value)
 
 
 def contains_unknown(value: Any) -> bool:

@@ -10,6 +10,10 @@ calls `whole_numbers` on what the host gave it instead, before anything else loo
 A non-integral float (`2.5`) is left alone so `check` can reject it by name, and `bool` (a subclass
 of int) is never touched. Outputs need no conversion: they go back through the same Struct, and the
 next call normalises them again.
+
+Unknowns too: in a preview, `check` and `diff` receive a value another resource has not computed yet
+as a `pulumi.output.Unknown` object (the host deserialises with unknowns kept), not as the sentinel
+string that direct calls and the SDK's docs show. `is_unknown` accepts both.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any
+
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
 
 
 def whole_numbers(value: Any) -> Any:
@@ -33,3 +40,8 @@ def whole_numbers(value: Any) -> Any:
 def props(value: Mapping[str, Any] | None) -> dict[str, Any]:
     """A provider method's property bag (inputs, olds or state) with numbers as the program wrote them."""
     return whole_numbers(dict(value or {}))
+
+
+def is_unknown(value: Any) -> bool:
+    """A value the engine will only know after another resource is created (preview only)."""
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN)

@@ -9,7 +9,9 @@ what `pulumi.dynamic.Resource` stores in `__provider`), and properties go throug
 
 - every number arrives as a float (`5` -> `5.0`), in inputs, olds and state alike;
 - a top-level `None` property is dropped (the provider sees the key missing);
-- `UNKNOWN` (the engine's unknown sentinel) reaches `check`/`diff` as an unknown, as in a preview;
+- `UNKNOWN` (the engine's unknown sentinel) reaches `check`/`diff` as a `pulumi.output.Unknown`
+  object, as in a preview (not as the string: test with `providers.wire.is_unknown`); what the
+  provider returns is handed back to the test with unknowns as `UNKNOWN` again;
 - `Secret(...)` values are unwrapped before sending: the host declares `acceptSecrets: false`, so the
   engine strips secret markers before the provider runs;
 - a provider exception comes back as a gRPC error; it is raised here as `ProviderCallError`.

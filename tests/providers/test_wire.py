@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
-from providers.wire import props, whole_numbers
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+
+from providers.wire import is_unknown, props, whole_numbers
 
 
 def test_integral_doubles_become_ints_at_every_depth() -> None:
@@ -23,3 +26,8 @@ def test_fractions_booleans_strings_and_non_finite_numbers_are_left_for_check_to
 def test_props_copies_a_missing_bag_as_empty() -> None:
     assert props(None) == {}
     assert props({"version": 3.0}) == {"version": 3}
+
+
+def test_unknowns_are_recognised_as_the_host_sends_them_and_as_the_sentinel_string() -> None:
+    assert is_unknown(Unknown()) and is_unknown(rpc.UNKNOWN)
+    assert not is_unknown("a routing key") and not is_unknown(None)
