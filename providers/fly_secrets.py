@@ -26,9 +26,9 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.runtime.rpc import UNKNOWN
 
 from providers.http import ApiClient, ApiError, VendorResponse, require
+from providers.wire import is_unknown
 from providers.wire import props as from_wire
 
 log = logging.getLogger(__name__)
@@ -335,7 +335,7 @@ class FlySecretProvider(ResourceProvider):
             ("key", SECRET_NAME, "letters, digits and underscores, not starting with a digit"),
         ):
             given = news.get(name)
-            if given == UNKNOWN:
+            if is_unknown(given):
                 inputs[name] = given
             elif not isinstance(given, str) or not pattern.fullmatch(given.strip()):
                 failures.append(CheckFailure(name, f"{name} must be a non-empty string of {rule}"))
@@ -343,7 +343,7 @@ class FlySecretProvider(ResourceProvider):
                 inputs[name] = given.strip()
 
         value = news.get("value")
-        if value == UNKNOWN:
+        if is_unknown(value):
             inputs["value"] = value
         elif not isinstance(value, str):
             failures.append(CheckFailure("value", "value must be a string"))
@@ -354,7 +354,7 @@ class FlySecretProvider(ResourceProvider):
             inputs["value"] = value
 
         for name in INPUT_DEFAULTS:
-            if inputs[name] != UNKNOWN and not isinstance(inputs[name], bool):
+            if not is_unknown(inputs[name]) and not isinstance(inputs[name], bool):
                 failures.append(CheckFailure(name, f"{name} must be true or false"))
         return CheckResult(inputs, failures)
 
