@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -124,13 +125,12 @@ def test_a_fractional_threshold_or_a_contact_name_for_an_id_fails_check_naming_f
     )
     with pytest.raises(CheckFailed) as raised:
         host.apply(monitors, args)
-    failures = dict(raised.value.failures) | {}
     reasons = raised.value.failures
     assert ("interval_seconds", "must be between 30 and 2678400") in reasons
     assert ("timeout_seconds", "must be between 0 and 60") in reasons
     assert ("alert_contacts", "item 0: threshold_minutes must be a whole number >= 0") in reasons
     assert any(p == "alert_contacts" and "'slack-alerts' is not a contact id" in r for p, r in reasons)
-    assert set(failures) == {"interval_seconds", "timeout_seconds", "alert_contacts"}
+    assert {prop for prop, _ in reasons} == {"interval_seconds", "timeout_seconds", "alert_contacts"}
     assert host.calls.count("Create") == 0
 
 
@@ -311,3 +311,17 @@ def test_a_monitor_nobody_adopted_is_still_deleted_in_the_same_deployment(
     host.destroy(monitors, removed)
     assert fake.monitors[int(removed.id)].get("_deleted")
     assert not fake.monitors[int(kept.id)].get("_deleted")
+
+
+def test_state_written_by_one_run_is_previewed_refreshed_and_destroyed_by_the_next(
+    fake: FakeUptimeRobot, start_host: StartHost, monitors: MonitorProvider
+) -> None:
+    env = {"UPTIMEROBOT_API_KEY": API_KEY, "UPTIMEROBOT_API_URL": fake.url}
+    args = monitor_args(alert_contacts=[], tags=["shop"])
+    state = start_host(env).apply(monitors, args)
+    # The engine keeps state as JSON between runs; the next run starts a fresh host process.
+    stored = State(**json.loads(json.dumps(state.__dict__)))
+    next_run = start_host(env)
+    next_run.assert_settled(monitors, args, stored)
+    next_run.destroy(monitors, stored)
+    assert fake.monitors[int(state.id)].get("_deleted")
