@@ -75,6 +75,10 @@ class AlertContactProvider(dynamic.ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         props = wire.props(props)
+        created = self._create(props)
+        return dynamic.CreateResult(created.id, _with_adopt_id(created.outs, props))
+
+    def _create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         desired = _inputs_only(props)
         api = client(self.tuning)
         if props.get("adopt_id"):
@@ -122,14 +126,19 @@ class AlertContactProvider(dynamic.ResourceProvider):
         found = self._get(api, kind, contact_id, _inputs_only(props) if props else None, confirm_gone=True)
         if found is None:
             return dynamic.ReadResult(None, {})
-        return dynamic.ReadResult(_pulumi_id(found["kind"], contact_id), found, _inputs_only(found))
+        return dynamic.ReadResult(
+            _pulumi_id(found["kind"], contact_id),
+            _with_adopt_id(found, props),
+            _with_adopt_id(_inputs_only(found), props),
+        )
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         desired = _inputs_only(wire.props(news))
         kind, contact_id = _parse_id(id_, desired["kind"])
         api = client(self.tuning)
         self._patch(api, contact_id, desired)
-        return dynamic.UpdateResult(self._settle(api, kind, contact_id, desired, strict=False))
+        outputs = self._settle(api, kind, contact_id, desired, strict=False)
+        return dynamic.UpdateResult(_with_adopt_id(outputs, wire.props(news)))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         kind, contact_id = _parse_id(id_, props.get("kind"))
@@ -400,6 +409,11 @@ def contact_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
         "location": str(item.get("location") or "us").lower() if kind == "pagerduty" else None,
         "auto_resolve": bool(item.get("autoResolve", False)) if kind == "pagerduty" else None,
     }
+
+
+def _with_adopt_id(values: dict[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` plus the declared `adopt_id`, kept in outputs so a refresh hands the same inputs back."""
+    return {**values, "adopt_id": props["adopt_id"]} if props.get("adopt_id") else values
 
 
 def _inputs_only(props: Mapping[str, Any]) -> dict[str, Any]:

@@ -94,6 +94,10 @@ class MonitorProvider(dynamic.ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         props = wire.props(props)
+        created = self._create(props)
+        return dynamic.CreateResult(created.id, _with_adopt_id(created.outs, props))
+
+    def _create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         desired = _inputs_only(props)
         api = client(self.tuning)
         adopt_id = props.get("adopt_id")
@@ -130,7 +134,9 @@ class MonitorProvider(dynamic.ResourceProvider):
         found = self._get(api, vendor_id(id_), _inputs_only(props) if props else None, confirm_gone=True)
         if found is None:
             return dynamic.ReadResult(None, {})
-        return dynamic.ReadResult(found["monitor_id"], found, _inputs_only(found))
+        return dynamic.ReadResult(
+            found["monitor_id"], _with_adopt_id(found, props), _with_adopt_id(_inputs_only(found), props)
+        )
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         desired = _inputs_only(wire.props(news))
@@ -138,7 +144,8 @@ class MonitorProvider(dynamic.ResourceProvider):
         body = monitor_body(desired)
         body.pop("type")
         api.request("PATCH", f"/monitors/{vendor_id(id_)}", json=body, secret_values=_secrets(desired))
-        return dynamic.UpdateResult(self._settle(api, vendor_id(id_), desired, strict=False))
+        outputs = self._settle(api, vendor_id(id_), desired, strict=False)
+        return dynamic.UpdateResult(_with_adopt_id(outputs, wire.props(news)))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         if adopted_in_this_deployment("monitor", vendor_id(id_)):
@@ -590,6 +597,11 @@ def monitor_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
 def _took_effect(error: ApiError) -> bool:
     """A 2xx whose body was unusable: the write happened, we just cannot tell what it made."""
     return isinstance(error, MalformedResponse) and error.status is not None and 200 <= error.status < 300
+
+
+def _with_adopt_id(values: dict[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` plus the declared `adopt_id`, kept in outputs so a refresh hands the same inputs back."""
+    return {**values, "adopt_id": props["adopt_id"]} if props.get("adopt_id") else values
 
 
 def _inputs_only(props: Mapping[str, Any]) -> dict[str, Any]:

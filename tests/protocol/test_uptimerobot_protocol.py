@@ -325,3 +325,23 @@ def test_state_written_by_one_run_is_previewed_refreshed_and_destroyed_by_the_ne
     next_run.assert_settled(monitors, args, stored)
     next_run.destroy(monitors, stored)
     assert fake.monitors[int(state.id)].get("_deleted")
+
+
+def test_a_monitor_taken_over_with_adopt_id_settles_and_refresh_keeps_its_inputs(
+    host: ProviderHost, fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    existing = host.apply(monitors, monitor_args(interval_seconds=300), name="made-by-hand")
+    args = monitor_args(adopt_id=existing.id)
+    state = host.apply(monitors, args, name="declared")
+    assert state.id == existing.id and live_monitor(fake, state)["interval"] == 60
+    host.assert_settled(monitors, args, state)
+
+
+def test_an_integration_taken_over_with_adopt_id_settles_and_refresh_keeps_its_inputs(
+    host: ProviderHost, contacts: AlertContactProvider
+) -> None:
+    existing = host.apply(contacts, pagerduty_args(friendly_name="made by hand"), name="made-by-hand")
+    args = pagerduty_args(adopt_id=existing.outputs["contact_id"])
+    state = host.apply(contacts, args, name="declared")
+    assert state.id == existing.id and state.outputs["friendly_name"] == "shop-prod PagerDuty"
+    host.assert_settled(contacts, args, state)
