@@ -345,3 +345,13 @@ def test_an_integration_taken_over_with_adopt_id_settles_and_refresh_keeps_its_i
     state = host.apply(contacts, args, name="declared")
     assert state.id == existing.id and state.outputs["friendly_name"] == "shop-prod PagerDuty"
     host.assert_settled(contacts, args, state)
+
+
+@pytest.mark.parametrize("kind", ["HTTP", "KEYWORD", "PING", "PORT", "HEARTBEAT", "DNS", "API", "UDP"])
+def test_every_monitor_type_settles_after_apply(
+    host: ProviderHost, monitors: MonitorProvider, kind: str
+) -> None:
+    host_only = kind in {"PING", "PORT", "DNS", "UDP"}
+    args = monitor_args(type=kind, url="shop.example.com" if host_only else "https://shop.example.com/health")
+    state = host.apply(monitors, args)
+    host.assert_settled(monitors, args, state)
