@@ -199,12 +199,23 @@ def test_an_alert_contact_lives_through_check_create_read_diff_update_refresh_an
     assert host.refresh(contacts, state) is None
 
 
-def test_an_email_contact_settles_after_apply(
-    host: ProviderHost, contacts: AlertContactProvider
+@pytest.mark.parametrize(
+    ("overrides", "collection"),
+    [
+        ({"kind": "email", "value": "Oncall@Example.com", "friendly_name": "On-call inbox"}, "alert-contacts"),
+        (
+            {"kind": "slack", "value": SLACK_URL, "channel": "#alerts", "friendly_name": "Ops &amp; on-call"},
+            "integrations",
+        ),
+        ({"kind": "pagerduty", "location": "eu", "auto_resolve": False}, "integrations"),
+    ],
+)
+def test_every_contact_kind_settles_after_apply(
+    host: ProviderHost, contacts: AlertContactProvider, overrides: dict[str, Any], collection: str
 ) -> None:
-    args = pagerduty_args(kind="email", value="Oncall@Example.com", friendly_name="On-call inbox")
+    args = pagerduty_args(**overrides)
     state = host.apply(contacts, args)
-    assert state.id.startswith("alert-contacts/")
+    assert state.id.startswith(f"{collection}/")
     host.assert_settled(contacts, args, state)
 
 
