@@ -563,7 +563,11 @@ class _OutOfTime(requests.ConnectionError):
 
 
 class _Watch:
-    """The sockets of one attempt, so a watchdog timer can cut them when its time is up."""
+    """The sockets of one attempt, so a watchdog timer can cut them when its time is up.
+
+    It keeps a dup() of each socket: TLS wrapping detaches the original socket object, but shutting
+    down any descriptor of a connection wakes every reader of it, in the handshake or the body alike.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -574,19 +578,23 @@ class _Watch:
     def connected(self) -> bool:
         return bool(self._sockets)
 
-    def add(self, sock: socket.socket | None) -> None:
-        if sock is None:
-            return
+    def add(self, sock: socket.socket) -> None:
         with self._lock:
-            self._sockets.append(sock)
+            copy = sock.dup()
+            self._sockets.append(copy)
             if self.expired:
-                _cut(sock)
+                _cut(copy)
 
     def expire(self) -> None:
         with self._lock:
             self.expired = True
             for sock in self._sockets:
                 _cut(sock)
+
+    def release(self) -> None:
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
 
 
 def _cut(sock: socket.socket) -> None:
@@ -599,24 +607,14 @@ _CURRENT_WATCH = threading.local()  # connections register on the thread that op
 
 
 class _WatchedMixin:
-    """Registers each new socket (and, for TLS, the wrapped one) with the calling thread's _Watch."""
-
-    sock: socket.socket | None
+    """Registers each new socket with the calling thread's _Watch before anything is sent or read."""
 
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()  # type: ignore[misc]
-        _register(sock)
+        watch = getattr(_CURRENT_WATCH, "watch", None)
+        if watch is not None:
+            watch.add(sock)
         return sock
-
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        _register(self.sock)
-
-
-def _register(sock: socket.socket | None) -> None:
-    watch = getattr(_CURRENT_WATCH, "watch", None)
-    if watch is not None:
-        watch.add(sock)
 
 
 class _WatchedHTTPConnection(_WatchedMixin, urllib3.connection.HTTPConnection):
@@ -681,6 +679,7 @@ def _send_within(budget: float, method: str, url: str, **options: Any) -> tuple[
     finally:
         timer.cancel()
         _CURRENT_WATCH.watch = None
+        watch.release()
 
 
 def _may_have_been_sent(exc: requests.RequestException) -> bool:

@@ -60,6 +60,8 @@ class DrippingServer:
 
     `drip_headers=True` drips the status line and headers too; otherwise they arrive at once and only the
     body drips. `content_length=False` leaves the length out, so the body ends when the connection closes.
+    `tls_stall=True` answers a TLS ClientHello with a record header announcing 16 KiB and drips that
+    record, so an https:// client's handshake never completes while bytes keep coming.
     Each connection stops dripping after `for_seconds` (so no test can hang) or when the client hangs up.
     """
 
@@ -70,11 +72,13 @@ class DrippingServer:
         for_seconds: float = 6.0,
         drip_headers: bool = False,
         content_length: bool = True,
+        tls_stall: bool = False,
     ) -> None:
         self.interval = interval
         self.for_seconds = for_seconds
         self.drip_headers = drip_headers
         self.content_length = content_length
+        self.tls_stall = tls_stall
         self.connections = 0
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -124,9 +128,12 @@ class DrippingServer:
         with conn:
             conn.settimeout(1.0)
             try:
-                conn.recv(65536)  # the request; its content does not matter
-                payload = head + body
-                if not self.drip_headers:
+                conn.recv(65536)  # the request (or a TLS ClientHello); its content does not matter
+                if self.tls_stall:
+                    payload = b"\x16\x03\x03\x40\x00" + b"\x00" * 0x4000
+                elif self.drip_headers:
+                    payload = head + body
+                else:
                     conn.sendall(head)
                     payload = body
                 for index in range(len(payload)):

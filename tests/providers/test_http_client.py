@@ -704,3 +704,18 @@ def test_a_rate_limit_pause_before_the_first_attempt_counts_against_the_deadline
         make_client(scripted, virtual, deadline_seconds=30.0).request("GET", "/thing")
     assert virtual.sleeps == [30.0]
     assert len(scripted.seen) == 1
+
+
+def test_a_tls_handshake_that_drips_is_cut_at_the_attempt_limit() -> None:
+    # The https path goes through the same watched connections; the 10 s read timeout must not apply.
+    with DrippingServer(tls_stall=True, for_seconds=6.0) as server:
+        client = _real_time_client(
+            server.url.replace("http://", "https://"),
+            timeout=(1.0, 10.0),
+            attempt_seconds=0.3,
+            deadline_seconds=0.6,
+        )
+        started = time.monotonic()
+        with pytest.raises(ApiError, match="no complete response within"):
+            client.request("GET", "/thing")
+        assert time.monotonic() - started < 2.0
