@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN  # the placeholder for inputs not known yet during a preview
 
+from providers import wire
 from providers.http import ApiClient, ApiError, MalformedResponse, require
+
+log = logging.getLogger(__name__)
+Found = TypeVar("Found")
 
 SERVICE = "sentry"
 TOKEN_ENV = "SENTRY_AUTH_TOKEN"  # noqa: S105 - the variable name, not a token
@@ -58,7 +65,28 @@ def api_base_url() -> str:
 
 
 def is_unknown(value: Any) -> bool:
-    return value == UNKNOWN
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN)
+
+
+def _unknowns_as_placeholder(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {key: _unknowns_as_placeholder(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unknowns_as_placeholder(item) for item in value]
+    return value
+
+
+def from_engine(props: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the provider host handed a method, made plain once at the boundary, before anything reads it.
+
+    Numbers: the engine sends every number as a double (`providers/wire.py` turns integral ones back into
+    ints). Unknowns: during a preview the host deserialises a value not known yet as a `pulumi.output.Unknown`
+    object, which `str()` or iteration would turn into garbage; it becomes Pulumi's placeholder string, which
+    the providers test with `is_unknown` and which serialises back to the engine as an unknown.
+    """
+    return _unknowns_as_placeholder(wire.props(props))
 
 
 class SentryApi:
@@ -150,6 +178,80 @@ def may_have_taken_effect(error: ApiError) -> bool:
     """A write whose outcome is unknown (timeout, 5xx) or known to have happened with an unusable answer
     (a 2xx with an HTML page or without an id): look for the object before ever sending again."""
     return error.ambiguous or (isinstance(error, MalformedResponse) and error.status is not None and error.status < 300)
+
+
+# -- adoption ledger -----------------------------------------------------------------------------
+#
+# The estate's one rule for adoption (the same as providers/uptimerobot_api.py, docs/sentry.md "Adoption"):
+# `create` adopts an existing object with the same natural key (an orphan of an interrupted `up`, or the
+# project and Default key Sentry already has). When a resource's URN changes (a rename without `aliases`) or
+# it is `--replace`d, the engine creates the new resource first, which adopts the live object, then deletes the
+# old URN, whose `delete` would remove the object just taken over. Every dynamic resource of one deployment
+# runs in one provider-host process, so an adoption recorded here is seen by that later delete, which then
+# forgets the object instead of deleting it. Residual risk: a run interrupted between the adopting create and
+# the old delete loses the record (use `aliases` for renames).
+_ADOPTED: set[tuple[str, str, str]] = set()
+_ADOPTED_LOCK = threading.Lock()
+
+
+def _ledger_key(kind: str, object_id: str) -> tuple[str, str, str]:
+    return (api_base_url(), kind, str(object_id))
+
+
+def record_adoption(kind: str, object_id: str) -> None:
+    """Note that a resource of this deployment took over a Sentry object that already existed."""
+    with _ADOPTED_LOCK:
+        _ADOPTED.add(_ledger_key(kind, object_id))
+
+
+def adopted_in_this_deployment(kind: str, object_id: str) -> bool:
+    with _ADOPTED_LOCK:
+        return _ledger_key(kind, object_id) in _ADOPTED
+
+
+def forget_adoptions() -> None:
+    """For tests that run several 'deployments' in one process."""
+    with _ADOPTED_LOCK:
+        _ADOPTED.clear()
+
+
+def kept_for_its_adopter(kind: str, object_id: str, what: str) -> bool:
+    """True (and says so) when `delete` must leave the object to the resource that adopted it."""
+    if not adopted_in_this_deployment(kind, object_id):
+        return False
+    log.warning(
+        "sentry %s was adopted by another resource in this deployment (a rename or replacement); "
+        "forgetting it instead of deleting it",
+        what,
+    )
+    return True
+
+
+# -- a create that may have happened ----------------------------------------------------------------
+
+
+def look_again(api: SentryApi, find: Callable[[], Found | None]) -> tuple[Found | None, int]:
+    """After a create that may have taken effect: look a few times, as Sentry may still be committing it.
+
+    Returns what was found (or None) and how many looks it took.
+    """
+    attempts = max(1, api.tuning.settle_attempts)
+    for attempt in range(attempts):
+        found = find()
+        if found is not None:
+            return found, attempt + 1
+        if attempt + 1 < attempts:
+            api.sleep(api.tuning.settle_seconds)
+    return None, attempts
+
+
+def unproven_create(error: Exception, what: str, where: str, looks: int) -> SentryProviderError:
+    """The error for a create that may have happened but that Sentry does not show: never "nothing was created"."""
+    return SentryProviderError(
+        f"{error}. Sentry may have saved {what} anyway, but {where} did not show it after {looks} look(s), so this "
+        f"stack has no record of it. Before running `pulumi up` again, look for {what} in Sentry ({where}): if it "
+        "is there, the rerun adopts it (create takes the single exact match); if it is not, the rerun creates it."
+    )
 
 
 def next_cursor(link_header: str) -> str | None:

@@ -16,10 +16,15 @@ from providers.sentry_common import (
     as_number,
     check_ref,
     check_slug,
+    from_engine,
     is_unknown,
+    kept_for_its_adopter,
+    look_again,
     may_have_taken_effect,
     project_moves,
+    record_adoption,
     require_project,
+    unproven_create,
 )
 
 DETECTOR_TYPE = "metric_issue"
@@ -48,8 +53,11 @@ INPUT_KEYS = (
     "owner",
     "enabled",
 )
-OUTPUT_ONLY_KEYS = ("detector_id", "project_id", "workflow_ids", "date_updated")
+# No workflow_ids: which alerts use a monitor is owned by the workflows (their detectorIds); copying it here
+# would make every refresh after an alert is connected show a change on the monitor.
+OUTPUT_ONLY_KEYS = ("detector_id", "project_id", "date_updated")
 DETECTOR_FIELDS = ("id",)
+LEDGER_KIND = "detector"
 # Sentry's snuba-query validator refuses shorter windows on the spans dataset (reference §10).
 MIN_SPAN_WINDOW_SECONDS = 300
 SPANS_DATASET = "events_analytics_platform"
@@ -173,7 +181,6 @@ def _outputs(inputs: dict[str, Any], detector: dict[str, Any]) -> dict[str, Any]
         **_observed(detector),
         "detector_id": str(detector["id"]),
         "project_id": str(detector.get("projectId")),
-        "workflow_ids": sorted(str(w) for w in detector.get("workflowIds") or []),
         "date_updated": detector.get("dateUpdated"),
     }
 
@@ -186,6 +193,7 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         self.tuning = tuning
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        news = from_engine(news)
         inputs = _normalise(news)
         failures: list[tuple[str, str]] = []
         check_slug(inputs["organization"], "organization", failures)
@@ -237,6 +245,7 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         return problems
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        olds, news = from_engine(olds), from_engine(news)
         old, new = _normalise(olds), _normalise(news)
         changed = [k for k in INPUT_KEYS if old[k] != new[k]]
         replaces = ["organization"] if "organization" in changed else []
@@ -254,12 +263,15 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = from_engine(props)
         inputs = _normalise(props)
         api = SentryApi(self.tuning)
         organization = inputs["organization"]
         project_id = str(require_project(api, organization, inputs["project"])["id"])
         existing = self._find(api, organization, project_id, inputs["name"])
-        if existing is None:
+        if existing is not None:
+            record_adoption(LEDGER_KIND, existing["id"])
+        else:
             try:
                 created = api.send(
                     "POST",
@@ -272,12 +284,15 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
             except ApiError as error:
                 if not may_have_taken_effect(error):
                     raise
-                existing = self._find(api, organization, project_id, inputs["name"])
+                existing, looks = look_again(
+                    api, lambda: self._find(api, organization, project_id, inputs["name"])
+                )
                 if existing is None:
-                    raise SentryProviderError(
-                        f"creating Sentry monitor {inputs['name']!r} failed and no monitor with that name "
-                        "exists; "
-                        "nothing was created, retry the update"
+                    raise unproven_create(
+                        error,
+                        f"a metric monitor named {inputs['name']!r}",
+                        f"the monitor list of project {project_id}",
+                        looks,
                     ) from None
             else:
                 if created is None:
@@ -294,6 +309,7 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         return dynamic.CreateResult(str(detector["id"]), _outputs(inputs, detector))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = from_engine(props)
         organization = props.get("organization")
         if not organization:
             raise SentryProviderError("reading a Sentry monitor needs its organization in the resource inputs")
@@ -310,6 +326,7 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         return dynamic.ReadResult(str(detector["id"]), _outputs(base, detector), inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        olds, news = from_engine(olds), from_engine(news)
         inputs = _normalise(news)
         api = SentryApi(self.tuning)
         current = api.get(
@@ -323,6 +340,9 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(_outputs(inputs, detector))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_engine(props)
+        if kept_for_its_adopter(LEDGER_KIND, id_, f"metric monitor {id_}"):
+            return
         SentryApi(self.tuning).send(
             "DELETE",
             f"organizations/{props['organization']}/detectors/{id_}/",
@@ -393,7 +413,6 @@ class SentryMetricDetector(dynamic.Resource, module="sentry", name="MetricDetect
     enabled: pulumi.Output[bool]
     detector_id: pulumi.Output[str]
     project_id: pulumi.Output[str]
-    workflow_ids: pulumi.Output[list[str]]
     date_updated: pulumi.Output[str]
 
     def __init__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pulumi
@@ -15,10 +16,15 @@ from providers.sentry_common import (
     api_base_url,
     check_ref,
     check_slug,
+    from_engine,
     is_unknown,
+    kept_for_its_adopter,
+    look_again,
     may_have_taken_effect,
     project_moves,
+    record_adoption,
     require_project,
+    unproven_create,
 )
 
 SECRET_OUTPUTS = ("key_id", "public_key", "secret_key", "dsn", "dsn_public", "dsn_secret", "dsn_csp")
@@ -29,6 +35,12 @@ MAX_RATE_WINDOW_SECONDS = 86400
 KEY_PATH_PLACEHOLDER = "{key}"
 # Fields every key body must carry for the provider to use it.
 KEY_FIELDS = ("id",)
+LEDGER_KIND = "key"
+
+
+def _ledger_id(key_id: str) -> str:
+    # The key id is the DSN's public key: the adoption ledger keeps only a digest of it.
+    return hashlib.sha256(key_id.encode()).hexdigest()
 
 
 def _normalise(props: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +125,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         self.tuning = tuning
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        news = from_engine(news)
         inputs = _normalise(news)
         failures: list[tuple[str, str]] = []
         check_slug(inputs["organization"], "organization", failures)
@@ -134,6 +147,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(p, r) for p, r in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        olds, news = from_engine(olds), from_engine(news)
         old, new = _normalise(olds), _normalise(news)
         # adopt_default_key only steers create(); changing it later changes nothing in Sentry.
         changed = [
@@ -157,12 +171,15 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = from_engine(props)
         inputs = _normalise(props)
         api = SentryApi(self.tuning)
         organization = inputs["organization"]
         project_id = str(require_project(api, organization, inputs["project"])["id"])
         existing, adopted = self._find(api, inputs, project_id)
-        if existing is None:
+        if existing is not None:
+            record_adoption(LEDGER_KIND, _ledger_id(existing["id"]))
+        else:
             body: dict[str, Any] = {"name": inputs["label"]}
             if _rate_limit_body(inputs) is not None:
                 body["rateLimit"] = _rate_limit_body(inputs)
@@ -177,11 +194,15 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
             except ApiError as error:
                 if not may_have_taken_effect(error):
                     raise
-                existing, adopted = self._find(api, {**inputs, "adopt_default_key": False}, project_id)
+                existing, looks = look_again(
+                    api, lambda: self._find(api, {**inputs, "adopt_default_key": False}, project_id)[0]
+                )
                 if existing is None:
-                    raise SentryProviderError(
-                        f"creating Sentry client key {inputs['label']!r} failed and no key with that label "
-                        "exists; nothing was created, retry the update"
+                    raise unproven_create(
+                        error,
+                        f"a client key labelled {inputs['label']!r}",
+                        f"the key list of project {project_id}",
+                        looks,
                     ) from None
                 adopted = False
             else:
@@ -192,6 +213,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         return dynamic.CreateResult(_resource_id(organization, project_id, inputs["label"]), outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = from_engine(props)
         organization, project_id, label = self._locate(id_, props)
         api = SentryApi(self.tuning)
         key_id = props.get("key_id")
@@ -222,6 +244,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         return dynamic.ReadResult(id_, outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        olds, news = from_engine(olds), from_engine(news)
         inputs = _normalise(news)
         api = SentryApi(self.tuning)
         organization, project_id = inputs["organization"], str(olds["project_id"])
@@ -242,9 +265,10 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(_outputs(inputs, project_id, key, adopted=bool(olds.get("adopted", False))))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_engine(props)
         organization, project_id, _label = self._locate(id_, props)
         key_id = props.get("key_id")
-        if not key_id:
+        if not key_id or kept_for_its_adopter(LEDGER_KIND, _ledger_id(key_id), f"client key {id_!r}"):
             return
         _KeyEndpoint(SentryApi(self.tuning), organization, project_id, key_id).call("DELETE", tolerate=(404,))
 

@@ -14,13 +14,19 @@ from providers.sentry_common import (
     SentryApi,
     SentryProviderError,
     check_slug,
+    from_engine,
+    kept_for_its_adopter,
+    look_again,
     may_have_taken_effect,
     project_ref,
+    record_adoption,
+    unproven_create,
 )
 
 INPUT_KEYS = ("organization", "team", "slug", "name", "platform")
 OUTPUT_ONLY_KEYS = ("project_id", "status", "teams", "date_created", "adopted")
 MAX_NAME_ON_CREATE = 50
+LEDGER_KIND = "project"
 
 
 def _normalise(props: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +63,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         self.tuning = tuning
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        news = from_engine(news)
         inputs = _normalise(news)
         failures: list[tuple[str, str]] = []
         check_slug(inputs["organization"], "organization", failures)
@@ -70,6 +77,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(p, r) for p, r in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        olds, news = from_engine(olds), from_engine(news)
         old, new = _normalise(olds), _normalise(news)
         changed = [key for key in INPUT_KEYS if old[key] != new[key]]
         # A project cannot move between organisations; all else (the slug too) is edited in place.
@@ -82,6 +90,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = from_engine(props)
         inputs = _normalise(props)
         api = SentryApi(self.tuning)
         organization, slug = inputs["organization"], inputs["slug"]
@@ -95,6 +104,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
                 # Without this Sentry adds an "alert on every new issue" rule; it only works on create.
                 "default_rules": False,
             }
+            failure: ApiError | None = None
             try:
                 created = api.send(
                     "POST",
@@ -107,21 +117,30 @@ class SentryProjectProvider(dynamic.ResourceProvider):
             except ApiError as error:
                 if not may_have_taken_effect(error):
                     raise
-                created = None
-            if created is None:
-                # Ambiguous failure or 409: the slug is the natural key, so look before ever sending again.
-                existing = project_ref(api, organization, slug)
-                if existing is None:
-                    raise SentryProviderError(
-                        f"creating Sentry project {slug!r} failed and no project with that slug exists; "
-                        "nothing was created, retry the update"
-                    ) from None
-            else:
+                failure, created = error, None
+            if created is not None:
                 return dynamic.CreateResult(str(created["id"]), _outputs(inputs, created, adopted=False))
+            # Ambiguous failure or 409: the slug is the natural key, so look before ever sending again.
+            existing, looks = look_again(api, lambda: project_ref(api, organization, slug))
+            if existing is None:
+                if failure is None:
+                    raise SentryProviderError(
+                        f"Sentry says the slug {slug!r} is taken in {organization!r} (409), but no project answers "
+                        "to it: a project with this slug may still be pending deletion; wait for Sentry to finish "
+                        "deleting it, or choose another slug"
+                    )
+                raise unproven_create(
+                    failure, f"a project with slug {slug!r}", f"GET projects/{organization}/{slug}/", looks
+                ) from None
+            # After a 409 the project is somebody's that appeared meanwhile; after an ambiguous failure it is ours.
+            adopted = failure is None
+        if adopted:
+            record_adoption(LEDGER_KIND, existing["id"])
         project = self._converge(api, inputs, existing)
         return dynamic.CreateResult(str(project["id"]), _outputs(inputs, project, adopted=adopted))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = from_engine(props)
         organization = props.get("organization")
         if not organization:
             raise SentryProviderError("reading a Sentry project needs its organization in the resource inputs")
@@ -144,6 +163,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         return dynamic.ReadResult(str(project["id"]), outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        olds, news = from_engine(olds), from_engine(news)
         inputs = _normalise(news)
         api = SentryApi(self.tuning)
         current = api.get(
@@ -155,6 +175,9 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(_outputs(inputs, project, adopted=bool(olds.get("adopted", False))))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_engine(props)
+        if kept_for_its_adopter(LEDGER_KIND, id_, f"project {id_}"):
+            return
         api = SentryApi(self.tuning)
         # Deletion is asynchronous in Sentry; a 404 means it is already gone.
         api.send("DELETE", f"projects/{props['organization']}/{id_}/", tolerate=(404,), resource=f"project {id_}")

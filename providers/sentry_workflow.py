@@ -14,9 +14,14 @@ from providers.sentry_common import (
     SentryProviderError,
     canonical,
     check_slug,
+    from_engine,
     is_unknown,
+    kept_for_its_adopter,
+    look_again,
     may_have_taken_effect,
+    record_adoption,
     require_project,
+    unproven_create,
 )
 
 # Documented repeat-notification intervals in minutes.
@@ -49,6 +54,7 @@ INPUT_KEYS = (
 )
 OUTPUT_ONLY_KEYS = ("workflow_id", "connected_detector_ids", "issue_stream_detector_ids", "date_updated")
 WORKFLOW_FIELDS = ("id",)
+LEDGER_KIND = "workflow"
 # Slack user targets keep "@"; everything else is a channel, which Sentry stores as "#" + name.
 SLACK_MEMBER_PREFIX, SLACK_CHANNEL_PREFIX = "@", "#"
 
@@ -230,9 +236,13 @@ def _body(inputs: dict[str, Any], detector_ids: list[str]) -> dict[str, Any]:
 
 
 def _outputs(inputs: dict[str, Any], workflow: dict[str, Any], issue_stream_ids: list[str]) -> dict[str, Any]:
+    observed = _observed(workflow, issue_stream_ids)
+    # State keeps a Slack action as declared (no channel id Sentry resolved by itself), so a refresh and the
+    # next preview see exactly what the last apply wrote.
+    observed["action_filters"] = _as_sentry_stores(inputs["action_filters"], observed["action_filters"])
     return {
         **inputs,
-        **_observed(workflow, issue_stream_ids),
+        **observed,
         "workflow_id": str(workflow["id"]),
         "connected_detector_ids": _id_list(workflow.get("detectorIds")),
         "issue_stream_detector_ids": issue_stream_ids,
@@ -277,6 +287,7 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         self.tuning = tuning
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        news = from_engine(news)
         failures: list[tuple[str, str]] = []
         raw_filters = news.get("action_filters") or []
         if is_unknown(raw_filters):
@@ -315,6 +326,7 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(p, r) for p, r in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        olds, news = from_engine(olds), from_engine(news)
         old, new = _normalise(olds), _normalise(news)
         old["action_filters"] = _as_sentry_stores(new["action_filters"], old["action_filters"])
         changed = [k for k in INPUT_KEYS if canonical(old[k]) != canonical(new[k])]
@@ -326,13 +338,16 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = from_engine(props)
         inputs = _normalise(props)
         api = SentryApi(self.tuning)
         organization = inputs["organization"]
         issue_stream_ids = self._issue_stream_ids(api, organization, inputs["issue_stream_projects"])
         detector_ids = sorted(set(inputs["detector_ids"]) | set(issue_stream_ids))
         existing = self._find(api, organization, inputs["name"])
-        if existing is None:
+        if existing is not None:
+            record_adoption(LEDGER_KIND, existing["id"])
+        else:
             try:
                 created = api.send(
                     "POST",
@@ -344,12 +359,13 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
             except ApiError as error:
                 if not may_have_taken_effect(error):
                     raise
-                existing = self._find(api, organization, inputs["name"])
+                existing, looks = look_again(api, lambda: self._find(api, organization, inputs["name"]))
                 if existing is None:
-                    raise SentryProviderError(
-                        f"creating Sentry alert {inputs['name']!r} failed and no alert with that name "
-                        "exists; "
-                        "nothing was created, retry the update"
+                    raise unproven_create(
+                        error,
+                        f"an alert named {inputs['name']!r}",
+                        f"the alert list of organization {organization!r}",
+                        looks,
                     ) from None
             else:
                 # Whatever Sentry kept differently from the request (an alert declared disabled that came back
@@ -360,6 +376,7 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         return dynamic.CreateResult(str(workflow["id"]), _outputs(inputs, workflow, issue_stream_ids))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = from_engine(props)
         organization = props.get("organization")
         if not organization:
             raise SentryProviderError("reading a Sentry alert needs its organization in the resource inputs")
@@ -370,10 +387,13 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
             return dynamic.ReadResult(None, {})
         issue_stream_ids = _id_list(props.get("issue_stream_detector_ids"))
         base = _normalise(props)
-        inputs = {**base, **_observed(workflow, issue_stream_ids)}
+        observed = _observed(workflow, issue_stream_ids)
+        observed["action_filters"] = _as_sentry_stores(base["action_filters"], observed["action_filters"])
+        inputs = {**base, **observed}
         return dynamic.ReadResult(str(workflow["id"]), _outputs(base, workflow, issue_stream_ids), inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        olds, news = from_engine(olds), from_engine(news)
         inputs = _normalise(news)
         api = SentryApi(self.tuning)
         organization = inputs["organization"]
@@ -390,6 +410,9 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(_outputs(inputs, workflow, issue_stream_ids))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_engine(props)
+        if kept_for_its_adopter(LEDGER_KIND, id_, f"alert {id_}"):
+            return
         SentryApi(self.tuning).send(
             "DELETE",
             f"organizations/{props['organization']}/workflows/{id_}/",

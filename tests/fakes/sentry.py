@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from werkzeug import Request, Response
 
+from providers.sentry_common import forget_adoptions
 from tests.fakes.loopback import LoopbackFake
 
 FULL_SCOPES = frozenset(
@@ -169,6 +170,8 @@ class FakeSentry(LoopbackFake):
         self.deprecated_calls: list[tuple[str, str]] = []
         self.statuses: list[tuple[str, str, int]] = []
         self.issue_stream_lag = 0
+        # Assumed, not documented: how many list calls a newly created workflow or detector stays out of lists.
+        self.list_lag = 0
         # The Slack workspace behind every Slack integration: channel name -> channel id. Names not listed are
         # found (and given a stable id) unless they are in `missing_slack_channels`.
         self.slack_channels: dict[str, str] = {}
@@ -1011,6 +1014,7 @@ class FakeSentry(LoopbackFake):
                 "latestGroup": None,
             }
             organization.detectors[detector_id] = detector
+            detector["_hidden_lists"] = self.list_lag
             for workflow_id in body.get("workflowIds") or []:
                 workflow = organization.workflows.get(str(workflow_id))
                 if workflow and detector_id not in workflow["detectorIds"]:
@@ -1267,7 +1271,7 @@ class FakeSentry(LoopbackFake):
         return workflow
 
     def _public_workflow(self, workflow: dict[str, Any]) -> dict[str, Any]:
-        out = copy.deepcopy(workflow)
+        out = {k: copy.deepcopy(v) for k, v in workflow.items() if not k.startswith("_")}
         out["detectorIds"] = sorted(out["detectorIds"], reverse=True)
         return out
 
@@ -1284,6 +1288,9 @@ class FakeSentry(LoopbackFake):
                     continue
                 if query and query not in workflow["name"].lower():
                     continue
+                if workflow.get("_hidden_lists", 0) > 0:
+                    workflow["_hidden_lists"] -= 1
+                    continue
                 if project_ids and not any(
                     organization.detectors.get(d, {}).get("projectId") in project_ids for d in workflow["detectorIds"]
                 ):
@@ -1298,6 +1305,7 @@ class FakeSentry(LoopbackFake):
         with self._lock:
             self._validate_workflow(organization, body, None)
             workflow = self._store_workflow(organization, body, None)
+            workflow["_hidden_lists"] = self.list_lag
         return 201, self._public_workflow(workflow), {}
 
     def _workflow(self, organization: Org, workflow_id: str) -> dict[str, Any]:
@@ -1362,6 +1370,7 @@ def fake_for_tests(monkeypatch: Any, **kwargs: Any) -> Iterator[FakeSentry]:
     fake = FakeSentry(clock=clock.time, **kwargs).start()
     fake.virtual = clock  # type: ignore[attr-defined]
     fake.add_org(ORG, teams=("platform", "payments"))
+    forget_adoptions()  # each test is its own deployment
     monkeypatch.setenv("SENTRY_AUTH_TOKEN", CANARY_TOKEN)
     monkeypatch.setenv("SENTRY_API_URL", fake.base_url)
     try:
