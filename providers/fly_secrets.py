@@ -225,7 +225,7 @@ class FlySecretProvider(ResourceProvider):
                 return RemoteSecret.from_response(response)
             # A 404 may mean "no such app" (or a token scoped to another app): that must not look like
             # "secret deleted", or a refresh with the wrong token would drop every secret from state.
-            client.request("GET", f"apps/{quote(app, safe='')}/secrets")
+            client.request("GET", f"apps/{quote(app, safe='')}/secrets", resource=f"secrets of app {app}")
         return None
 
     def _fetch_current(self, client: ApiClient, app: str, key: str, state: Mapping[str, Any]) -> RemoteSecret | None:
@@ -508,7 +508,9 @@ class FlySecretProvider(ResourceProvider):
             return
         with self._vendor_errors(f"unsetting Fly secret {key} of app {app}"):
             # flyctl relies on unsetting a missing name not being an error; 404 is success too.
-            client.request("DELETE", _secret_path(app, key), tolerate=(404,))
+            client.request(
+                "DELETE", _secret_path(app, key), tolerate=(404,), resource=f"Fly secret {key} of app {app}"
+            )
 
 
 class AppSecret(Resource, module="fly", name="AppSecret"):

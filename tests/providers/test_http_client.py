@@ -719,3 +719,10 @@ def test_a_tls_handshake_that_drips_is_cut_at_the_attempt_limit() -> None:
         with pytest.raises(ApiError, match="no complete response within"):
             client.request("GET", "/thing")
         assert time.monotonic() - started < 2.0
+
+
+def test_a_failed_call_names_the_resource_it_was_about(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    scripted.then(Scripted(409, {"message": "name taken"}))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("POST", "/thing", json={}, resource="monitor careflex-health")
+    assert str(caught.value).startswith("uptimerobot POST /thing (monitor careflex-health) failed: HTTP 409")
