@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -62,6 +63,37 @@ OUTPUT_ONLY_KEYS = (
 # A digest is a function of the value alone (unsalted md5 in Fly's docs): a low-entropy secret such as
 # PAPERTRAIL_URL (host number + port) could be brute-forced from it, so digests are secret outputs too.
 SECRET_OUTPUTS = ["value", "digest", "written_digest"]
+
+
+# Keys a create took over from an existing value in this process (API URL, app, key). The rename rule
+# (docs/fly-secrets.md): the old resource's delete, which the engine runs after the new resource's
+# create, leaves such a key alone. The written_digest/written_at guard in delete() already does so when
+# Fly moves updated_at on every set; this covers a Fly that keeps updated_at for an unchanged value.
+_TAKEN_OVER: set[tuple[str, str, str]] = set()
+_TAKEN_OVER_LOCK = threading.Lock()
+
+
+def _takeover_key(app: str, key: str) -> tuple[str, str, str]:
+    return (os.environ.get(URL_ENV) or DEFAULT_API_URL, app, key)
+
+
+def _record_takeover(app: str, key: str) -> None:
+    with _TAKEN_OVER_LOCK:
+        _TAKEN_OVER.add(_takeover_key(app, key))
+
+
+def _consume_takeover(app: str, key: str) -> bool:
+    with _TAKEN_OVER_LOCK:
+        entry = _takeover_key(app, key)
+        found = entry in _TAKEN_OVER
+        _TAKEN_OVER.discard(entry)
+        return found
+
+
+def forget_takeovers() -> None:
+    """Drop the takeover ledger (tests that reuse keys across fake servers in one process)."""
+    with _TAKEN_OVER_LOCK:
+        _TAKEN_OVER.clear()
 
 
 class FlySecretError(Exception):
@@ -394,6 +426,8 @@ class FlySecretProvider(ResourceProvider):
         # Even an identical value is re-sent: the fresh updated_at marks this resource as the last writer,
         # so the delete of a resource it replaces leaves the key alone.
         outs = self._write_and_maybe_roll(client, props, before)
+        if before is not None:
+            _record_takeover(app, key)
         return CreateResult(id_=_resource_id(app, key), outs=outs)
 
     def _holds(self, client: ApiClient, app: str, value: str, current: RemoteSecret) -> bool:
@@ -481,6 +515,14 @@ class FlySecretProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         props = from_wire(props)
         app, key = (props["app"], props["key"]) if props.get("app") and props.get("key") else _split_id(id_)
+        if _consume_takeover(app, key):
+            log.warning(
+                "Fly secret %s of app %s was taken over by another resource in this run (a rename or a "
+                "replacement); leaving it in place",
+                key,
+                app,
+            )
+            return
         client = self._client()
         try:
             remote = self._fetch_current(client, app, key, props)

@@ -135,6 +135,7 @@ class FakeFlyApi(LoopbackFake):
         digest: Callable[[str], str] = opaque_digest,
         clock: Callable[[], datetime] | None = None,
         delete_missing_status: int = 200,
+        unchanged_set_is_a_no_op: bool = False,
     ) -> None:
         self.apps: dict[str, FakeApp] = {}
         self.tokens: dict[str, FakeToken] = {}
@@ -144,6 +145,9 @@ class FakeFlyApi(LoopbackFake):
         self._digest = digest
         self._clock = clock or TickingClock()
         self._delete_missing_status = delete_missing_status
+        # The other possible Fly: setting the value a key already holds changes nothing (same updated_at,
+        # no new version). Unverified either way; the provider must be safe under both.
+        self._unchanged_set_is_a_no_op = unchanged_set_is_a_no_op
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self._request_ids = itertools.count(1)
@@ -279,6 +283,9 @@ class FakeFlyApi(LoopbackFake):
             app.lagging_reads_left = self.lagging_reads_after_write
 
     def _set(self, app: FakeApp, name: str, value: str) -> FakeSecret:
+        unchanged = app.secrets.get(name)
+        if self._unchanged_set_is_a_no_op and unchanged is not None and unchanged.value == value:
+            return unchanged
         self._before_write(app)
         now = self._timestamp()
         existing = app.secrets.get(name)

@@ -22,6 +22,7 @@ from providers.fly_secrets import (
     FlySecretError,
     FlySecretProvider,
     authorization_header,
+    forget_takeovers,
 )
 from providers.http import forget_rate_limit_state
 from tests.fakes.fly import FakeFlyApi, md5_digest, opaque_digest
@@ -69,9 +70,11 @@ def fly(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeFlyApi]:
     monkeypatch.setenv("FLY_API_URL", fake.url)
     monkeypatch.setenv("FLY_API_TOKEN", OAUTH_TOKEN)
     forget_rate_limit_state()
+    forget_takeovers()
     yield fake
     fake.stop()
     forget_rate_limit_state()
+    forget_takeovers()
 
 
 @pytest.fixture
@@ -506,6 +509,29 @@ def test_replacement_of_the_same_key_create_new_then_delete_old_keeps_the_value_
     assert fly.value_of(APP, "SENTRY_DSN") == new_value
     assert provider.read(old_id, new_outs).outs["drifted"] is False
     assert fly.count("DELETE", "/secrets/SENTRY_DSN$") == 0 and no_probe_left(fly)
+
+
+def test_a_rename_keeps_the_key_even_if_fly_does_not_move_updated_at_for_an_unchanged_value(
+    provider: FlySecretProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = start_fake(unchanged_set_is_a_no_op=True)
+    monkeypatch.setenv("FLY_API_URL", fake.url)
+    monkeypatch.setenv("FLY_API_TOKEN", OAUTH_TOKEN)
+    forget_takeovers()
+    try:
+        old_id, old_outs = create(provider)  # the resource under its old logical name
+        _, new_outs = create(provider)  # the same key under its new name: create-new ...
+        assert new_outs["written_at"] == old_outs["written_at"]  # nothing moved on Fly's side
+
+        provider.delete(old_id, old_outs)  # ... then delete-old
+
+        assert fake.value_of(APP, "SENTRY_DSN") == VALUE
+        assert fake.count("DELETE", "/secrets/SENTRY_DSN$") == 0
+        provider.delete(old_id, new_outs)  # a later destroy of the new resource still unsets it
+        assert fake.value_of(APP, "SENTRY_DSN") is None
+    finally:
+        fake.stop()
+        forget_takeovers()
 
 
 def test_renaming_the_key_replaces_create_before_delete_and_moves_the_value(
