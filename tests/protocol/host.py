@@ -190,7 +190,7 @@ class ProviderHost:
         self._channel: grpc.Channel | None = None
         self._stub: provider_pb2_grpc.ResourceProviderStub | None = None
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the host; closed in stop()
-        self._pickles: dict[int, str] = {}
+        self._pickles: dict[int, tuple[ResourceProvider, str]] = {}
         self.calls: list[str] = []
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -251,8 +251,9 @@ class ProviderHost:
         """The `__provider` value, computed once per provider object like a resource registration."""
         key = id(provider)
         if key not in self._pickles:
-            self._pickles[key] = serialize_provider(provider)
-        return self._pickles[key]
+            # The provider is kept with its pickle: a freed object's id could be reused by another one.
+            self._pickles[key] = (provider, serialize_provider(provider))
+        return self._pickles[key][1]
 
     def _with_provider(self, provider: ResourceProvider, props: Mapping[str, Any]) -> Any:
         return to_struct({**props, PROVIDER_KEY: self.pickled(provider)})
