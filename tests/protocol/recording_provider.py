@@ -28,7 +28,10 @@ class RecordingProvider(dynamic.ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         seen = {"check": _describe(news), "env": os.environ.get("RECORDING_PROVIDER_ENV", "")}
-        return dynamic.CheckResult({**news, "seen": json.dumps(seen)}, [])
+        failures = [dynamic.CheckFailure("count", "must be at most 10")] if news.get("count", 0) > 10 else []
+        return dynamic.CheckResult({**news, "seen": json.dumps(seen)}, failures)
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        if props.get("fail_with"):
+            raise ValueError(props["fail_with"])
         return dynamic.CreateResult("rec-1", {**props, "seen": json.dumps({"create": _describe(props)})})

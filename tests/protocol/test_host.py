@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
-from tests.protocol.host import UNKNOWN, ProviderHost, Secret
+import pytest
+
+from tests.protocol.host import UNKNOWN, CheckFailed, ProviderCallError, ProviderHost, Secret
 from tests.protocol.recording_provider import RecordingProvider
 
 StartHost = Callable[[Mapping[str, str]], ProviderHost]
@@ -38,3 +40,21 @@ def test_the_environment_given_to_the_host_reaches_the_provider(start_host: Star
     host = start_host({"RECORDING_PROVIDER_ENV": "fake-base-url"})
     checked = host.check(RecordingProvider(), {})
     assert json.loads(checked.inputs["seen"])["env"] == "fake-base-url"
+
+
+def test_a_provider_exception_comes_back_as_an_error_naming_the_method_and_the_exception(
+    start_host: StartHost,
+) -> None:
+    host = start_host({})
+    with pytest.raises(ProviderCallError) as raised:
+        host.create(RecordingProvider(), {"fail_with": "vendor said no"})
+    assert raised.value.method == "Create"
+    assert raised.value.message == "ValueError: vendor said no"
+
+
+def test_check_failures_stop_apply_before_create_as_the_engine_does(start_host: StartHost) -> None:
+    host = start_host({})
+    with pytest.raises(CheckFailed) as raised:
+        host.apply(RecordingProvider(), {"count": 11})
+    assert raised.value.failures == [("count", "must be at most 10")]
+    assert host.calls == ["Check"]
