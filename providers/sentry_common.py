@@ -190,7 +190,11 @@ def may_have_taken_effect(error: ApiError) -> bool:
 # runs in one provider-host process, so an adoption recorded here is seen by that later delete, which then
 # forgets the object instead of deleting it. Residual risk: a run interrupted between the adopting create and
 # the old delete loses the record (use `aliases` for renames).
+#
+# The same ledger also knows every object a resource of this deployment created or adopted, so a second
+# resource declaring the same natural key is refused instead of silently sharing (and later deleting) it.
 _ADOPTED: set[tuple[str, str, str]] = set()
+_CLAIMED: set[tuple[str, str, str]] = set()
 _ADOPTED_LOCK = threading.Lock()
 
 
@@ -198,10 +202,27 @@ def _ledger_key(kind: str, object_id: str) -> tuple[str, str, str]:
     return (api_base_url(), kind, str(object_id))
 
 
-def record_adoption(kind: str, object_id: str) -> None:
-    """Note that a resource of this deployment took over a Sentry object that already existed."""
+def record_adoption(kind: str, object_id: str, what: str) -> None:
+    """Note that a resource of this deployment takes over a Sentry object that already existed.
+
+    Refuses when another resource of this deployment already created or adopted it: two resources would then
+    manage one object (both rewriting it, and one's delete removing it for the other).
+    """
+    key = _ledger_key(kind, object_id)
     with _ADOPTED_LOCK:
-        _ADOPTED.add(_ledger_key(kind, object_id))
+        if key in _CLAIMED:
+            raise SentryProviderError(
+                f"{what} is already managed by another resource of this stack in this deployment: two "
+                "resources declare the same natural key; give one of them another name"
+            )
+        _ADOPTED.add(key)
+        _CLAIMED.add(key)
+
+
+def record_creation(kind: str, object_id: str) -> None:
+    """Note that a resource of this deployment created (and so manages) a Sentry object."""
+    with _ADOPTED_LOCK:
+        _CLAIMED.add(_ledger_key(kind, object_id))
 
 
 def adopted_in_this_deployment(kind: str, object_id: str) -> bool:
@@ -213,6 +234,7 @@ def forget_adoptions() -> None:
     """For tests that run several 'deployments' in one process."""
     with _ADOPTED_LOCK:
         _ADOPTED.clear()
+        _CLAIMED.clear()
 
 
 def kept_for_its_adopter(kind: str, object_id: str, what: str) -> bool:

@@ -23,6 +23,7 @@ from providers.sentry_common import (
     may_have_taken_effect,
     project_moves,
     record_adoption,
+    record_creation,
     require_project,
     unproven_create,
 )
@@ -270,7 +271,7 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         project_id = str(require_project(api, organization, inputs["project"])["id"])
         existing = self._find(api, organization, project_id, inputs["name"])
         if existing is not None:
-            record_adoption(LEDGER_KIND, existing["id"])
+            record_adoption(LEDGER_KIND, existing["id"], f"metric monitor {inputs['name']!r} ({existing['id']})")
         else:
             try:
                 created = api.send(
@@ -304,7 +305,9 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
                 # Sentry's create builds the detector without reading `enabled` (reference §10): a monitor declared
                 # disabled comes back enabled, so converge at once instead of leaving it live until the next update.
                 detector = self._converge(api, inputs, project_id, created)
+                record_creation(LEDGER_KIND, detector["id"])
                 return dynamic.CreateResult(str(detector["id"]), _outputs(inputs, detector))
+        record_creation(LEDGER_KIND, existing["id"])
         detector = self._converge(api, inputs, project_id, existing)
         return dynamic.CreateResult(str(detector["id"]), _outputs(inputs, detector))
 

@@ -23,6 +23,7 @@ from providers.sentry_common import (
     may_have_taken_effect,
     project_moves,
     record_adoption,
+    record_creation,
     require_project,
     unproven_create,
 )
@@ -178,7 +179,9 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         project_id = str(require_project(api, organization, inputs["project"])["id"])
         existing, adopted = self._find(api, inputs, project_id)
         if existing is not None:
-            record_adoption(LEDGER_KIND, _ledger_id(existing["id"]))
+            record_adoption(
+                LEDGER_KIND, _ledger_id(existing["id"]), f"client key {existing.get('name')!r} of project {project_id}"
+            )
         else:
             body: dict[str, Any] = {"name": inputs["label"]}
             if _rate_limit_body(inputs) is not None:
@@ -206,8 +209,10 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
                     ) from None
                 adopted = False
             else:
+                record_creation(LEDGER_KIND, _ledger_id(created["id"]))
                 outs = _outputs(inputs, project_id, created, adopted=False)
                 return dynamic.CreateResult(_resource_id(organization, project_id, inputs["label"]), outs)
+        record_creation(LEDGER_KIND, _ledger_id(existing["id"]))
         key = self._converge(api, inputs, project_id, existing)
         outs = _outputs(inputs, project_id, key, adopted=adopted)
         return dynamic.CreateResult(_resource_id(organization, project_id, inputs["label"]), outs)

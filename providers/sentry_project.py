@@ -20,6 +20,7 @@ from providers.sentry_common import (
     may_have_taken_effect,
     project_ref,
     record_adoption,
+    record_creation,
     unproven_create,
 )
 
@@ -119,6 +120,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
                     raise
                 failure, created = error, None
             if created is not None:
+                record_creation(LEDGER_KIND, created["id"])
                 return dynamic.CreateResult(str(created["id"]), _outputs(inputs, created, adopted=False))
             # Ambiguous failure or 409: the slug is the natural key, so look before ever sending again.
             existing, looks = look_again(api, lambda: project_ref(api, organization, slug))
@@ -135,7 +137,8 @@ class SentryProjectProvider(dynamic.ResourceProvider):
             # After a 409 the project is somebody's that appeared meanwhile; after an ambiguous failure it is ours.
             adopted = failure is None
         if adopted:
-            record_adoption(LEDGER_KIND, existing["id"])
+            record_adoption(LEDGER_KIND, existing["id"], f"project {slug!r} ({existing['id']})")
+        record_creation(LEDGER_KIND, existing["id"])
         project = self._converge(api, inputs, existing)
         return dynamic.CreateResult(str(project["id"]), _outputs(inputs, project, adopted=adopted))
 

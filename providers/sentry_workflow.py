@@ -20,6 +20,7 @@ from providers.sentry_common import (
     look_again,
     may_have_taken_effect,
     record_adoption,
+    record_creation,
     require_project,
     unproven_create,
 )
@@ -346,7 +347,7 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         detector_ids = sorted(set(inputs["detector_ids"]) | set(issue_stream_ids))
         existing = self._find(api, organization, inputs["name"])
         if existing is not None:
-            record_adoption(LEDGER_KIND, existing["id"])
+            record_adoption(LEDGER_KIND, existing["id"], f"alert {inputs['name']!r} ({existing['id']})")
         else:
             try:
                 created = api.send(
@@ -371,7 +372,9 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
                 # Whatever Sentry kept differently from the request (an alert declared disabled that came back
                 # enabled) is converged now, not left live until the next update.
                 workflow = self._converge(api, inputs, created, detector_ids, issue_stream_ids)
+                record_creation(LEDGER_KIND, workflow["id"])
                 return dynamic.CreateResult(str(workflow["id"]), _outputs(inputs, workflow, issue_stream_ids))
+        record_creation(LEDGER_KIND, existing["id"])
         workflow = self._converge(api, inputs, existing, detector_ids, issue_stream_ids)
         return dynamic.CreateResult(str(workflow["id"]), _outputs(inputs, workflow, issue_stream_ids))
 

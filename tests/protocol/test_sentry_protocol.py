@@ -23,7 +23,7 @@ from providers.sentry_project import SentryProjectProvider
 from providers.sentry_workflow import OUTPUT_ONLY_KEYS as WORKFLOW_OUTPUTS
 from providers.sentry_workflow import SentryWorkflowProvider
 from tests.fakes.sentry import CANARY_TOKEN, ORG, FakeSentry, fake_for_tests
-from tests.protocol.host import UNKNOWN, CheckFailed, ProviderHost
+from tests.protocol.host import UNKNOWN, CheckFailed, ProviderCallError, ProviderHost
 
 StartHost = Callable[[Mapping[str, str]], ProviderHost]
 
@@ -374,7 +374,7 @@ def test_state_written_by_one_host_is_refreshed_and_deleted_by_another(
 
 
 def test_renaming_resources_without_aliases_keeps_every_object_the_new_urns_adopted(
-    host: ProviderHost, fake: FakeSentry, seeded: dict[str, Any]
+    host: ProviderHost, fake: FakeSentry, seeded: dict[str, Any], env: dict[str, str], start_host: StartHost
 ) -> None:
     detectors, workflows, keys = (
         SentryMetricDetectorProvider(FAST),
@@ -386,41 +386,59 @@ def test_renaming_resources_without_aliases_keeps_every_object_the_new_urns_adop
     args = workflow_args([old_detector.id])
     old_workflow = host.apply(workflows, args, name="shop-routing")
 
-    # The engine's order for a URN change: create every new URN (each adopts by natural key), then delete the old.
-    new_key = host.apply(keys, key_args(), name="shop-app-key")
-    new_detector = host.apply(detectors, detector_args(), name="shop-app-error-rate")
-    new_workflow = host.apply(workflows, args, name="shop-app-routing")
+    # A later `pulumi up` after the URNs changed: every new URN is created first (each adopts by natural
+    # key), then the old URNs are deleted, all in one provider-host process.
+    deployment = start_host(env)
+    new_key = deployment.apply(keys, key_args(), name="shop-app-key")
+    new_detector = deployment.apply(detectors, detector_args(), name="shop-app-error-rate")
+    new_workflow = deployment.apply(workflows, args, name="shop-app-routing")
     for provider, old in ((workflows, old_workflow), (detectors, old_detector), (keys, old_key)):
-        host.destroy(provider, old)
+        deployment.destroy(provider, old)
 
     assert (new_key.id, new_detector.id, new_workflow.id) == (old_key.id, old_detector.id, old_workflow.id)
     assert sum(1 for method, _path, _query in fake.requests if method == "DELETE") == 0
-    host.assert_settled(workflows, args, new_workflow)
-    host.assert_settled(detectors, detector_args(), new_detector)
-    host.assert_settled(keys, key_args(), new_key)
+    deployment.assert_settled(workflows, args, new_workflow)
+    deployment.assert_settled(detectors, detector_args(), new_detector)
+    deployment.assert_settled(keys, key_args(), new_key)
 
 
-def test_replacing_a_project_reference_through_the_host_never_deletes_the_adopted_monitor(
-    host: ProviderHost, fake: FakeSentry, seeded: dict[str, Any]
+def test_replacing_a_monitor_through_the_host_never_deletes_what_the_replacement_adopted(
+    host: ProviderHost, fake: FakeSentry, seeded: dict[str, Any], env: dict[str, str], start_host: StartHost
 ) -> None:
     detectors = SentryMetricDetectorProvider(FAST)
     old = host.apply(detectors, detector_args())
 
-    # `pulumi up --replace`: create-replacement (which adopts by natural key), then delete-replaced.
-    replacement = host.create(detectors, host.check(detectors, detector_args()).inputs)
-    host.delete(detectors, old.id, old.outputs)
+    # `pulumi up --replace` later: create-replacement (which adopts by natural key), then delete-replaced.
+    deployment = start_host(env)
+    replacement = deployment.create(detectors, deployment.check(detectors, detector_args()).inputs)
+    deployment.delete(detectors, old.id, old.outputs)
 
     assert replacement.id == old.id and old.id in fake.orgs[ORG].detectors
 
 
 def test_an_alert_nobody_adopted_is_still_deleted_in_the_same_deployment(
-    host: ProviderHost, fake: FakeSentry, seeded: dict[str, Any]
+    host: ProviderHost, fake: FakeSentry, seeded: dict[str, Any], env: dict[str, str], start_host: StartHost
 ) -> None:
     workflows = SentryWorkflowProvider(FAST)
     kept = host.apply(workflows, new_issues_args(), name="kept")
     removed = host.apply(workflows, new_issues_args(name="shop regressions"), name="removed")
-    host.apply(workflows, new_issues_args(), name="kept-renamed")
 
-    host.destroy(workflows, removed)
+    deployment = start_host(env)
+    deployment.apply(workflows, new_issues_args(), name="kept-renamed")
+    deployment.destroy(workflows, removed)
 
     assert removed.id not in fake.orgs[ORG].workflows and kept.id in fake.orgs[ORG].workflows
+
+
+def test_two_resources_with_one_natural_key_in_one_deployment_are_refused_before_anything_is_sent(
+    host: ProviderHost, fake: FakeSentry, seeded: dict[str, Any]
+) -> None:
+    workflows = SentryWorkflowProvider(FAST)
+    first = host.apply(workflows, new_issues_args(), name="shop-new-issues")
+    writes = sum(1 for method, _path, _query in fake.requests if method in ("POST", "PUT", "DELETE"))
+
+    with pytest.raises(ProviderCallError, match="already managed by another resource of this stack"):
+        host.apply(workflows, new_issues_args(), name="shop-new-issues-again")
+
+    assert sum(1 for method, _path, _query in fake.requests if method in ("POST", "PUT", "DELETE")) == writes
+    assert [w["id"] for w in fake.workflows_named(ORG, "shop new issues")] == [first.id]

@@ -91,7 +91,8 @@ def test_an_object_nobody_adopted_is_still_deleted_in_the_same_deployment(
     kept = provider.create(inputs)
     other_provider, other_inputs = _workflow(tuning, name="app regressions")
     removed = other_provider.create(other_inputs)
-    provider.create(inputs)  # adopts `kept` only
+    forget_adoptions()  # a later deployment renames `kept`: its new URN adopts `kept` only
+    provider.create(inputs)
 
     other_provider.delete(removed.id, removed.outs)
 
@@ -126,3 +127,17 @@ def test_an_ambiguous_create_whose_listing_lags_past_every_look_never_claims_not
     assert "nothing was created" not in message and "again is safe" not in message
     assert "may have saved a metric monitor named 'app error rate'" in message
     assert "Before running `pulumi up` again, look for" in message
+
+
+def test_two_resources_declaring_the_same_natural_key_in_one_deployment_are_refused(
+    fake: FakeSentry, tuning: ClientTuning, project: dict[str, Any]
+) -> None:
+    provider, inputs = _workflow(tuning)
+    first = provider.create(inputs)
+    puts_before = fake.calls("PUT", rf"/api/0/organizations/{ORG}/workflows/\d+/")
+
+    with pytest.raises(SentryProviderError, match="already managed by another resource of this stack"):
+        provider.create(inputs)
+
+    assert fake.calls("PUT", rf"/api/0/organizations/{ORG}/workflows/\d+/") == puts_before
+    assert [w["id"] for w in fake.workflows_named(ORG, "app new issues")] == [first.id]

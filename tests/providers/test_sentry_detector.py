@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from providers.http import forget_rate_limit_state
-from providers.sentry_common import ClientTuning, SentryProviderError
+from providers.sentry_common import ClientTuning, SentryProviderError, forget_adoptions
 from providers.sentry_detector import SentryMetricDetectorProvider
 from tests.fakes.sentry import ORG, FakeSentry, fake_for_tests
 
@@ -106,6 +106,7 @@ def test_create_adopts_a_monitor_with_the_same_name_and_converges_it(
     fake: FakeSentry, provider: SentryMetricDetectorProvider, project: dict[str, Any]
 ) -> None:
     first = provider.create(checked(provider, critical_threshold=0.1))
+    forget_adoptions()  # an earlier deployment made it (an interrupted `up` that never recorded it)
 
     adopted = provider.create(checked(provider))
 
