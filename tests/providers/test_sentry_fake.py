@@ -224,3 +224,19 @@ def test_project_create_answers_without_status_and_reads_carry_it(fake: FakeSent
     read = requests.get(f"{fake.base_url}/projects/{ORG}/{created['id']}/", headers=AUTH, timeout=5).json()
 
     assert "status" not in created and read["status"] == "active"
+
+
+def test_sentrys_own_429_without_retry_after_is_waited_out_until_the_announced_reset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forget_rate_limit_state()
+    for fake in fake_for_tests(monkeypatch, rate_limit=1, rate_window_seconds=60):
+        clock = fake.virtual  # type: ignore[attr-defined]
+        api = SentryApi(ClientTuning(sleep=clock.sleep, clock=clock.time))
+        api.list_all(f"organizations/{ORG}/workflows/")
+        forget_rate_limit_state()  # another process spent the budget: this client does not know to pace
+
+        assert api.list_all(f"organizations/{ORG}/workflows/") == []
+
+        assert [status for _m, _p, status in fake.statuses] == [200, 429, 200]
+        assert sum(clock.sleeps) == pytest.approx(60.0, abs=1.0)
