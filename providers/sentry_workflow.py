@@ -122,27 +122,33 @@ def _as_sentry_stores(wanted: Any, observed: Any) -> Any:
     """
     if is_unknown(wanted) or is_unknown(observed) or not isinstance(wanted, list) or not isinstance(observed, list):
         return observed
+    # Per filter group (its logic and conditions): the same channel may be pinned by id in one group only.
     name_only = {
-        (a.get("integration_id"), a.get("target_display"))
+        (_group_key(g), a.get("integration_id"), a.get("target_display"))
         for g in wanted
         if isinstance(g, dict)
         for a in g.get("actions") or []
         if isinstance(a, dict) and a.get("type") == "slack" and a.get("target_identifier") is None
     }
 
-    def settle(action: dict[str, Any]) -> dict[str, Any]:
-        if action.get("type") == "slack" and (action.get("integration_id"), action.get("target_display")) in name_only:
+    def settle(group: str, action: dict[str, Any]) -> dict[str, Any]:
+        key = (group, action.get("integration_id"), action.get("target_display"))
+        if action.get("type") == "slack" and key in name_only:
             return {**action, "target_identifier": None}
         return action
 
     return sorted(
         (
-            {**g, "actions": sorted((settle(a) for a in g.get("actions") or []), key=canonical)}
+            {**g, "actions": sorted((settle(_group_key(g), a) for a in g.get("actions") or []), key=canonical)}
             for g in observed
             if isinstance(g, dict)
         ),
         key=canonical,
     )
+
+
+def _group_key(group: dict[str, Any]) -> str:
+    return canonical([group.get("logic_type"), group.get("conditions")])
 
 
 def _normalise_filter(group: dict[str, Any]) -> dict[str, Any]:

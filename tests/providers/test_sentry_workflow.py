@@ -423,3 +423,16 @@ def test_an_alert_declared_disabled_is_created_disabled(
     assert fake.orgs[ORG].workflows[created.id]["enabled"] is False
     assert created.outs["enabled"] is False
     assert provider.diff(created.id, created.outs, inputs).changes is False
+
+
+def test_a_channel_pinned_by_id_in_one_group_and_named_in_another_settles(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    both = routing(detector_id)
+    both["action_filters"][0]["actions"] = [PAGERDUTY, {**SLACK, "target_identifier": "C0PINNED01"}]
+    inputs = checked(provider, both)
+
+    created = provider.create(inputs)
+
+    assert provider.diff(created.id, provider.read(created.id, created.outs).outs, inputs).changes is False
+    assert fake.calls("PUT", rf"/api/0/organizations/{ORG}/workflows/\d+/") == 0
