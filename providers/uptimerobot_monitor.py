@@ -44,6 +44,8 @@ KEYWORD_TYPE_ALIASES = {
 }
 TYPES_WITH_TIMEOUT = {"HTTP", "KEYWORD", "PORT", "API"}
 TYPES_WITH_HTTP_METHOD = {"HTTP", "KEYWORD", "API"}
+# PING and PORT monitors target a host; the API may give back only the host of a URL it was sent.
+HOST_ONLY_TYPES = {"PING", "PORT"}
 MIN_INTERVAL_SECONDS = 30
 MAX_INTERVAL_SECONDS = 2_678_400
 # Everything a user sets; diff compares exactly these. `adopt_id` only steers create().
@@ -385,6 +387,8 @@ def normalise_monitor_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], l
         and urlparse(url).scheme not in {"http", "https"}
     ):
         failures.append(("url", "must be an http(s) URL"))
+    elif not is_unknown(url) and kind in HOST_ONLY_TYPES:
+        url = _host(url)
     out["url"] = url
 
     out["interval_seconds"] = _whole(
@@ -577,7 +581,9 @@ def monitor_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
         "status": str(item.get("status", "")),
         "friendly_name": unescape(item.get("friendlyName", "")).strip(),
         "type": kind,
-        "url": None if kind == "HEARTBEAT" else unescape(item.get("url")),
+        "url": None
+        if kind == "HEARTBEAT"
+        else (_host(unescape(item.get("url"))) if kind in HOST_ONLY_TYPES else unescape(item.get("url"))),
         "interval_seconds": item.get("interval"),
         "timeout_seconds": item.get("timeout") if kind in TYPES_WITH_TIMEOUT else None,
         "http_method": str(item.get("httpMethodType") or "GET").upper()
@@ -617,8 +623,7 @@ def _matches(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
 def _same_target(kind: str, found: str | None, wanted: str | None) -> bool:
     if kind == "HEARTBEAT":
         return True
-    if kind in {"PING", "PORT"}:
-        # These may come back host-only.
+    if kind in HOST_ONLY_TYPES:
         return _host(found) == _host(wanted)
     return found == wanted
 

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from werkzeug import Request, Response
 
@@ -101,6 +101,7 @@ class FakeUptimeRobot(LoopbackFake):
         min_interval: int = 30,
         legacy_list_format: bool = False,
         free_plan: bool = False,
+        host_only_targets: bool = False,
     ) -> None:
         self.api_key = api_key
         self.read_only_keys = read_only_keys
@@ -111,6 +112,8 @@ class FakeUptimeRobot(LoopbackFake):
         self.legacy_list_format = legacy_list_format
         # Free plan (reference §3): contact threshold and recurrence must both be 0.
         self.free_plan = free_plan
+        # Reference §3: PING/PORT targets "may come back host-only" (uncertain; off unless a test asks).
+        self.host_only_targets = host_only_targets
         self.monitors: dict[int, dict[str, Any]] = {}
         self.contacts: dict[int, dict[str, Any]] = {}
         self.integrations: dict[int, dict[str, Any]] = {}
@@ -468,7 +471,9 @@ class FakeUptimeRobot(LoopbackFake):
 
     def _store_monitor_fields(self, item: dict[str, Any], body: dict[str, Any]) -> None:
         for key, value in body.items():
-            if key in {"friendlyName", "url"}:
+            if key == "url" and self.host_only_targets and item.get("type", body.get("type")) in {"PING", "PORT"}:
+                item[key] = self._escape(urlsplit(str(value)).hostname or str(value))
+            elif key in {"friendlyName", "url"}:
                 item[key] = self._escape(str(value))
             elif key == "customHttpHeaders":
                 item[key] = {str(k).lower(): v for k, v in (value or {}).items()}

@@ -366,3 +366,15 @@ def test_every_monitor_type_settles_after_apply(
     args = monitor_args(type=kind, url="shop.example.com" if host_only else "https://shop.example.com/health")
     state = host.apply(monitors, args)
     host.assert_settled(monitors, args, state)
+
+
+@pytest.mark.parametrize("kind", ["PING", "PORT"])
+def test_a_host_monitor_declared_with_a_url_settles_when_the_api_keeps_only_the_host(
+    start_host: StartHost, monitors: MonitorProvider, kind: str
+) -> None:
+    with FakeUptimeRobot(API_KEY, host_only_targets=True) as fake:
+        host = start_host({"UPTIMEROBOT_API_KEY": API_KEY, "UPTIMEROBOT_API_URL": fake.url})
+        args = monitor_args(type=kind, url="https://Shop.example.com/health")
+        state = host.apply(monitors, args)
+        assert fake.monitors[int(state.id)]["url"] == "shop.example.com"
+        host.assert_settled(monitors, args, state)

@@ -877,3 +877,17 @@ def test_the_old_urn_of_a_renamed_integration_does_not_delete_what_the_new_urn_a
     assert new.id == old.id
     contacts.delete(old.id, old.outs)
     assert [i for i in fake.integrations.values() if not i.get("_deleted")] != []
+
+
+@pytest.mark.parametrize("kind", ["PING", "PORT"])
+def test_a_host_monitor_given_a_url_shows_no_diff_when_the_api_keeps_only_the_host(
+    monkeypatch: pytest.MonkeyPatch, clock: VirtualClock, monitors: MonitorProvider, kind: str
+) -> None:
+    with FakeUptimeRobot(API_KEY, clock=clock.now, host_only_targets=True) as fake:
+        monkeypatch.setenv("UPTIMEROBOT_API_KEY", API_KEY)
+        monkeypatch.setenv("UPTIMEROBOT_API_URL", fake.url)
+        inputs = monitor_inputs(monitors, type=kind, url="https://Shop.example.com/health")
+        created = monitors.create(inputs)
+        read = monitors.read(created.id, created.outs)
+        assert monitors.diff(created.id, read.outs, inputs).changes is False
+        assert fake.count("PATCH", "/monitors/{id}") == 0
