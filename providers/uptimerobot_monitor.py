@@ -578,7 +578,7 @@ def monitor_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
     contacts.sort(key=lambda c: (len(c["id"]), c["id"]))
     return {
         "monitor_id": vendor_id(item["id"]),
-        "status": str(item.get("status", "")),
+        "status": run_state(item.get("status")),
         "friendly_name": unescape(item.get("friendlyName", "")).strip(),
         "type": kind,
         "url": None
@@ -608,6 +608,16 @@ def _took_effect(error: ApiError) -> bool:
 def _with_adopt_id(values: dict[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
     """`values` plus the declared `adopt_id`, kept in outputs so a refresh hands the same inputs back."""
     return {**values, "adopt_id": props["adopt_id"]} if props.get("adopt_id") else values
+
+
+def run_state(status: Any) -> str:
+    """`PAUSED` or `ACTIVE`: whether UptimeRobot checks the monitor at all.
+
+    The API's own status (STARTED, UP, SEEMS_DOWN, DOWN, PAUSED) moves with every check; as an output it
+    made each refresh after the first check, and every outage, show as a change. Paused by hand is
+    drift worth seeing (a paused monitor alerts nobody), so that much is kept.
+    """
+    return "PAUSED" if str(status).strip().upper() in {"PAUSED", "0"} else "ACTIVE"
 
 
 def _inputs_only(props: Mapping[str, Any]) -> dict[str, Any]:

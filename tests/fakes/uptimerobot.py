@@ -176,6 +176,18 @@ class FakeUptimeRobot(LoopbackFake):
             self.counts.clear()
             self.log.clear()
 
+    def run_checks(self, *, down: tuple[int, ...] = ()) -> None:
+        """What the vendor does once checks have run: a monitor's status moves from STARTED to UP (or DOWN)."""
+        with self._lock:
+            for ident, item in self.monitors.items():
+                if item["status"] != "PAUSED" and not item.get("_deleted"):
+                    item["status"] = "DOWN" if ident in down else "UP"
+
+    def pause(self, ident: int) -> None:
+        """Somebody pauses the monitor in the dashboard."""
+        with self._lock:
+            self.monitors[ident]["status"] = "PAUSED"
+
     def monitors_named(self, name: str) -> list[dict[str, Any]]:
         return [
             m

@@ -378,3 +378,23 @@ def test_a_host_monitor_declared_with_a_url_settles_when_the_api_keeps_only_the_
         state = host.apply(monitors, args)
         assert fake.monitors[int(state.id)]["url"] == "shop.example.com"
         host.assert_settled(monitors, args, state)
+
+
+def test_a_refresh_after_checks_have_run_and_during_an_outage_shows_nothing(
+    host: ProviderHost, fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    state = host.apply(monitors, monitor_args())
+    fake.run_checks()
+    host.assert_settled(monitors, monitor_args(), state)
+    fake.run_checks(down=(int(state.id),))
+    host.assert_settled(monitors, monitor_args(), state)
+
+
+def test_a_monitor_paused_by_hand_shows_in_the_refresh(
+    host: ProviderHost, fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    state = host.apply(monitors, monitor_args())
+    assert state.outputs["status"] == "ACTIVE"
+    fake.pause(int(state.id))
+    refreshed = host.refresh(monitors, state)
+    assert refreshed is not None and refreshed.outputs["status"] == "PAUSED"

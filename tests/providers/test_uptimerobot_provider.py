@@ -891,3 +891,15 @@ def test_a_host_monitor_given_a_url_shows_no_diff_when_the_api_keeps_only_the_ho
         read = monitors.read(created.id, created.outs)
         assert monitors.diff(created.id, read.outs, inputs).changes is False
         assert fake.count("PATCH", "/monitors/{id}") == 0
+
+
+def test_a_monitor_going_up_or_down_is_not_a_change_to_its_outputs_but_a_pause_is(
+    fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    created = monitors.create(monitor_inputs(monitors))
+    fake.run_checks()
+    assert monitors.read(created.id, created.outs).outs == created.outs
+    fake.run_checks(down=(int(created.id),))
+    assert monitors.read(created.id, created.outs).outs == created.outs
+    fake.pause(int(created.id))
+    assert monitors.read(created.id, created.outs).outs["status"] == "PAUSED"
