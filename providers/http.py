@@ -791,7 +791,7 @@ def _basic_parts(token: str) -> list[str]:
 
 
 def secret_forms(values: Collection[str]) -> list[str]:
-    """Every form in which `values` can come back in a vendor's text: as is, URL-encoded, base64.
+    """Every form in which `values` can come back in a vendor's text: as is, URL-encoded, base64, JSON-escaped.
 
     Longest first, so a whole token is replaced before any of its parts.
     """
@@ -807,6 +807,9 @@ def secret_forms(values: Collection[str]) -> list[str]:
             quote_plus(value, safe=""),
             base64.b64encode(encoded).decode().rstrip("="),
             base64.urlsafe_b64encode(encoded).decode().rstrip("="),
+            # JSON quoted inside a message (a double-encoded body): `\/` and `\"` escapes.
+            jsonlib.dumps(value)[1:-1],
+            jsonlib.dumps(value)[1:-1].replace("/", "\\/"),
         ):
             forms.add(form)
             # Percent-escapes may come back in either case (%2C or %2c).

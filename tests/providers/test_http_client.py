@@ -12,6 +12,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -627,11 +628,12 @@ def test_code_request_id_and_reason_phrase_are_scrubbed_too(loopback_server: HTT
     loopback_server.clear()
 
 
-def test_a_secret_value_sent_in_the_body_is_scrubbed_when_echoed_url_encoded(
-    scripted: ScriptedServer, virtual: VirtualTime
+@pytest.mark.parametrize("encode", [lambda v: quote(v, safe=""), lambda v: v.replace("/", "\\/")], ids=["url", "json"])
+def test_a_secret_value_sent_in_the_body_is_scrubbed_when_echoed_encoded(
+    scripted: ScriptedServer, virtual: VirtualTime, encode: Any
 ) -> None:
     webhook = "https://hooks.slack.com/services/T0/B0/CANARYhook"
-    scripted.then(_canary_echo(quote(webhook, safe="")))
+    scripted.then(_canary_echo(encode(webhook)))
     with pytest.raises(ApiError) as caught:
         make_client(scripted, virtual).request("POST", "/thing", json={"url": webhook}, secret_values=[webhook])
     assert "CANARYhook" not in str(caught.value)
