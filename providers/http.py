@@ -573,6 +573,7 @@ class _Watch:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self.expired = False
+        self._finished = False
 
     @property
     def connected(self) -> bool:
@@ -580,16 +581,27 @@ class _Watch:
 
     def add(self, sock: socket.socket) -> None:
         with self._lock:
-            copy = sock.dup()
+            try:
+                copy = sock.dup()
+            except OSError:
+                return  # not watchable; the attempt is still bounded by its capped socket timeouts
             self._sockets.append(copy)
             if self.expired:
                 _cut(copy)
 
     def expire(self) -> None:
         with self._lock:
+            if self._finished:
+                return
             self.expired = True
             for sock in self._sockets:
                 _cut(sock)
+
+    def finish(self) -> bool:
+        """Mark the response complete; False if the watchdog cut it first (it may be truncated)."""
+        with self._lock:
+            self._finished = True
+            return not self.expired
 
     def release(self) -> None:
         with self._lock:
@@ -672,7 +684,7 @@ def _send_within(budget: float, method: str, url: str, **options: Any) -> tuple[
                 if watch.expired:
                     raise _OutOfTime(watch.connected) from None
                 raise
-            if watch.expired:
+            if not watch.finish():
                 # A body without Content-Length ends at the cut as if complete: never trust it.
                 raise _OutOfTime(True)
             return response, content

@@ -728,3 +728,16 @@ def test_a_failed_call_names_the_resource_it_was_about(scripted: ScriptedServer,
     with pytest.raises(ApiError) as caught:
         make_client(scripted, virtual).request("POST", "/thing", json={}, resource="monitor careflex-health")
     assert str(caught.value).startswith("uptimerobot POST /thing (monitor careflex-health) failed: HTTP 409")
+
+
+def test_the_watchdog_firing_after_the_body_is_complete_does_not_discard_it() -> None:
+    from providers.http import _Watch
+
+    finished_first = _Watch()
+    assert finished_first.finish()
+    finished_first.expire()  # the timer fires a moment too late
+    assert not finished_first.expired
+
+    cut_first = _Watch()
+    cut_first.expire()
+    assert not cut_first.finish()  # cut before the end: the body may be truncated
