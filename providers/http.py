@@ -17,31 +17,29 @@ How a provider reads a vendor's answer (the one parsing path; never `requests` o
 - Every JSON object in a body is a `VendorObject` (a `dict`): indexing a missing key raises
   `MalformedResponse` naming the field and its place (`monitors[3].id`) instead of a bare `KeyError`,
   so `response.json()["id"]` in old call sites is already safe; `.get()` is unchanged.
+
+Time limits (ApiClient docstring) are enforced with `providers/http_deadline.py`; everything a vendor
+says in an error is scrubbed of credentials and `secret_values` by `providers/http_scrub.py`.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import email.utils
 import hashlib
 import json as jsonlib
 import logging
 import random
-import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import requests
-import requests.adapters
-import urllib3
-import urllib3.connection
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from providers.http_deadline import OutOfTime, send_within
+from providers.http_scrub import credential_values, scrubbed, secret_forms
 
 log = logging.getLogger(__name__)
 # urllib3 logs every request line (path and query) at DEBUG, and paths can name key ids (Sentry's DSN
@@ -58,13 +56,6 @@ RESET_HEADERS = ("X-RateLimit-Reset", "X-Sentry-Rate-Limit-Reset")
 MAX_VENDOR_MESSAGE = 300
 MAX_VENDOR_CODE = 100
 MAX_REASON = 100
-# Shorter strings are not scrubbed: replacing "abc" everywhere would mangle messages and hide nothing.
-MIN_SECRET = 4
-MIN_SECRET_PART = 8  # a piece cut out of a longer credential (a macaroon body after its fm2_ prefix)
-AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._~+-]*")  # RFC 9110 auth-scheme (FlyV1 has a digit)
-MACAROON_BODY = re.compile(r"^fm\w+?_")  # fm1r_, fm1a_, fm2_: the body after the prefix is the secret
-PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
-REDACTED = "[redacted]"
 # One attempt, connect to last byte: long enough for a large listing, short enough to retry a stuck GET.
 ATTEMPT_SECONDS = 60.0
 # One call, retries and waits included. 429 waits are capped at 60 s each (UptimeRobot's window).
@@ -416,7 +407,7 @@ class ApiClient:
                 raise give_up(f"no answer within the {self.deadline_seconds:g} s deadline for the call", False)
             headers = {"Accept": "application/json", "User-Agent": self.user_agent, **auth_headers}
             try:
-                response, content = _send_within(
+                response, content = send_within(
                     budget,
                     method,
                     url,
@@ -538,164 +529,24 @@ class ApiClient:
         message, code = _vendor_text(response)
         # Everything a vendor (or a proxy in front of it) controls is scrubbed: message, code, request id
         # and even the reason phrase can echo a credential or a value we sent.
-        secrets = secret_forms([*_credential_values(self._credentials()), *secret_values])
+        secrets = secret_forms([*credential_values(self._credentials()), *secret_values])
         return ApiError(
             service=self.service,
             method=method,
             path=path,
             status=response.status_code,
-            reason=_scrubbed(response.reason or "", secrets, MAX_REASON),
-            vendor_message=_scrubbed(message, secrets, MAX_VENDOR_MESSAGE),
-            vendor_code=_scrubbed(code, secrets, MAX_VENDOR_CODE),
-            request_id=_scrubbed(_first_header(response, REQUEST_ID_HEADERS), secrets, MAX_VENDOR_CODE),
+            reason=scrubbed(response.reason or "", secrets, MAX_REASON),
+            vendor_message=scrubbed(message, secrets, MAX_VENDOR_MESSAGE),
+            vendor_code=scrubbed(code, secrets, MAX_VENDOR_CODE),
+            request_id=scrubbed(_first_header(response, REQUEST_ID_HEADERS), secrets, MAX_VENDOR_CODE),
             ambiguous=response.status_code >= 500 and not idempotent,
             attempts=attempts,
             resource=resource,
         )
 
 
-class _OutOfTime(requests.ConnectionError):
-    """An attempt cut off by its watchdog: the response was not complete within the attempt's budget."""
-
-    def __init__(self, connected: bool) -> None:
-        super().__init__("no complete response in time")
-        self.connected = connected
-
-
-class _Watch:
-    """The sockets of one attempt, so a watchdog timer can cut them when its time is up.
-
-    It keeps a dup() of each socket: TLS wrapping detaches the original socket object, but shutting
-    down any descriptor of a connection wakes every reader of it, in the handshake or the body alike.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self.expired = False
-        self._finished = False
-
-    @property
-    def connected(self) -> bool:
-        return bool(self._sockets)
-
-    def add(self, sock: socket.socket) -> None:
-        with self._lock:
-            try:
-                copy = sock.dup()
-            except OSError:
-                return  # not watchable; the attempt is still bounded by its capped socket timeouts
-            self._sockets.append(copy)
-            if self.expired:
-                _cut(copy)
-
-    def expire(self) -> None:
-        with self._lock:
-            if self._finished:
-                return
-            self.expired = True
-            for sock in self._sockets:
-                _cut(sock)
-
-    def finish(self) -> bool:
-        """Mark the response complete; False if the watchdog cut it first (it may be truncated)."""
-        with self._lock:
-            self._finished = True
-            return not self.expired
-
-    def release(self) -> None:
-        with self._lock:
-            for sock in self._sockets:
-                sock.close()
-
-
-def _cut(sock: socket.socket) -> None:
-    # shutdown() wakes a recv() blocked in another thread; close() alone would not.
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-_CURRENT_WATCH = threading.local()  # connections register on the thread that opens them: the caller's
-
-
-class _WatchedMixin:
-    """Registers each new socket with the calling thread's _Watch before anything is sent or read."""
-
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # type: ignore[misc]
-        watch = getattr(_CURRENT_WATCH, "watch", None)
-        if watch is not None:
-            watch.add(sock)
-        return sock
-
-
-class _WatchedHTTPConnection(_WatchedMixin, urllib3.connection.HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_WatchedMixin, urllib3.connection.HTTPSConnection):
-    pass
-
-
-class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-
-class _WatchedAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter whose connections (direct or through a proxy) can be cut by the watchdog."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = _WATCHED_POOLS
-        return manager
-
-
-def _send_within(budget: float, method: str, url: str, **options: Any) -> tuple[requests.Response, bytes]:
-    """One attempt whose response, body included, must be complete within `budget` seconds.
-
-    The body is streamed and the socket cut by a timer at the limit: a read timeout alone restarts on
-    every byte, so a body (or headers) dripping one byte per second would hold the call for hours.
-    """
-    watch = _Watch()
-    timer = threading.Timer(budget, watch.expire)
-    timer.daemon = True
-    _CURRENT_WATCH.watch = watch
-    timer.start()
-    try:
-        with requests.Session() as session:
-            adapter = _WatchedAdapter()
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            try:
-                response = session.request(method, url, stream=True, **options)
-                content = response.content  # reads to the end, or fails when the watchdog cuts the socket
-            except requests.RequestException:
-                if watch.expired:
-                    raise _OutOfTime(watch.connected) from None
-                raise
-            if not watch.finish():
-                # A body without Content-Length ends at the cut as if complete: never trust it.
-                raise _OutOfTime(True)
-            return response, content
-    finally:
-        timer.cancel()
-        _CURRENT_WATCH.watch = None
-        watch.release()
-
-
 def _may_have_been_sent(exc: requests.RequestException) -> bool:
-    if isinstance(exc, _OutOfTime):
+    if isinstance(exc, OutOfTime):
         return exc.connected
     if isinstance(exc, requests.ConnectTimeout):
         return False
@@ -707,7 +558,7 @@ def _may_have_been_sent(exc: requests.RequestException) -> bool:
 
 
 def _transport_reason(exc: requests.RequestException, sent: bool, budget: float) -> str:
-    if isinstance(exc, _OutOfTime):
+    if isinstance(exc, OutOfTime):
         return f"no complete response within {budget:.3g} s"
     if isinstance(exc, requests.Timeout):
         return "timed out waiting for the response" if sent else "timed out connecting"
@@ -772,73 +623,3 @@ def _flatten(value: Any, depth: int = 0) -> str | None:
     return None
 
 
-def _credential_values(headers: Mapping[str, str]) -> list[str]:
-    """Each credential header value, its token without the scheme, and each part of a multi-part token."""
-    values: list[str] = []
-    for value in headers.values():
-        values.append(value)
-        scheme, _, token = value.strip().partition(" ")
-        if not token or not AUTH_SCHEME.fullmatch(scheme):
-            token = value.strip()
-        values.append(token.strip())
-        if scheme.lower() == "basic":
-            values.extend(_basic_parts(token.strip()))
-        # Fly joins several macaroons with commas (`fm1r_...,fm2_...`); a vendor may echo just one.
-        for part in token.split(","):
-            part = part.strip()
-            values.append(part)
-            bare = MACAROON_BODY.sub("", part)
-            if bare != part and len(bare) >= MIN_SECRET_PART:
-                values.append(bare)
-    return values
-
-
-def _basic_parts(token: str) -> list[str]:
-    try:
-        decoded = base64.b64decode(token, validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        return []
-    user, _, password = decoded.partition(":")
-    return [decoded, password] if len(user) < MIN_SECRET_PART else [decoded, user, password]
-
-
-def secret_forms(values: Collection[str]) -> list[str]:
-    """Every form in which `values` can come back in a vendor's text: as is, URL-encoded, base64, JSON-escaped.
-
-    Longest first, so a whole token is replaced before any of its parts.
-    """
-    forms: set[str] = set()
-    for value in values:
-        if not value or len(value) < MIN_SECRET:
-            continue
-        encoded = value.encode()
-        for form in (
-            value,
-            quote(value, safe=""),
-            quote(value, safe="/:"),
-            quote_plus(value, safe=""),
-            base64.b64encode(encoded).decode().rstrip("="),
-            base64.urlsafe_b64encode(encoded).decode().rstrip("="),
-            # JSON quoted inside a message (a double-encoded body): `\/` and `\"` escapes.
-            jsonlib.dumps(value)[1:-1],
-            jsonlib.dumps(value)[1:-1].replace("/", "\\/"),
-        ):
-            forms.add(form)
-            # Percent-escapes may come back in either case (%2C or %2c).
-            forms.add(PERCENT_ESCAPE.sub(lambda m: m.group(0).lower(), form))
-    return sorted(forms, key=len, reverse=True)
-
-
-def _scrub(text: str, secrets: Collection[str]) -> str:
-    for secret in secret_forms(secrets):
-        text = text.replace(secret, REDACTED)
-    return text
-
-
-def _scrubbed(text: str | None, forms: list[str], limit: int) -> str | None:
-    """`text` with every pre-computed secret form replaced, cut to `limit`; None stays None."""
-    if not text:
-        return text or None
-    for form in forms:
-        text = text.replace(form, REDACTED)
-    return text[:limit]

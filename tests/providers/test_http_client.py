@@ -731,7 +731,7 @@ def test_a_failed_call_names_the_resource_it_was_about(scripted: ScriptedServer,
 
 
 def test_the_watchdog_firing_after_the_body_is_complete_does_not_discard_it() -> None:
-    from providers.http import _Watch
+    from providers.http_deadline import _Watch
 
     finished_first = _Watch()
     assert finished_first.finish()
