@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 from pulumi.runtime import rpc
 
 from providers import wire
-from providers.http import ApiClient
+from providers.http import ApiClient, ApiError, MalformedResponse
 
 API_KEY_ENV = "UPTIMEROBOT_API_KEY"
 API_URL_ENV = "UPTIMEROBOT_API_URL"
@@ -74,6 +74,11 @@ def forget_adoptions() -> None:
     """For tests that run several 'deployments' in one process."""
     with _ADOPTED_LOCK:
         _ADOPTED.clear()
+
+
+def write_took_effect(error: ApiError) -> bool:
+    """A 2xx whose body was unusable (no id, not JSON): the write happened, we cannot tell what it made."""
+    return isinstance(error, MalformedResponse) and error.status is not None and 200 <= error.status < 300
 
 
 def unproven_create_message(error: Exception, what: str, looks: int, waited: float) -> str:

@@ -11,7 +11,7 @@ import pulumi
 import pulumi.dynamic as dynamic
 
 from providers import wire
-from providers.http import ApiClient, ApiError, MalformedResponse
+from providers.http import ApiClient, ApiError
 from providers.uptimerobot_api import (
     Tuning,
     UptimeRobotError,
@@ -26,6 +26,7 @@ from providers.uptimerobot_api import (
     unescape,
     unproven_create_message,
     vendor_id,
+    write_took_effect,
 )
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,7 @@ class AlertContactProvider(dynamic.ResourceProvider):
             contact_id = vendor_id(response.require("id")["id"])
         except ApiError as error:
             # 409: another run (or a concurrent create) got there first; the API's check is not transactional.
-            took_effect = isinstance(error, MalformedResponse) and error.status is not None and error.status < 300
-            if not (error.ambiguous or took_effect or error.status == 409):
+            if not (error.ambiguous or write_took_effect(error) or error.status == 409):
                 raise
             looked: list[float] = []
             found = self._find(api, desired, attempts=self.tuning.find_attempts, waited=looked)

@@ -12,7 +12,7 @@ import pulumi
 import pulumi.dynamic as dynamic
 
 from providers import wire
-from providers.http import ApiClient, ApiError, MalformedResponse
+from providers.http import ApiClient, ApiError
 from providers.uptimerobot_api import (
     Tuning,
     UptimeRobotError,
@@ -28,6 +28,7 @@ from providers.uptimerobot_api import (
     unescape,
     unproven_create_message,
     vendor_id,
+    write_took_effect,
 )
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ class MonitorProvider(dynamic.ResourceProvider):
             monitor_id = vendor_id(response.require("id")["id"])
         except ApiError as error:
             saved_anyway = error.status == 404 and error.vendor_code == AMBIGUOUS_CREATE_CODE
-            if not (saved_anyway or _took_effect(error) or error.ambiguous):
+            if not (saved_anyway or write_took_effect(error) or error.ambiguous):
                 raise
             return self._recover_ambiguous_create(api, desired, error)
         return dynamic.CreateResult(monitor_id, self._settle(api, monitor_id, desired, strict=False))
@@ -598,11 +599,6 @@ def monitor_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
         "alert_contacts": contacts,
         "tags": sorted({str(t).strip().lower() for t in tag_names if str(t).strip()}),
     }
-
-
-def _took_effect(error: ApiError) -> bool:
-    """A 2xx whose body was unusable: the write happened, we just cannot tell what it made."""
-    return isinstance(error, MalformedResponse) and error.status is not None and 200 <= error.status < 300
 
 
 def _with_adopt_id(values: dict[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,8 @@ API (all methods are synchronous; properties are plain Python values without `__
             the acceptance rule: after an apply, a second preview shows no change and a refresh
             reads back the same outputs and inputs (and a preview after that refresh shows no change).
 
+Fixture (tests/protocol/conftest.py): `start_host(env)` starts a host for the test and stops it after.
+
 `env` is added to this process's environment for the host subprocess only: credentials and fake base
 URLs must be given there, because the provider runs in that process, not in the test's. Anything the
 pickled provider carries (tuning, clocks) is a copy in the host: a test clock is not shared.
