@@ -1,4 +1,5 @@
-"""Plumbing shared by the Sentry providers: settings from the environment, the API client, pages, errors."""
+"""Plumbing shared by the Sentry providers: settings, the API client, pages, errors, the provider boundary
+and the adoption ledger."""
 
 from __future__ import annotations
 
@@ -146,8 +147,10 @@ class SentryApi:
             resource=resource or None,
         )
         if response.status_code == 400:
+            about = f" ({resource})" if resource else ""
             raise SentryProviderError(
-                f"sentry {method} {path.split('?', 1)[0]} was rejected: {validation_text(response, secret_values)}"
+                f"sentry {method} {path.split('?', 1)[0]}{about} was rejected: "
+                f"{validation_text(response, secret_values)}"
             )
         if response.status_code in tolerate or response.status_code == 204:
             return None
