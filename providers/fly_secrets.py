@@ -373,6 +373,9 @@ class FlySecretProvider(ResourceProvider):
                 failures.append(CheckFailure(name, f"{name} must be a non-empty string of {rule}"))
             else:
                 inputs[name] = given.strip()
+        if isinstance(inputs.get("key"), str) and inputs["key"].startswith(PROBE_PREFIX):
+            reason = f"key must not start with {PROBE_PREFIX} (the provider's digest probe)"
+            failures.append(CheckFailure("key", reason))
 
         value = news.get("value")
         if is_unknown(value):

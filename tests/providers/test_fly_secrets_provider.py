@@ -568,6 +568,14 @@ def test_check_lists_every_bad_input_without_echoing_the_value(provider: FlySecr
     assert [f.property for f in bad_type.failures] == ["value"]
 
 
+def test_check_refuses_a_key_named_like_the_digest_probe(provider: FlySecretProvider) -> None:
+    result = provider.check({}, {"app": APP, "key": "PULUMI_DIGEST_PROBE_0A1B2C3D", "value": VALUE})
+
+    assert [(f.property, f.reason) for f in result.failures] == [
+        ("key", "key must not start with PULUMI_DIGEST_PROBE_ (the provider's digest probe)")
+    ]
+
+
 def test_check_normalises_whitespace_keeps_case_and_drops_output_placeholders(
     provider: FlySecretProvider,
 ) -> None:
