@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -149,3 +150,21 @@ def test_a_value_somebody_else_set_is_refused_through_the_host_with_a_clean_mess
 
     assert "adopt_existing" in raised.value.message
     assert "CANARY" not in raised.value.details and fly.count("POST", "/secrets/SENTRY_DSN$") == 0
+
+
+def test_state_written_by_one_run_is_previewed_refreshed_rolled_out_and_destroyed_by_the_next(
+    fly: FakeFlyApi, start_host: StartHost, secrets: FlySecretProvider
+) -> None:
+    env = {"FLY_API_URL": fly.url, "FLY_API_TOKEN": TOKEN}
+    args = secret_args()
+    state = start_host(env).apply(secrets, args)
+    # The engine keeps state as JSON between runs; the next run starts a fresh host process.
+    stored = State(**json.loads(json.dumps(state.__dict__)))
+    next_run = start_host(env)
+    next_run.assert_settled(secrets, args, stored)
+
+    rolled = next_run.apply(secrets, secret_args(restart_machines=True), stored)
+
+    assert [u["min_secrets_version"] for u in fly.machine_updates] == [fly.version_of(APP)] * 2
+    next_run.destroy(secrets, rolled)
+    assert fly.value_of(APP, "SENTRY_DSN") is None
