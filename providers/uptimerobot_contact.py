@@ -100,7 +100,11 @@ class AlertContactProvider(dynamic.ResourceProvider):
         collection = COLLECTION[desired["kind"]]
         try:
             response = api.request(
-                "POST", f"/{collection}", json=contact_body(desired), secret_values=[desired["value"]]
+                "POST",
+                f"/{collection}",
+                json=contact_body(desired),
+                secret_values=[desired["value"]],
+                resource=f"{desired['kind']} contact {desired['friendly_name']!r}",
             )
             # A 201 without a usable id saved a contact we cannot name: recover like an ambiguous create.
             contact_id = vendor_id(response.require("id")["id"])
@@ -154,9 +158,10 @@ class AlertContactProvider(dynamic.ResourceProvider):
             return
         api = client(self.tuning)
         path = f"/{COLLECTION[kind]}/{contact_id}"
-        api.request("DELETE", path, tolerate=(404, 410))
+        resource = f"{kind} contact {contact_id}"
+        api.request("DELETE", path, tolerate=(404, 410), resource=resource)
         waits, waited = backoffs(self.tuning), 0.0
-        while api.request("GET", path, tolerate=(404, 410)).status_code not in (404, 410):
+        while api.request("GET", path, tolerate=(404, 410), resource=resource).status_code not in (404, 410):
             if waited >= self.tuning.settle_timeout_seconds:
                 raise UptimeRobotError(
                     f"{kind} contact {contact_id} still readable {waited:.0f} s after delete"
@@ -176,7 +181,13 @@ class AlertContactProvider(dynamic.ResourceProvider):
             }
         else:
             body = contact_body(desired)
-        api.request("PATCH", f"/{COLLECTION[kind]}/{contact_id}", json=body, secret_values=[desired["value"]])
+        api.request(
+            "PATCH",
+            f"/{COLLECTION[kind]}/{contact_id}",
+            json=body,
+            secret_values=[desired["value"]],
+            resource=f"{kind} contact {desired['friendly_name']!r}",
+        )
 
     def _adopt(self, api: ApiClient, found: dict[str, Any], desired: dict[str, Any]) -> dynamic.CreateResult:
         contact_id = found["contact_id"]
@@ -227,10 +238,11 @@ class AlertContactProvider(dynamic.ResourceProvider):
     ) -> dict[str, Any] | None:
         path = f"/{COLLECTION[kind]}/{contact_id}"
         secrets = [desired["value"]] if desired and isinstance(desired.get("value"), str) else []
-        response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets)
+        resource = f"{kind} contact {contact_id}"
+        response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets, resource=resource)
         if response.status_code in (404, 410) and confirm_gone:
             sleeper(self.tuning)(self.tuning.first_backoff_seconds)
-            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets)
+            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets, resource=resource)
         if response.status_code in (404, 410):
             return None
         return contact_outputs(response.json())

@@ -120,7 +120,11 @@ class MonitorProvider(dynamic.ResourceProvider):
 
         try:
             response = api.request(
-                "POST", "/monitors", json=monitor_body(desired), secret_values=_secrets(desired)
+                "POST",
+                "/monitors",
+                json=monitor_body(desired),
+                secret_values=_secrets(desired),
+                resource=f"monitor {desired['friendly_name']!r}",
             )
             # A 201 without a usable id saved a monitor we cannot name: recover like an ambiguous create.
             monitor_id = vendor_id(response.require("id")["id"])
@@ -146,7 +150,13 @@ class MonitorProvider(dynamic.ResourceProvider):
         api = client(self.tuning)
         body = monitor_body(desired)
         body.pop("type")
-        api.request("PATCH", f"/monitors/{vendor_id(id_)}", json=body, secret_values=_secrets(desired))
+        api.request(
+            "PATCH",
+            f"/monitors/{vendor_id(id_)}",
+            json=body,
+            secret_values=_secrets(desired),
+            resource=f"monitor {desired['friendly_name']!r}",
+        )
         outputs = self._settle(api, vendor_id(id_), desired, strict=False)
         return dynamic.UpdateResult(_with_adopt_id(outputs, wire.props(news)))
 
@@ -162,11 +172,12 @@ class MonitorProvider(dynamic.ResourceProvider):
             return
         api = client(self.tuning)
         path = f"/monitors/{vendor_id(id_)}"
-        api.request("DELETE", path, tolerate=(404, 410))
+        resource = f"monitor {vendor_id(id_)}"
+        api.request("DELETE", path, tolerate=(404, 410), resource=resource)
         waits = backoffs(self.tuning)
         waited = 0.0
         # Deletes lag like writes do: only a 404/410 on read proves the monitor is gone.
-        while api.request("GET", path, tolerate=(404, 410)).status_code not in (404, 410):
+        while api.request("GET", path, tolerate=(404, 410), resource=resource).status_code not in (404, 410):
             if waited >= self.tuning.settle_timeout_seconds:
                 raise UptimeRobotError(f"monitor {vendor_id(id_)} still readable {waited:.0f} s after delete")
             wait = next(waits)
@@ -208,7 +219,13 @@ class MonitorProvider(dynamic.ResourceProvider):
         if not _matches(found, desired):
             body = monitor_body(desired)
             body.pop("type")
-            api.request("PATCH", f"/monitors/{monitor_id}", json=body, secret_values=_secrets(desired))
+            api.request(
+                "PATCH",
+                f"/monitors/{monitor_id}",
+                json=body,
+                secret_values=_secrets(desired),
+                resource=f"monitor {desired['friendly_name']!r}",
+            )
         return dynamic.CreateResult(monitor_id, self._settle(api, monitor_id, desired, strict=True))
 
     def _settle(
@@ -246,8 +263,10 @@ class MonitorProvider(dynamic.ResourceProvider):
     ) -> dict[str, Any] | None:
         path = f"/monitors/{monitor_id}"
         secrets = _secrets(desired or {})
+        name = (desired or {}).get("friendly_name")
+        resource = f"monitor {monitor_id}" + (f" ({name!r})" if isinstance(name, str) else "")
         try:
-            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets)
+            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets, resource=resource)
         except ApiError as error:
             if error.status is None or error.status < 500:
                 raise
@@ -256,7 +275,7 @@ class MonitorProvider(dynamic.ResourceProvider):
         if response.status_code in (404, 410) and confirm_gone:
             # A just-written monitor can 404 for a moment; a second look separates lag from deletion.
             sleeper(self.tuning)(self.tuning.first_backoff_seconds)
-            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets)
+            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets, resource=resource)
         if response.status_code in (404, 410):
             return None
         return monitor_outputs(response.json())

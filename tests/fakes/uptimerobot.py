@@ -77,6 +77,12 @@ class Fault:
     delay: float = 0.0  # real seconds to stall before answering (drives client timeouts)
     echo_request: bool = False  # quote the request back in the error, as v2's `passed_value` does
     times: int = 1
+    html: str | None = None  # answer with this text/html page instead of `body` (a proxy's error page)
+
+    def response(self) -> Response:
+        if self.html is not None:
+            return Response(self.html, status=self.status, headers=self.headers, content_type="text/html")
+        return _json(self.status, self.body, self.headers)
 
 
 class FakeUptimeRobot(LoopbackFake):
@@ -225,7 +231,7 @@ class FakeUptimeRobot(LoopbackFake):
         if fault is not None and not fault.apply_first:
             if fault.delay:
                 time.sleep(fault.delay)
-            return self._finish(method, path, _json(fault.status, fault.body, fault.headers), limit_headers)
+            return self._finish(method, path, fault.response(), limit_headers)
         try:
             body = request.get_json(silent=True) if request.data else None
             with self._lock:
@@ -235,7 +241,7 @@ class FakeUptimeRobot(LoopbackFake):
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
-            response = _json(fault.status, fault.body, fault.headers)
+            response = fault.response()
         return self._finish(method, path, response, limit_headers)
 
     def _finish(self, method: str, path: str, response: Response, headers: dict[str, str]) -> Response:

@@ -398,3 +398,16 @@ def test_a_monitor_paused_by_hand_shows_in_the_refresh(
     fake.pause(int(state.id))
     refreshed = host.refresh(monitors, state)
     assert refreshed is not None and refreshed.outputs["status"] == "PAUSED"
+
+
+def test_a_proxy_page_instead_of_json_on_refresh_fails_naming_service_endpoint_and_monitor(
+    host: ProviderHost, fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    state = host.apply(monitors, monitor_args())
+    fake.inject("GET", r"/monitors/\d+$", status=200, html="<html><body>502 Bad Gateway</body></html>", times=5)
+    with pytest.raises(ProviderCallError) as raised:
+        host.refresh(monitors, state)
+    message = raised.value.message
+    assert f"uptimerobot GET /monitors/{state.id}" in message
+    assert f"monitor {state.id} ({monitor_args()['friendly_name']!r})" in message
+    assert "not JSON" in message and "Bad Gateway" not in message
