@@ -168,3 +168,21 @@ def test_state_written_by_one_run_is_previewed_refreshed_rolled_out_and_destroye
     assert [u["min_secrets_version"] for u in fly.machine_updates] == [fly.version_of(APP)] * 2
     next_run.destroy(secrets, rolled)
     assert fly.value_of(APP, "SENTRY_DSN") is None
+
+
+def test_a_hand_edit_shows_in_refresh_is_undone_by_the_next_up_and_then_settles(
+    host: ProviderHost, fly: FakeFlyApi, secrets: FlySecretProvider
+) -> None:
+    args = secret_args()
+    state = host.apply(secrets, args)
+    fly.set_out_of_band(APP, "SENTRY_DSN", "https://CANARYhand-edit@o1.ingest.sentry.io/1")
+
+    refreshed = host.refresh(secrets, state)
+    assert refreshed is not None and refreshed.outputs["drifted"] is True
+    plan = host.preview(secrets, args, refreshed)
+    assert plan.diff is not None and plan.diff.changes == "some" and plan.diff.replaces == []
+
+    restored = host.apply(secrets, args, refreshed)
+
+    assert restored.history == ["update"] and fly.value_of(APP, "SENTRY_DSN") == DSN
+    host.assert_settled(secrets, args, restored)
