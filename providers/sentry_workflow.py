@@ -38,6 +38,41 @@ TRIGGER_TYPES = (
     "existing_high_priority_issue",
     "issue_resolution_change",
 )
+# Filter-condition and action types Sentry's workflow validator accepts (reference §6); others are a 400.
+FILTER_TYPES = (
+    "issue_priority_greater_or_equal",
+    "issue_priority_deescalating",
+    "event_frequency_count",
+    "event_frequency_percent",
+    "event_unique_user_frequency_count",
+    "percent_sessions_count",
+    "percent_sessions_percent",
+    "issue_occurrences",
+    "age_comparison",
+    "assigned_to",
+    "issue_category",
+    "issue_type",
+    "level",
+    "tagged_event",
+    "event_attribute",
+    "latest_release",
+    "latest_adopted_release",
+)
+# `plugin` still exists on old alerts but can no longer be created.
+ACTION_TYPES = (
+    "email",
+    "slack",
+    "pagerduty",
+    "discord",
+    "msteams",
+    "opsgenie",
+    "jira",
+    "jira_server",
+    "github",
+    "vsts",
+    "sentry_app",
+    "webhook",
+)
 SPECIFIC_TARGET_TYPES = ("slack", "pagerduty", "discord", "msteams", "opsgenie")
 NEEDS_INTEGRATION = SPECIFIC_TARGET_TYPES
 PAGERDUTY_SEVERITIES = ("default", "critical", "error", "warning", "info")
@@ -264,6 +299,8 @@ def _action_problems(where: str, action: Any) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if not isinstance(kind, str) or not kind:
         problems.append((where, "action type is required (e.g. slack, pagerduty, email)"))
+    elif not is_unknown(kind) and kind not in ACTION_TYPES:
+        problems.append((f"{where}.type", f"Sentry rejects action type {kind!r}; known: {list(ACTION_TYPES)}"))
     if kind in NEEDS_INTEGRATION and not action.get("integration_id"):
         problems.append((where, f"{kind} actions need integration_id (Sentry's integration id)"))
     if kind == "pagerduty" and not action.get("target_identifier"):
@@ -310,8 +347,16 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
             if (group.get("logic_type") or "any-short") not in LOGIC_TYPES:
                 failures.append((where, f"logic_type must be one of {list(LOGIC_TYPES)}"))
             for c_index, condition in enumerate(group.get("conditions") or []):
-                if not isinstance(condition, dict) or not condition.get("type"):
+                kind = condition.get("type") if isinstance(condition, dict) else None
+                if not kind:
                     failures.append((f"{where}.conditions[{c_index}]", "each condition needs a type"))
+                elif not is_unknown(kind) and kind not in FILTER_TYPES:
+                    failures.append(
+                        (
+                            f"{where}.conditions[{c_index}].type",
+                            f"Sentry rejects filter condition type {kind!r}; known: {list(FILTER_TYPES)}",
+                        )
+                    )
             if not group.get("actions"):
                 failures.append((where, "a filter group without actions notifies nobody"))
             for a_index, action in enumerate(group.get("actions") or []):

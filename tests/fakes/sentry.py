@@ -79,6 +79,8 @@ ACTION_TYPES = frozenset(
         "github",
         "webhook",
         "sentry_app",
+        "jira_server",
+        "vsts",
     }
 )
 LOGIC_TYPES = frozenset({"any", "any-short", "all", "none"})

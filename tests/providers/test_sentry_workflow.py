@@ -436,3 +436,17 @@ def test_a_channel_pinned_by_id_in_one_group_and_named_in_another_settles(
 
     assert provider.diff(created.id, provider.read(created.id, created.outs).outs, inputs).changes is False
     assert fake.calls("PUT", rf"/api/0/organizations/{ORG}/workflows/\d+/") == 0
+
+
+def test_condition_and_action_types_sentry_does_not_know_fail_check_by_path(provider: SentryWorkflowProvider) -> None:
+    bad = routing("4242")
+    bad["action_filters"][0]["conditions"] = [{"type": "issue_priority_at_least", "comparison": 75}]
+    bad["action_filters"][1]["actions"] = [{"type": "plugin", "target_display": "legacy"}]
+
+    failures = {f.property: f.reason for f in provider.check({}, bad).failures}
+
+    assert set(failures) == {"action_filters[0].conditions[0].type", "action_filters[1].actions[0].type"}
+    assert "Sentry rejects filter condition type 'issue_priority_at_least'" in failures[
+        "action_filters[0].conditions[0].type"
+    ]
+    assert "Sentry rejects action type 'plugin'" in failures["action_filters[1].actions[0].type"]
