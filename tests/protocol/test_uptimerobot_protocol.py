@@ -411,3 +411,18 @@ def test_a_proxy_page_instead_of_json_on_refresh_fails_naming_service_endpoint_a
     assert f"uptimerobot GET /monitors/{state.id}" in message
     assert f"monitor {state.id} ({monitor_args()['friendly_name']!r})" in message
     assert "not JSON" in message and "Bad Gateway" not in message
+
+
+def test_a_rejected_create_that_echoes_the_request_shows_no_key_or_header_token_through_the_host(
+    host: ProviderHost, fake: FakeUptimeRobot, monitors: MonitorProvider, contacts: AlertContactProvider
+) -> None:
+    token = "CANARY-protocol-header-token"
+    fake.inject("POST", r"/monitors$", status=400, echo_request=True)
+    with pytest.raises(ProviderCallError) as raised:
+        host.apply(monitors, monitor_args(custom_headers={"X-Health-Token": token}))
+    fake.inject("POST", r"/integrations$", status=400, echo_request=True)
+    with pytest.raises(ProviderCallError) as contact_raised:
+        host.apply(contacts, pagerduty_args())
+    for details in (raised.value.details, contact_raised.value.details, host.stderr()):
+        assert API_KEY not in details and token not in details and ROUTING_KEY not in details
+    assert "HTTP 400" in raised.value.message and "HTTP 400" in contact_raised.value.message
