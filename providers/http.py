@@ -404,6 +404,7 @@ class ApiClient:
             waited += self._wait_for_gate(gate, method, bare_path, waited, deadline)
             budget = min(self.attempt_seconds, deadline - self._clock())
             if budget <= 0:
+                attempt -= 1  # this one was never sent
                 raise give_up(f"no answer within the {self.deadline_seconds:g} s deadline for the call", False)
             headers = {"Accept": "application/json", "User-Agent": self.user_agent, **auth_headers}
             try:
