@@ -27,7 +27,8 @@ API (all methods are synchronous; properties are plain Python values without `__
         host.delete(provider, id, outputs)
 
         state = host.apply(provider, raw_inputs, state=None) -> State(id, inputs, outputs)
-            check, then create (no state) / diff + update / replace (create new, delete old);
+            check, then create (no state) / diff + update / replace (create new, delete old; or the
+            other way round when diff asks for deleteBeforeReplace);
             raises CheckFailed if check reports failures.
         plan = host.preview(provider, raw_inputs, state=None) -> Preview(checked, diff)
             check + diff as the engine does in `pulumi preview` (diff only when there is state).
@@ -402,9 +403,13 @@ class ProviderHost:
             return State(created.id, checked.inputs, created.outputs, urn_name, ["create"])
         diff = self.diff(provider, state.id, state.outputs, checked.inputs, name=urn_name)
         if diff.replaces:
-            # Default create-before-delete: the replacement exists before the old one goes.
-            created = self.create(provider, checked.inputs, name=urn_name)
-            self.delete(provider, state.id, state.outputs, name=urn_name)
+            if diff.delete_before_replace:
+                self.delete(provider, state.id, state.outputs, name=urn_name)
+                created = self.create(provider, checked.inputs, name=urn_name)
+            else:
+                # Default create-before-delete: the replacement exists before the old one goes.
+                created = self.create(provider, checked.inputs, name=urn_name)
+                self.delete(provider, state.id, state.outputs, name=urn_name)
             return State(created.id, checked.inputs, created.outputs, urn_name, ["replace"])
         if diff.has_changes:
             outputs = self.update(provider, state.id, state.outputs, checked.inputs, name=urn_name)

@@ -31,6 +31,15 @@ class RecordingProvider(dynamic.ResourceProvider):
         failures = [dynamic.CheckFailure("count", "must be at most 10")] if news.get("count", 0) > 10 else []
         return dynamic.CheckResult({**news, "seen": json.dumps(seen)}, failures)
 
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        replaces = ["identity"] if olds.get("identity") != news.get("identity") else []
+        return dynamic.DiffResult(
+            changes=bool(replaces), replaces=replaces, delete_before_replace=bool(news.get("delete_first"))
+        )
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
+
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         if props.get("fail_with"):
             raise ValueError(props["fail_with"])

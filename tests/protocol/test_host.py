@@ -58,3 +58,16 @@ def test_check_failures_stop_apply_before_create_as_the_engine_does(start_host: 
         host.apply(RecordingProvider(), {"count": 11})
     assert raised.value.failures == [("count", "must be at most 10")]
     assert host.calls == ["Check"]
+
+
+@pytest.mark.parametrize(("delete_first", "order"), [(False, ["Create", "Delete"]), (True, ["Delete", "Create"])])
+def test_a_replacement_runs_create_and_delete_in_the_order_the_diff_asks_for(
+    start_host: StartHost, delete_first: bool, order: list[str]
+) -> None:
+    host = start_host({})
+    provider = RecordingProvider()
+    state = host.apply(provider, {"identity": "a", "delete_first": delete_first})
+    host.calls.clear()
+    replaced = host.apply(provider, {"identity": "b", "delete_first": delete_first}, state)
+    assert replaced.history == ["replace"]
+    assert [call for call in host.calls if call in {"Create", "Delete"}] == order
