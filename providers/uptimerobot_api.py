@@ -51,7 +51,10 @@ class Tuning:
 # deployment runs in one provider-host process, so an adoption recorded here is seen by that later
 # delete, which then only forgets the object. Residual risk (docs/uptimerobot.md): a run interrupted
 # between the adopting create and the old delete loses the record; use `aliases` for renames.
+# The same ledger also keeps two resources of one deployment from claiming one object: a create that
+# finds an object another resource created or adopted moments ago refuses to adopt it.
 _ADOPTED: set[tuple[str, str, str]] = set()
+_CLAIMED: set[tuple[str, str, str]] = set()
 _ADOPTED_LOCK = threading.Lock()
 
 
@@ -63,6 +66,19 @@ def record_adoption(kind: str, vendor_object_id: str) -> None:
     """Note that a resource of this deployment took over an object that already existed."""
     with _ADOPTED_LOCK:
         _ADOPTED.add(_ledger_key(kind, vendor_object_id))
+        _CLAIMED.add(_ledger_key(kind, vendor_object_id))
+
+
+def record_creation(kind: str, vendor_object_id: str) -> None:
+    """Note that a resource of this deployment created this object."""
+    with _ADOPTED_LOCK:
+        _CLAIMED.add(_ledger_key(kind, vendor_object_id))
+
+
+def claimed_in_this_deployment(kind: str, vendor_object_id: str) -> bool:
+    """Whether another resource of this deployment already created or adopted the object."""
+    with _ADOPTED_LOCK:
+        return _ledger_key(kind, vendor_object_id) in _CLAIMED
 
 
 def adopted_in_this_deployment(kind: str, vendor_object_id: str) -> bool:
@@ -74,6 +90,7 @@ def forget_adoptions() -> None:
     """For tests that run several 'deployments' in one process."""
     with _ADOPTED_LOCK:
         _ADOPTED.clear()
+        _CLAIMED.clear()
 
 
 def write_took_effect(error: ApiError) -> bool:

@@ -18,10 +18,12 @@ from providers.uptimerobot_api import (
     adopted_in_this_deployment,
     backoffs,
     changed_keys,
+    claimed_in_this_deployment,
     client,
     is_unknown,
     paged,
     record_adoption,
+    record_creation,
     sleeper,
     unescape,
     unproven_create_message,
@@ -120,6 +122,7 @@ class AlertContactProvider(dynamic.ResourceProvider):
                     unproven_create_message(error, what, self.tuning.find_attempts, sum(looked))
                 ) from None
             return self._adopt(api, found, desired)
+        record_creation(COLLECTION[desired["kind"]], contact_id)
         outputs = self._settle(api, desired["kind"], contact_id, desired, strict=False)
         return dynamic.CreateResult(_pulumi_id(desired["kind"], contact_id), outputs)
 
@@ -196,6 +199,12 @@ class AlertContactProvider(dynamic.ResourceProvider):
         ):
             raise UptimeRobotError(
                 f"contact {contact_id} is not a {desired['kind']} contact for that address"
+            )
+        if claimed_in_this_deployment(COLLECTION[desired["kind"]], contact_id):
+            raise UptimeRobotError(
+                f"{desired['kind']} contact {contact_id} ({desired['friendly_name']!r}) already belongs to another "
+                "resource of this deployment, which created or adopted it; two resources declare the same "
+                "contact (same address, webhook or key): declare it once and share it"
             )
         # From here on this resource manages it; an older resource's delete in this run must not remove it.
         record_adoption(COLLECTION[desired["kind"]], contact_id)

@@ -19,11 +19,13 @@ from providers.uptimerobot_api import (
     adopted_in_this_deployment,
     backoffs,
     changed_keys,
+    claimed_in_this_deployment,
     client,
     contains_unknown,
     is_unknown,
     paged,
     record_adoption,
+    record_creation,
     sleeper,
     unescape,
     unproven_create_message,
@@ -133,6 +135,7 @@ class MonitorProvider(dynamic.ResourceProvider):
             if not (saved_anyway or write_took_effect(error) or error.ambiguous):
                 raise
             return self._recover_ambiguous_create(api, desired, error)
+        record_creation("monitor", monitor_id)
         return dynamic.CreateResult(monitor_id, self._settle(api, monitor_id, desired, strict=False))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
@@ -213,6 +216,12 @@ class MonitorProvider(dynamic.ResourceProvider):
             raise UptimeRobotError(
                 f"monitor {monitor_id} is a {found['type']} monitor; its type cannot become "
                 f"{desired['type']}"
+            )
+        if claimed_in_this_deployment("monitor", monitor_id):
+            raise UptimeRobotError(
+                f"monitor {monitor_id} ({desired['friendly_name']!r}) already belongs to another resource of "
+                "this deployment, which created or adopted it; two resources declare the same monitor "
+                "(name, type and target): give one of them another name"
             )
         # From here on this resource manages it; an older resource's delete in this run must not remove it.
         record_adoption("monitor", monitor_id)

@@ -31,8 +31,13 @@ def fake() -> Iterator[FakeUptimeRobot]:
 
 
 @pytest.fixture
-def host(fake: FakeUptimeRobot, start_host: StartHost) -> ProviderHost:
-    return start_host({"UPTIMEROBOT_API_KEY": API_KEY, "UPTIMEROBOT_API_URL": fake.url})
+def env(fake: FakeUptimeRobot) -> dict[str, str]:
+    return {"UPTIMEROBOT_API_KEY": API_KEY, "UPTIMEROBOT_API_URL": fake.url}
+
+
+@pytest.fixture
+def host(env: dict[str, str], start_host: StartHost) -> ProviderHost:
+    return start_host(env)
 
 
 @pytest.fixture
@@ -278,36 +283,43 @@ def test_a_create_answered_201_without_an_id_adopts_the_monitor_it_saved(
 
 
 def test_renaming_a_monitor_without_aliases_keeps_the_monitor_the_new_name_adopted(
-    host: ProviderHost, fake: FakeUptimeRobot, monitors: MonitorProvider
+    host: ProviderHost, fake: FakeUptimeRobot, monitors: MonitorProvider, env: dict[str, str], start_host: StartHost
 ) -> None:
     old = host.apply(monitors, monitor_args(), name="shop-health")
-    # The engine's order for a URN change: create the new resource, then delete the old URN.
-    new = host.apply(monitors, monitor_args(), name="shop-prod-health")
+    # The rename is a later `up` (a new host); the engine creates the new URN, then deletes the old one.
+    rename = start_host(env)
+    new = rename.apply(monitors, monitor_args(), name="shop-prod-health")
     assert new.id == old.id
-    host.destroy(monitors, old)
+    rename.destroy(monitors, old)
     assert not fake.monitors[int(new.id)].get("_deleted")
     assert fake.count("DELETE", "/monitors/{id}") == 0
     host.assert_settled(monitors, monitor_args(), new)
 
 
 def test_replacing_a_monitor_with_the_same_natural_key_keeps_the_monitor(
-    host: ProviderHost, fake: FakeUptimeRobot, monitors: MonitorProvider
+    host: ProviderHost, fake: FakeUptimeRobot, monitors: MonitorProvider, env: dict[str, str], start_host: StartHost
 ) -> None:
     old = host.apply(monitors, monitor_args())
-    # `pulumi up --replace`: create-replacement (which adopts by natural key), then delete-replaced.
-    replacement = host.create(monitors, old.inputs)
-    host.delete(monitors, old.id, old.outputs)
+    # A later `pulumi up --replace`: create-replacement (which adopts by natural key), then delete-replaced.
+    later = start_host(env)
+    replacement = later.create(monitors, old.inputs)
+    later.delete(monitors, old.id, old.outputs)
     assert replacement.id == old.id
     assert not fake.monitors[int(old.id)].get("_deleted")
 
 
 def test_renaming_an_integration_keeps_the_route_every_monitor_uses(
-    host: ProviderHost, fake: FakeUptimeRobot, contacts: AlertContactProvider
+    host: ProviderHost,
+    fake: FakeUptimeRobot,
+    contacts: AlertContactProvider,
+    env: dict[str, str],
+    start_host: StartHost,
 ) -> None:
     old = host.apply(contacts, pagerduty_args(), name="pagerduty-shop")
-    new = host.apply(contacts, pagerduty_args(), name="shop-pagerduty")
+    rename = start_host(env)
+    new = rename.apply(contacts, pagerduty_args(), name="shop-pagerduty")
     assert new.id == old.id
-    host.destroy(contacts, old)
+    rename.destroy(contacts, old)
     assert not fake.integrations[int(new.outputs["contact_id"])].get("_deleted")
     host.assert_settled(contacts, pagerduty_args(), new)
 
@@ -339,9 +351,10 @@ def test_state_written_by_one_run_is_previewed_refreshed_and_destroyed_by_the_ne
 
 
 def test_a_monitor_taken_over_with_adopt_id_settles_and_refresh_keeps_its_inputs(
-    host: ProviderHost, fake: FakeUptimeRobot, monitors: MonitorProvider
+    fake: FakeUptimeRobot, monitors: MonitorProvider, env: dict[str, str], start_host: StartHost
 ) -> None:
-    existing = host.apply(monitors, monitor_args(interval_seconds=300), name="made-by-hand")
+    existing = start_host(env).apply(monitors, monitor_args(interval_seconds=300), name="made-by-hand")
+    host = start_host(env)
     args = monitor_args(adopt_id=existing.id)
     state = host.apply(monitors, args, name="declared")
     assert state.id == existing.id and live_monitor(fake, state)["interval"] == 60
@@ -349,9 +362,10 @@ def test_a_monitor_taken_over_with_adopt_id_settles_and_refresh_keeps_its_inputs
 
 
 def test_an_integration_taken_over_with_adopt_id_settles_and_refresh_keeps_its_inputs(
-    host: ProviderHost, contacts: AlertContactProvider
+    contacts: AlertContactProvider, env: dict[str, str], start_host: StartHost
 ) -> None:
-    existing = host.apply(contacts, pagerduty_args(friendly_name="made by hand"), name="made-by-hand")
+    existing = start_host(env).apply(contacts, pagerduty_args(friendly_name="made by hand"), name="made-by-hand")
+    host = start_host(env)
     args = pagerduty_args(adopt_id=existing.outputs["contact_id"])
     state = host.apply(contacts, args, name="declared")
     assert state.id == existing.id and state.outputs["friendly_name"] == "shop-prod PagerDuty"
@@ -426,3 +440,12 @@ def test_a_rejected_create_that_echoes_the_request_shows_no_key_or_header_token_
     for details in (raised.value.details, contact_raised.value.details, host.stderr()):
         assert API_KEY not in details and token not in details and ROUTING_KEY not in details
     assert "HTTP 400" in raised.value.message and "HTTP 400" in contact_raised.value.message
+
+
+def test_two_monitors_declaring_the_same_target_in_one_deployment_fail_instead_of_sharing_one(
+    host: ProviderHost, fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    host.apply(monitors, monitor_args(), name="shop-health")
+    with pytest.raises(ProviderCallError, match="already belongs to another resource of this deployment"):
+        host.apply(monitors, monitor_args(), name="shop-health-copy")
+    assert len(fake.monitors) == 1

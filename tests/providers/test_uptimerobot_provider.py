@@ -283,6 +283,7 @@ def test_doubly_escaped_names_and_urls_read_back_without_a_diff(
         assert stored["friendlyName"] == "Care &amp;amp; Flex &amp;lt;prod&amp;gt;"
         read = provider.read(created.id, created.outs)
         assert provider.diff(created.id, read.outs, inputs).changes is False
+        forget_adoptions()  # the next `up` (an interrupted one's rerun) is a new deployment
         assert provider.create(inputs).id == created.id
         assert len(fake.monitors) == 1
 
@@ -324,6 +325,7 @@ def test_create_after_an_interrupted_run_adopts_the_orphan_instead_of_duplicatin
 ) -> None:
     first = monitors.create(monitor_inputs(monitors))
     fake.reset_counts()
+    forget_adoptions()  # the rerun is a new deployment
     second = monitors.create(monitor_inputs(monitors, interval_seconds=90))
     assert second.id == first.id
     assert fake.count("POST", "/monitors") == 0
@@ -509,6 +511,7 @@ def test_legacy_list_envelope_with_next_cursor_id_is_paged_through(
                     }
                 )
         existing = provider.create(monitor_inputs(provider))
+        forget_adoptions()  # the rerun is a new deployment
         assert provider.create(monitor_inputs(provider)).id == existing.id
         # Page size 1: two pages for A and B, then three once the new monitor exists too.
         assert fake.count("GET", "/monitors") == 2 + 3
@@ -861,6 +864,7 @@ def test_the_old_urn_of_a_renamed_monitor_does_not_delete_what_the_new_urn_adopt
     fake: FakeUptimeRobot, monitors: MonitorProvider
 ) -> None:
     old = monitors.create(monitor_inputs(monitors))
+    forget_adoptions()  # the rename is a later deployment
     new = monitors.create(monitor_inputs(monitors))  # the new URN finds the live monitor by natural key
     assert new.id == old.id
     monitors.delete(old.id, old.outs)
@@ -873,6 +877,7 @@ def test_the_old_urn_of_a_renamed_integration_does_not_delete_what_the_new_urn_a
 ) -> None:
     raw = {"kind": "pagerduty", "friendly_name": "PD", "value": ROUTING_KEY}
     old = contacts.create(contacts.check({}, raw).inputs)
+    forget_adoptions()  # the rename is a later deployment
     new = contacts.create(contacts.check({}, raw).inputs)
     assert new.id == old.id
     contacts.delete(old.id, old.outs)
@@ -903,3 +908,23 @@ def test_a_monitor_going_up_or_down_is_not_a_change_to_its_outputs_but_a_pause_i
     assert monitors.read(created.id, created.outs).outs == created.outs
     fake.pause(int(created.id))
     assert monitors.read(created.id, created.outs).outs["status"] == "PAUSED"
+
+
+def test_two_resources_declaring_the_same_monitor_in_one_deployment_do_not_share_it(
+    fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    monitors.create(monitor_inputs(monitors))
+    with pytest.raises(UptimeRobotError, match="already belongs to another resource of this deployment"):
+        monitors.create(monitor_inputs(monitors))
+    assert len(fake.monitors) == 1 and fake.count("PATCH", "/monitors/{id}") == 0
+
+
+def test_two_resources_declaring_the_same_integration_in_one_deployment_do_not_share_it(
+    fake: FakeUptimeRobot, contacts: AlertContactProvider
+) -> None:
+    raw = {"kind": "pagerduty", "friendly_name": "PD", "value": ROUTING_KEY}
+    contacts.create(contacts.check({}, raw).inputs)
+    with pytest.raises(UptimeRobotError, match="declare it once and share it") as raised:
+        contacts.create(contacts.check({}, {**raw, "friendly_name": "PD again"}).inputs)
+    assert ROUTING_KEY not in str(raised.value)
+    assert fake.integrations[101]["friendlyName"] == "PD"
