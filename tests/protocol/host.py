@@ -42,6 +42,10 @@ Fixture (tests/protocol/conftest.py): `start_host(env)` starts a host for the te
 `env` is added to this process's environment for the host subprocess only: credentials and fake base
 URLs must be given there, because the provider runs in that process, not in the test's. Anything the
 pickled provider carries (tuning, clocks) is a copy in the host: a test clock is not shared.
+
+One host is one deployment: the engine serves every dynamic resource of a `pulumi up` from one host
+process, so what providers remember in memory (the adoption ledgers) lasts exactly as long as the
+host. Model a later `pulumi up`, `refresh` or `destroy` with a second host.
 """
 
 from __future__ import annotations
