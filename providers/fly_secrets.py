@@ -65,35 +65,33 @@ OUTPUT_ONLY_KEYS = (
 SECRET_OUTPUTS = ["value", "digest", "written_digest"]
 
 
-# Keys a create took over from an existing value in this process (API URL, app, key). The rename rule
-# (docs/fly-secrets.md): the old resource's delete, which the engine runs after the new resource's
-# create, leaves such a key alone. The written_digest/written_at guard in delete() already does so when
-# Fly moves updated_at on every set; this covers a Fly that keeps updated_at for an unchanged value.
-_TAKEN_OVER: set[tuple[str, str, str]] = set()
-_TAKEN_OVER_LOCK = threading.Lock()
+# The keys this deployment's creates claimed, {(API URL, app, key): "created" | "taken over"}. One
+# provider process serves one deployment (docs/uptimerobot.md, "the adoption ledger"), so this is the
+# estate's rule for every vendor: a create never takes a key another resource of the same deployment
+# claimed (two declarations of one key fail), and a delete never unsets a key a create of the same
+# deployment took over (a rename or --replace creates the new resource before deleting the old one).
+_CLAIMED: dict[tuple[str, str, str], str] = {}
+_CLAIMED_LOCK = threading.Lock()
 
 
-def _takeover_key(app: str, key: str) -> tuple[str, str, str]:
+def _claim_key(app: str, key: str) -> tuple[str, str, str]:
     return (os.environ.get(URL_ENV) or DEFAULT_API_URL, app, key)
 
 
-def _record_takeover(app: str, key: str) -> None:
-    with _TAKEN_OVER_LOCK:
-        _TAKEN_OVER.add(_takeover_key(app, key))
+def _claimed(app: str, key: str) -> str | None:
+    with _CLAIMED_LOCK:
+        return _CLAIMED.get(_claim_key(app, key))
 
 
-def _consume_takeover(app: str, key: str) -> bool:
-    with _TAKEN_OVER_LOCK:
-        entry = _takeover_key(app, key)
-        found = entry in _TAKEN_OVER
-        _TAKEN_OVER.discard(entry)
-        return found
+def _claim(app: str, key: str, how: str) -> None:
+    with _CLAIMED_LOCK:
+        _CLAIMED[_claim_key(app, key)] = how
 
 
-def forget_takeovers() -> None:
-    """Drop the takeover ledger (tests that reuse keys across fake servers in one process)."""
-    with _TAKEN_OVER_LOCK:
-        _TAKEN_OVER.clear()
+def forget_claims() -> None:
+    """Start a new deployment's ledger (tests that play several deployments in one process)."""
+    with _CLAIMED_LOCK:
+        _CLAIMED.clear()
 
 
 class FlySecretError(Exception):
@@ -418,6 +416,11 @@ class FlySecretProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = from_wire(props)
         app, key, value = props["app"], props["key"], props["value"]
+        if (how := _claimed(app, key)) is not None:
+            raise FlySecretError(
+                f"Fly secret {key} of app {app} was already {how} by another resource in this deployment: "
+                "two resources declare the same key; keep one declaration"
+            )
         client = self._client()
         before = self._fetch(client, app, key)
         if before is not None and not props.get("adopt_existing") and not self._holds(client, app, value, before):
@@ -429,8 +432,7 @@ class FlySecretProvider(ResourceProvider):
         # Even an identical value is re-sent: the fresh updated_at marks this resource as the last writer,
         # so the delete of a resource it replaces leaves the key alone.
         outs = self._write_and_maybe_roll(client, props, before)
-        if before is not None:
-            _record_takeover(app, key)
+        _claim(app, key, "created" if before is None else "taken over")
         return CreateResult(id_=_resource_id(app, key), outs=outs)
 
     def _holds(self, client: ApiClient, app: str, value: str, current: RemoteSecret) -> bool:
@@ -518,10 +520,10 @@ class FlySecretProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         props = from_wire(props)
         app, key = (props["app"], props["key"]) if props.get("app") and props.get("key") else _split_id(id_)
-        if _consume_takeover(app, key):
+        if _claimed(app, key) == "taken over":
             log.warning(
-                "Fly secret %s of app %s was taken over by another resource in this run (a rename or a "
-                "replacement); leaving it in place",
+                "Fly secret %s of app %s was taken over by another resource in this deployment (a rename "
+                "or a replacement); leaving it in place",
                 key,
                 app,
             )

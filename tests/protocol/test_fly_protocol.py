@@ -125,12 +125,15 @@ def test_rolling_machines_later_sends_min_secrets_version_as_an_integer_and_sett
 
 
 def test_a_forced_replacement_with_opaque_digests_keeps_the_value_and_settles(
-    host: ProviderHost, fly: FakeFlyApi, secrets: FlySecretProvider
+    fly: FakeFlyApi, start_host: StartHost, secrets: FlySecretProvider
 ) -> None:
+    env = {"FLY_API_URL": fly.url, "FLY_API_TOKEN": TOKEN}
     args = secret_args()
-    old = host.apply(secrets, args, name="shop-sentry-dsn")
+    old = start_host(env).apply(secrets, args, name="shop-sentry-dsn")
 
-    # `pulumi up --replace`: create the new resource, then delete the old one, same key.
+    # `pulumi up --replace`, a later deployment (its own host): create the new resource, then delete
+    # the old one, same key.
+    host = start_host(env)
     created = host.create(secrets, old.inputs, name="shop-sentry-dsn")
     host.delete(secrets, old.id, old.outputs, name="shop-sentry-dsn")
     new = State(created.id, old.inputs, created.outputs, "shop-sentry-dsn")
@@ -186,3 +189,33 @@ def test_a_hand_edit_shows_in_refresh_is_undone_by_the_next_up_and_then_settles(
 
     assert restored.history == ["update"] and fly.value_of(APP, "SENTRY_DSN") == DSN
     host.assert_settled(secrets, args, restored)
+
+
+def test_a_rename_without_an_alias_keeps_the_key_even_if_fly_keeps_updated_at_for_an_unchanged_value(
+    start_host: StartHost, secrets: FlySecretProvider
+) -> None:
+    with FakeFlyApi(unchanged_set_is_a_no_op=True) as fly:
+        fly.add_app(APP)
+        fly.add_token(TOKEN.removeprefix("FlyV1 "))
+        env = {"FLY_API_URL": fly.url, "FLY_API_TOKEN": TOKEN}
+        args = secret_args()
+        old = start_host(env).apply(secrets, args, name="sentry-dsn")
+
+        # The next deployment: the logical name changed, so the engine creates the new URN, then
+        # deletes the old one.
+        host = start_host(env)
+        new = host.apply(secrets, args, name="shop-sentry-dsn")
+        host.destroy(secrets, old)
+
+        assert fly.value_of(APP, "SENTRY_DSN") == DSN
+        host.assert_settled(secrets, args, new)
+
+
+def test_two_declarations_of_one_key_in_a_deployment_fail_through_the_host(
+    host: ProviderHost, fly: FakeFlyApi, secrets: FlySecretProvider
+) -> None:
+    host.apply(secrets, secret_args(), name="sentry-dsn")
+
+    with pytest.raises(ProviderCallError, match="two resources declare the same key"):
+        host.apply(secrets, secret_args(value=Secret(ROTATED_DSN), adopt_existing=True), name="sentry-dsn-again")
+    assert fly.value_of(APP, "SENTRY_DSN") == DSN

@@ -22,7 +22,7 @@ from providers.fly_secrets import (
     FlySecretError,
     FlySecretProvider,
     authorization_header,
-    forget_takeovers,
+    forget_claims,
 )
 from providers.http import forget_rate_limit_state
 from tests.fakes.fly import FakeFlyApi, md5_digest, opaque_digest
@@ -70,11 +70,11 @@ def fly(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeFlyApi]:
     monkeypatch.setenv("FLY_API_URL", fake.url)
     monkeypatch.setenv("FLY_API_TOKEN", OAUTH_TOKEN)
     forget_rate_limit_state()
-    forget_takeovers()
+    forget_claims()
     yield fake
     fake.stop()
     forget_rate_limit_state()
-    forget_takeovers()
+    forget_claims()
 
 
 @pytest.fixture
@@ -398,6 +398,7 @@ def test_a_key_this_stack_wrote_can_be_created_again_after_an_interrupted_up_wha
     try:
         create(provider)  # landed, but `up` was interrupted before the engine recorded it
         names_before = sorted(fake.apps[APP].secrets)
+        forget_claims()  # the rerun is a new deployment (a new provider process)
 
         _, outs = create(provider)  # the rerun creates it again
 
@@ -501,6 +502,7 @@ def test_replacement_of_the_same_key_create_new_then_delete_old_keeps_the_value_
     provider: FlySecretProvider, fly: FakeFlyApi, new_value: str, adopt: bool
 ) -> None:
     old_id, old_outs = create(provider)
+    forget_claims()  # the replacement happens in a later deployment
 
     # The engine's default order for a replacement (or a URN change): create the new, then delete the old.
     _, new_outs = create(provider, value=new_value, adopt_existing=adopt)
@@ -511,15 +513,28 @@ def test_replacement_of_the_same_key_create_new_then_delete_old_keeps_the_value_
     assert fly.count("DELETE", "/secrets/SENTRY_DSN$") == 0 and no_probe_left(fly)
 
 
+def test_two_resources_declaring_the_same_key_in_one_deployment_fail_instead_of_sharing_it(
+    provider: FlySecretProvider, fly: FakeFlyApi
+) -> None:
+    create(provider)
+    writes = fly.count("POST")
+
+    with pytest.raises(FlySecretError, match="already created by another resource in this deployment"):
+        create(provider, value=NEW_VALUE, adopt_existing=True)
+
+    assert fly.count("POST") == writes and fly.value_of(APP, "SENTRY_DSN") == VALUE
+
+
 def test_a_rename_keeps_the_key_even_if_fly_does_not_move_updated_at_for_an_unchanged_value(
     provider: FlySecretProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = start_fake(unchanged_set_is_a_no_op=True)
     monkeypatch.setenv("FLY_API_URL", fake.url)
     monkeypatch.setenv("FLY_API_TOKEN", OAUTH_TOKEN)
-    forget_takeovers()
+    forget_claims()
     try:
         old_id, old_outs = create(provider)  # the resource under its old logical name
+        forget_claims()  # renamed in a later deployment
         _, new_outs = create(provider)  # the same key under its new name: create-new ...
         assert new_outs["written_at"] == old_outs["written_at"]  # nothing moved on Fly's side
 
@@ -527,11 +542,12 @@ def test_a_rename_keeps_the_key_even_if_fly_does_not_move_updated_at_for_an_unch
 
         assert fake.value_of(APP, "SENTRY_DSN") == VALUE
         assert fake.count("DELETE", "/secrets/SENTRY_DSN$") == 0
+        forget_claims()
         provider.delete(old_id, new_outs)  # a later destroy of the new resource still unsets it
         assert fake.value_of(APP, "SENTRY_DSN") is None
     finally:
         fake.stop()
-        forget_takeovers()
+        forget_claims()
 
 
 def test_renaming_the_key_replaces_create_before_delete_and_moves_the_value(
