@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,9 +25,11 @@ VENDOR_CREDENTIALS = {"PULUMI_ACCESS_TOKEN", "PAGERDUTY_TOKEN", "GRAFANA_AUTH", 
 SECRET_JOBS = {("pull-request.yml", "preview"), ("main.yml", "up"), ("drift.yml", "detect")}
 WRITE_SCOPES = {
     ("pull-request.yml", "comment"): {"pull-requests"},
-    ("pull-request.yml", "preview"): {"pull-requests"},
+    ("pull-request.yml", "gate"): {"pull-requests"},
     ("drift.yml", "report"): {"issues"},
 }
+BASE_SHA = "${{ github.event.pull_request.base.sha }}"
+README_TEST_COMMAND = "bash scripts/test"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -132,42 +136,70 @@ def test_every_checkout_keeps_the_token_out_of_the_working_copy():
             assert step["with"]["persist-credentials"] is False, f"{file}:{name}"
 
 
-def test_pull_requests_run_tests_and_the_offline_diff_without_secrets_with_full_history():
+def test_pull_requests_run_the_readmes_tests_and_the_offline_diff_without_secrets():
     workflow = load(WORKFLOWS / "pull-request.yml")
     assert set(triggers(workflow)) == {"pull_request"}
-    test = workflow["jobs"]["test"]
-    assert "if" not in test  # forks included
-    assert steps_using(test, "actions/checkout")[0]["with"]["fetch-depth"] == 0
+    test, diff = workflow["jobs"]["test"], workflow["jobs"]["diff"]
+    assert "if" not in test and "if" not in diff  # forks included
     assert steps_using(test, "actions/setup-python")[0]["with"]["python-version"] == "3.11"
-    scripts = "\n".join(s.get("run", "") for s in test["steps"])
-    assert "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt" in scripts
-    assert ".venv/bin/python -m pytest" in scripts
-    assert '.venv/bin/python -m review diff --base "origin/${BASE_REF}" --format markdown > diff.md' in scripts
+    assert [s["run"] for s in test["steps"] if "run" in s] == [
+        "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt", README_TEST_COMMAND]
+    pr, trusted = steps_using(diff, "actions/checkout")
+    assert pr["with"]["fetch-depth"] == 0 and pr["with"]["path"] == "pr"
+    assert trusted["with"]["ref"] == BASE_SHA and trusted["with"]["path"] == "trusted"
+    [step] = [s for s in diff["steps"] if "review diff" in s.get("run", "")]
+    # Run from the base checkout: `python -m review` imports the base branch's comparison and report code.
+    assert step["working-directory"] == "trusted"
+    command = '-m review diff --base "origin/${BASE_REF}" --project-dir ../pr --format markdown > ../diff.md'
+    assert command in step["run"]
 
 
-def test_the_offline_diff_comment_job_runs_no_pull_request_code():
-    comment = load(WORKFLOWS / "pull-request.yml")["jobs"]["comment"]
-    assert comment["needs"] == "test"
-    assert not steps_using(comment, "actions/checkout")
-    assert not any("run" in step for step in comment["steps"])
-    assert steps_using(comment, "actions/github-script")
+def test_every_job_that_posts_or_judges_checks_out_only_the_base_branch():
+    jobs_ = load(WORKFLOWS / "pull-request.yml")["jobs"]
+    for name in ("comment", "preview-approval", "gate"):
+        checkouts = steps_using(jobs_[name], "actions/checkout")
+        assert checkouts and all(c["with"]["ref"] == BASE_SHA for c in checkouts), name
+        assert not secret_names(jobs_[name]), name
+    assert not any("run" in step for step in jobs_["comment"]["steps"])
 
 
-def test_the_preview_job_runs_only_for_branches_of_this_repository_with_the_policy_pack_and_gate():
+def test_the_preview_runs_only_for_branches_of_this_repository_after_the_approval_check_without_write_scopes():
     preview = load(WORKFLOWS / "pull-request.yml")["jobs"]["preview"]
     assert preview["if"] == SAME_REPOSITORY
+    assert set(preview["needs"]) == {"test", "preview-approval"}
+    assert preview["environment"] == "preview"
+    assert preview["permissions"] == {"contents": "read"}
     [action] = steps_using(preview, "pulumi/actions")
     assert action["with"]["command"] == "preview"
     assert action["with"]["policyPacks"] == "policy_pack"
-    for flag in ("diff", "comment-on-pr", "edit-pr-comment", "suppress-outputs"):
-        assert action["with"][flag] is True, flag
+    assert action["with"]["diff"] is True and action["with"]["suppress-outputs"] is True
+    assert "comment-on-pr" not in action["with"]
     scripts = "\n".join(s.get("run", "") for s in preview["steps"])
+    assert "PULUMI_ENABLE_STREAMING_JSON_PREVIEW=false" in scripts
     assert "--json --policy-pack policy_pack" in scripts and "> preview.json" in scripts
-    assert ".venv/bin/python -m review gate preview.json ${ALLOW_FLAG}" in scripts
-    [gate] = [s for s in preview["steps"] if "review gate" in s.get("run", "")]
-    flag = gate["env"]["ALLOW_FLAG"]
-    assert "'allow-identity-change'" in flag and "--allow-label-present" in flag
+    assert "review gate" not in scripts  # the gate runs from the base branch, elsewhere
     assert "--show-secrets" not in yaml.safe_dump(preview)
+
+
+def test_the_gate_runs_from_the_base_branch_over_the_previews_artifact_and_fails_the_run_when_it_fails():
+    gate = load(WORKFLOWS / "pull-request.yml")["jobs"]["gate"]
+    assert gate["needs"] == "preview" and "!cancelled()" in gate["if"] and SAME_REPOSITORY in gate["if"]
+    assert "always()" not in gate["if"]
+    scripts = "\n".join(s.get("run", "") for s in gate["steps"])
+    assert ".venv/bin/python -m review gate preview.json ${ALLOW_FLAG}" in scripts
+    [step] = [s for s in gate["steps"] if "review gate" in s.get("run", "")]
+    flag = step["env"]["ALLOW_FLAG"]
+    assert "'allow-identity-change'" in flag and "--allow-label-present" in flag
+    assert steps_using(gate, "actions/download-artifact")[0]["with"]["name"] == "preview-json"
+    assert "exit 1" in gate["steps"][-1]["run"] and "steps.gate.outcome != 'success'" in gate["steps"][-1]["if"]
+
+
+def test_no_step_posts_a_comment_from_a_cancelled_run():
+    for file, name, job in jobs():
+        for step in steps_using(job, "actions/github-script"):
+            assert "always()" not in str(step.get("if", "")), f"{file}:{name}"
+            if "comment" in str(step.get("name", "")).lower() and file == "pull-request.yml":
+                assert "upsert-comment.js" in step["with"]["script"], f"{file}:{name}"
 
 
 def test_main_runs_pulumi_up_with_the_policy_pack_in_the_protected_production_environment():
@@ -181,6 +213,17 @@ def test_main_runs_pulumi_up_with_the_policy_pack_in_the_protected_production_en
     assert workflow["concurrency"]["cancel-in-progress"] is False
 
 
+def test_up_and_the_drift_check_share_one_concurrency_group_and_drift_skips_while_an_update_is_queued():
+    main = load(WORKFLOWS / "main.yml")
+    drift = load(WORKFLOWS / "drift.yml")
+    detect = drift["jobs"]["detect"]
+    assert detect["concurrency"] == main["concurrency"] == {"group": "pulumi-prod", "cancel-in-progress": False}
+    assert drift["concurrency"]["group"] != "pulumi-prod"  # the busy check runs outside the group
+    assert detect["needs"] == "busy" and "needs.busy.outputs.busy == 'false'" in detect["if"]
+    script = steps_using(drift["jobs"]["busy"], "actions/github-script")[0]["with"]["script"]
+    assert 'workflow_id: "main.yml"' in script and "in_progress" in script and "queued" in script
+
+
 def test_drift_runs_daily_refreshing_and_expecting_no_changes_and_reports_visibly():
     workflow = load(WORKFLOWS / "drift.yml")
     assert "schedule" in triggers(workflow)
@@ -188,7 +231,7 @@ def test_drift_runs_daily_refreshing_and_expecting_no_changes_and_reports_visibl
     [action] = steps_using(detect, "pulumi/actions")
     assert action["with"]["command"] == "preview"
     assert action["with"]["refresh"] is True and action["with"]["expect-no-changes"] is True
-    assert report["needs"] == "detect" and "always()" in report["if"]
+    assert "detect" in report["needs"] and "always()" in report["if"]
     script = steps_using(report, "actions/github-script")[0]["with"]["script"]
     assert "issues.create" in script and "core.setFailed" in script
 
@@ -204,3 +247,79 @@ def test_the_policy_pack_the_workflows_name_exists_with_its_own_requirements():
 def test_every_job_has_a_timeout(path: Path):
     for name, job in load(path)["jobs"].items():
         assert isinstance(job.get("timeout-minutes"), int), f"{path.name}:{name}"
+
+
+# -- the workflows' commands, run on a clean clone as a runner would ---------------------------------------------
+
+STEP_TIMEOUT = 600
+GIT, BASH = shutil.which("git") or "git", shutil.which("bash") or "bash"
+
+
+def _run_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for step in job["steps"] if "run" in step]
+
+
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run([GIT, *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=120).stdout
+
+
+def _clone_at(ref: str, target: Path) -> Path:
+    _git("clone", "--quiet", "--no-checkout", str(ROOT), str(target), cwd=ROOT.parent)
+    _git("checkout", "--quiet", _git("rev-parse", ref, cwd=ROOT).strip(), cwd=target)
+    return target
+
+
+def _runner_env(workspace: Path, **extra: str) -> dict[str, str]:
+    # What a runner step sees, minus GitHub itself: no PYTHONPATH or virtualenv leaking in from this test run.
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PIP_CACHE_DIR", "TMPDIR"}}
+    keep["PATH"] = os.pathsep.join(p for p in keep.get("PATH", "").split(os.pathsep) if ".venv" not in p)
+    summary = workspace / "step-summary.md"
+    return {**keep, "GITHUB_WORKSPACE": str(workspace), "GITHUB_STEP_SUMMARY": str(summary), "CI": "true", **extra}
+
+
+def _run(step: dict[str, Any], cwd: Path, env: dict[str, str], command: str | None = None):
+    workdir = cwd / step.get("working-directory", ".")
+    step_env = {**env, **{k: str(v) for k, v in (step.get("env") or {}).items() if "${{" not in str(v)}}
+    return subprocess.run([BASH, "-eo", "pipefail", "-c", command or step["run"]], cwd=workdir, env=step_env,
+                          capture_output=True, text=True, timeout=STEP_TIMEOUT, check=False)
+
+
+def test_every_test_job_runs_exactly_the_readmes_test_command_after_the_install():
+    test_jobs = [(file, name, job) for file, name, job in jobs()
+                 if any(README_TEST_COMMAND in s["run"] for s in _run_steps(job))]
+    assert {(file, name) for file, name, _ in test_jobs} == {("pull-request.yml", "test"), ("main.yml", "test")}
+    for file, name, job in test_jobs:
+        commands = [s["run"].strip() for s in _run_steps(job)]
+        assert commands[-1] == README_TEST_COMMAND, f"{file}:{name}"
+        assert not any("pytest" in c for c in commands), f"{file}:{name} runs pytest around the README's command"
+
+
+def test_the_test_and_diff_jobs_commands_work_on_a_clean_clone_of_head(tmp_path: Path):
+    """Install as the job does, then the README's test command up to collection (the full run is this suite)."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    clone = _clone_at("HEAD", workspace / "repo")
+    test_job = load(clone / ".github/workflows/pull-request.yml")["jobs"]["test"]
+    *setup, test = _run_steps(test_job)
+    env = _runner_env(workspace)
+    for step in setup:
+        result = _run(step, clone, env)
+        assert result.returncode == 0, f"{step['run']}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    assert test["run"].strip() == README_TEST_COMMAND
+    collected = _run(test, clone, env, f"{README_TEST_COMMAND} --collect-only -q")
+    assert collected.returncode == 0, collected.stdout[-2000:] + collected.stderr[-2000:]
+    assert re.search(r"^\d+ tests collected", collected.stdout, re.M), collected.stdout[-500:]
+
+    # The diff job: the PR in pr/, the base branch in trusted/, one virtualenv (the same install command, proven
+    # above, so its directory is reused), then the job's diff step as written.
+    diff_job = load(clone / ".github/workflows/pull-request.yml")["jobs"]["diff"]
+    pr = workspace / "pr"
+    clone.rename(pr)
+    (workspace / ".venv").symlink_to(pr / ".venv")
+    base = "main" if _git("branch", "--list", "main", cwd=ROOT).strip() else "HEAD"
+    _clone_at(base, workspace / "trusted")
+    _git("fetch", "--quiet", str(ROOT), f"+{base}:refs/remotes/origin/{base}", cwd=pr)
+    [diff_step] = [s for s in _run_steps(diff_job) if "review diff" in s["run"]]
+    result = _run(diff_step, workspace, {**env, "BASE_REF": base})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (workspace / "diff.md").read_text().strip()
