@@ -308,7 +308,7 @@ def test_the_test_and_diff_jobs_commands_work_on_a_clean_clone_of_head(tmp_path:
     assert test["run"].strip() == README_TEST_COMMAND
     collected = _run(test, clone, env, f"{README_TEST_COMMAND} --collect-only -q")
     assert collected.returncode == 0, collected.stdout[-2000:] + collected.stderr[-2000:]
-    assert re.search(r"^\d+ tests collected", collected.stdout, re.M), collected.stdout[-500:]
+    assert re.search(r"^tests/test_workflows\.py: \d+$", collected.stdout, re.M), collected.stdout[-500:]
 
     # The diff job: the PR in pr/, the base branch in trusted/, one virtualenv (the same install command, proven
     # above, so its directory is reused), then the job's diff step as written.
@@ -323,3 +323,50 @@ def test_the_test_and_diff_jobs_commands_work_on_a_clean_clone_of_head(tmp_path:
     result = _run(diff_step, workspace, {**env, "BASE_REF": base})
     assert result.returncode == 0, result.stderr[-3000:]
     assert (workspace / "diff.md").read_text().strip()
+
+
+def _fake_bin(directory: Path, name: str, body: str) -> None:
+    path = directory / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("uid", "sudo", "expected"),
+    [
+        ("0", None, ["apt-get update -qq", "apt-get install -y -qq --no-install-recommends prometheus"]),
+        ("1001", "passwordless", ["sudo -n apt-get update -qq",
+                                  "sudo -n env apt-get install -y -qq --no-install-recommends prometheus"]),
+        ("1001", None, []),
+    ],
+    ids=["root", "runner-with-passwordless-sudo", "user-without-sudo"],
+)
+def test_the_test_script_installs_promtool_as_root_or_through_passwordless_sudo(
+    tmp_path: Path, uid: str, sudo: str | None, expected: list[str]
+):
+    # A copy of the script beside a fake .venv, with promtool absent and id/sudo/apt-get recording their calls.
+    project, bin_dir, log = tmp_path / "project", tmp_path / "bin", tmp_path / "calls.log"
+    (project / "scripts").mkdir(parents=True)
+    (project / ".venv/bin").mkdir(parents=True)
+    bin_dir.mkdir()
+    shutil.copy(ROOT / "scripts/test", project / "scripts/test")
+    _fake_bin(project / ".venv/bin", "python", f'echo "pytest $*" >> {log}')
+    _fake_bin(bin_dir, "id", f"echo {uid}")
+    _fake_bin(bin_dir, "apt-get", f'echo "apt-get $*" >> {log}')
+    if sudo:
+        # `sudo -n true` succeeds (passwordless); every other call is recorded (and not run).
+        _fake_bin(bin_dir, "sudo", f'[ "$2" = true ] && exit 0; echo "sudo $*" | '
+                                   f'sed "s/DEBIAN_FRONTEND=noninteractive //" >> {log}')
+    for tool in ("dirname", "env", "sed", "cat"):
+        if shutil.which(tool):
+            (bin_dir / tool).symlink_to(shutil.which(tool))
+    result = subprocess.run([BASH, str(project / "scripts/test"), "-q"], env={"PATH": str(bin_dir)},
+                            capture_output=True, text=True, timeout=60, check=False)
+    calls = log.read_text().splitlines() if log.exists() else []
+    if not expected:
+        assert result.returncode == 1 and "promtool is missing" in result.stderr
+        assert calls == []
+        return
+    assert result.returncode == 0, result.stderr
+    assert [c for c in calls if not c.startswith("pytest")] == expected
+    assert calls[-1] == "pytest -m pytest -q"
