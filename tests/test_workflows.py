@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -370,3 +371,122 @@ def test_the_test_script_installs_promtool_as_root_or_through_passwordless_sudo(
     assert result.returncode == 0, result.stderr
     assert [c for c in calls if not c.startswith("pytest")] == expected
     assert calls[-1] == "pytest -m pytest -q"
+
+
+# -- the github-script helpers, run under node with a fake GitHub API that answers like the REST API ----------
+
+NODE = shutil.which("node")
+SCRIPTS = ROOT / ".github" / "scripts"
+_HARNESS = r"""
+const [script, scenarioJson] = process.argv.slice(2);
+const scenario = JSON.parse(scenarioJson);
+const calls = [];
+const failures = [];
+const comments = scenario.comments || [];
+const github = {
+  paginate: async (fn, args) => fn(args).then(r => r.data),
+  rest: {
+    issues: {
+      listComments: async () => ({ data: comments }),
+      createComment: async (a) => { calls.push(["create", a.body]); return { data: {} }; },
+      updateComment: async (a) => { calls.push(["update", a.comment_id, a.body]); return { data: {} }; },
+    },
+    repos: {
+      getEnvironment: async (a) => {
+        if (scenario.environmentStatus) {
+          const e = new Error("Not Found"); e.status = scenario.environmentStatus; throw e;
+        }
+        calls.push(["getEnvironment", a.environment_name]);
+        return { data: scenario.environment };
+      },
+    },
+  },
+};
+const context = { runNumber: scenario.runNumber || 1, repo: { owner: "o", repo: "r" },
+                  payload: { pull_request: { number: 7 } } };
+const core = { info: () => {}, setFailed: (m) => failures.push(m) };
+(async () => {
+  const result = await require(script)({ github, context, core, ...scenario.args });
+  console.log(JSON.stringify({ result, calls, failures }));
+})();
+"""
+
+
+def node_script(tmp_path: Path, name: str, scenario: dict[str, Any]) -> dict[str, Any]:
+    if NODE is None:
+        pytest.fail("node is needed to run the workflows' github-script helpers")
+    harness = tmp_path / "harness.js"
+    harness.write_text(_HARNESS)
+    result = subprocess.run([NODE, str(harness), str(SCRIPTS / name), json.dumps(scenario)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _bot_comment(marker: str, run: int, comment_id: int = 11) -> dict[str, Any]:
+    return {"id": comment_id, "user": {"type": "Bot"}, "body": f"<!-- {marker} run={run} -->\nold body"}
+
+
+def test_the_first_run_creates_the_comment_stamped_with_its_run_number(tmp_path: Path):
+    out = node_script(tmp_path, "upsert-comment.js", {"runNumber": 5, "args": {"marker": "m", "body": "hello"}})
+    assert out["result"] == "created"
+    assert out["calls"] == [["create", "<!-- m run=5 -->\nhello"]]
+
+
+def test_a_newer_run_edits_the_comment_in_place(tmp_path: Path):
+    scenario = {"runNumber": 9, "comments": [_bot_comment("m", 8)], "args": {"marker": "m", "body": "new"}}
+    out = node_script(tmp_path, "upsert-comment.js", scenario)
+    assert out["calls"] == [["update", 11, "<!-- m run=9 -->\nnew"]]
+
+
+def test_an_older_run_never_overwrites_a_newer_runs_comment(tmp_path: Path):
+    scenario = {"runNumber": 7, "comments": [_bot_comment("m", 8)], "args": {"marker": "m", "body": "stale"}}
+    out = node_script(tmp_path, "upsert-comment.js", scenario)
+    assert out["result"] == "kept" and out["calls"] == []
+
+
+def test_a_comment_by_a_person_that_imitates_the_marker_is_not_edited(tmp_path: Path):
+    forged = {"id": 3, "user": {"type": "User"}, "body": "<!-- m run=999 -->\nforged"}
+    scenario = {"runNumber": 2, "comments": [forged], "args": {"marker": "m", "body": "real"}}
+    out = node_script(tmp_path, "upsert-comment.js", scenario)
+    assert out["calls"] == [["create", "<!-- m run=2 -->\nreal"]]
+
+
+def test_an_oversized_body_is_cut_below_the_limit_with_a_note(tmp_path: Path):
+    scenario = {"args": {"marker": "m", "body": "x" * 70000, "limit": 65000}}
+    body = node_script(tmp_path, "upsert-comment.js", scenario)["calls"][0][1]
+    assert len(body) <= 65000 and body.endswith("the rest)_")
+
+
+REVIEWERS = {"type": "required_reviewers", "prevent_self_review": True,
+             "reviewers": [{"type": "Team", "reviewer": {"slug": "oncall-leads"}}]}
+
+
+@pytest.mark.parametrize(
+    ("environment", "status", "passes", "says"),
+    [
+        ({"name": "preview", "protection_rules": [REVIEWERS]}, None, True, ""),
+        ({"name": "preview", "protection_rules": []}, None, False, "no required reviewers"),
+        ({"name": "preview", "protection_rules": [{**REVIEWERS, "prevent_self_review": False}]}, None, False,
+         "approve their own run"),
+        ({"name": "preview", "protection_rules": [{"type": "wait_timer", "wait_timer": 5}]}, None, False,
+         "no required reviewers"),
+        (None, 404, False, "cannot read environment preview"),
+    ],
+    ids=["reviewers-no-self-review", "no-rules", "self-review-allowed", "only-a-wait-timer", "missing"],
+)
+def test_the_preview_runs_only_when_its_environment_requires_someone_elses_approval(
+    tmp_path: Path, environment: dict[str, Any] | None, status: int | None, passes: bool, says: str
+):
+    scenario = {"environment": environment, "environmentStatus": status, "args": {"environment": "preview"}}
+    out = node_script(tmp_path, "check-environment.js", scenario)
+    assert out["result"] is passes
+    assert (out["failures"] == []) is passes
+    if says:
+        assert says in out["failures"][0]
+
+
+def test_the_workflow_calls_the_approval_check_for_the_environment_the_preview_uses():
+    workflow = load(WORKFLOWS / "pull-request.yml")
+    script = steps_using(workflow["jobs"]["preview-approval"], "actions/github-script")[0]["with"]["script"]
+    assert "check-environment.js" in script and f'environment: "{workflow["jobs"]["preview"]["environment"]}"' in script
