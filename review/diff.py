@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -31,7 +32,8 @@ REPLACING_INPUTS = {
     "pulumi-python:dynamic/uptimerobot:Monitor": ("type",),
 }
 RULE_GROUP = "grafana:alerting/ruleGroup:RuleGroup"
-_IDENTITY_KEYS = ("uid", "refId", "id", "key", "name")
+_IDENTITY_KEYS = ("uid", "refId", "id", "key", "name", "label")
+_ELEMENT = re.compile(r"\[[^\[\]]*\]")
 
 
 class DiffError(Exception):
@@ -77,7 +79,10 @@ class Diff:
         lines = []
         for entity in self.removed:
             if entity.type in IDENTITY_TYPES:
-                lines.append(f"{entity.label} is deleted: loses {IDENTITY_TYPES[entity.type]}")
+                lines.append(f"{entity.label} is deleted{' (protected)' if entity.protected else ''}: "
+                             f"loses {IDENTITY_TYPES[entity.type]}")
+            elif entity.protected:
+                lines.append(f"{entity.label} is deleted (protected): the engine refuses until its protect is removed")
         for entity, changes in self.changed:
             triggers = REPLACING_INPUTS.get(entity.type, ())
             hits = [c.path for c in changes if any(c.path == t or c.path.startswith(t + ".") for t in triggers)]
@@ -208,8 +213,36 @@ def _expand_json_strings(value: Any) -> Any:
     return value
 
 
+def _element_keys(items: list[dict[str, Any]]) -> list[str]:
+    """Each list element's identity, so lists compare by who is in them, not by position.
+
+    Named things by their uid/refId/id/key/name/label; notification-policy routes by their matchers (and the
+    contact point when two routes share matchers); the position only when nothing else tells them apart.
+    """
+    keys = []
+    for child in items:
+        ident = next((f"{k}={child[k]}" for k in _IDENTITY_KEYS if isinstance(child.get(k), str | int)), None)
+        matchers = child.get("matchers")
+        if ident is None and isinstance(matchers, list) and all(isinstance(m, dict) for m in matchers):
+            ident = ", ".join(f"{m.get('label')}{m.get('match', '=')}{m.get('value')}" for m in matchers) or "(all)"
+            ident = f"route {ident}"
+        keys.append(ident or "")
+    for index, key in enumerate(keys):
+        if key and keys.count(key) > 1 and isinstance(items[index].get("contactPoint"), str):
+            keys[index] = f"{key} → {items[index]['contactPoint']}"
+    seen: dict[str, int] = {}
+    result = []
+    for index, key in enumerate(keys):
+        if not key:
+            result.append(str(index))
+            continue
+        seen[key] = seen.get(key, 0) + 1
+        result.append(key if keys.count(key) == 1 else f"{key} #{seen[key]}")
+    return result
+
+
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Path → scalar; list items keyed by their identity (uid, refId, id, name) when they have one."""
+    """Path → value; list items keyed by their identity; lists of scalars stay whole (diffed by element)."""
     if isinstance(value, dict) and value:
         out: dict[str, Any] = {}
         for key, child in value.items():
@@ -217,11 +250,45 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
         return out
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         out = {}
-        for index, child in enumerate(value):
-            ident = next((f"{k}={child[k]}" for k in _IDENTITY_KEYS if isinstance(child.get(k), str | int)), None)
-            out.update(_flatten(child, f"{prefix}[{ident or index}]"))
+        for key, child in zip(_element_keys(value), value, strict=True):
+            out.update(_flatten(child, f"{prefix}[{key}]"))
         return out
     return {prefix: value}
+
+
+def _element_prefixes(path: str) -> list[str]:
+    """`a[x].b[y].c` → [`a[x]`, `a[x].b[y]`]."""
+    return [path[: m.end()] for m in _ELEMENT.finditer(path)]
+
+
+def _whole_elements(changes: list[Change], old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """An element that exists on one side only is one change (route added), not one per property inside it."""
+    old_elements = {p for path in old for p in _element_prefixes(path)}
+    new_elements = {p for path in new for p in _element_prefixes(path)}
+    grouped: dict[str, Change] = {}
+    result: list[Change] = []
+    for change in changes:
+        side = None
+        for element in _element_prefixes(change.path):
+            if element in new_elements and element not in old_elements:
+                side = ("added", element)
+                break
+            if element in old_elements and element not in new_elements:
+                side = ("removed", element)
+                break
+        if side is None or change.secret:
+            result.append(change)
+            continue
+        kind, element = side
+        whole = grouped.get(element)
+        if whole is None:
+            source = new if kind == "added" else old
+            body = {path[len(element) + 1:]: v for path, v in source.items() if path.startswith(element)
+                    and not _is_secret(v)}
+            whole = Change(element, None if kind == "added" else body, body if kind == "added" else None)
+            grouped[element] = whole
+            result.append(whole)
+    return result
 
 
 def _is_secret(value: Any) -> bool:
@@ -240,6 +307,7 @@ def _changes(old: Entity, new: Entity) -> list[Change]:
                 changes.append(Change(path, None, None, secret=True))
         else:
             changes.append(Change(path, before, after))
+    changes = _whole_elements(changes, old.properties, new.properties)
     if old.protected != new.protected:
         changes.append(Change("protect", old.protected, new.protected))
     return changes
