@@ -14,6 +14,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,9 @@ class Diff:
     added: list[Entity] = field(default_factory=list)
     removed: list[Entity] = field(default_factory=list)
     changed: list[tuple[Entity, list[Change]]] = field(default_factory=list)
+    # Who gets paged for what, before → after (review/route.py); None when it could not be computed (note says why).
+    paging: Any = None
+    paging_note: str = ""
 
     def danger(self) -> list[str]:
         """Removals and replacements of identity-bearing resources, in words."""
@@ -128,16 +132,45 @@ def export_revision(repo: Path, ref: str, target: Path) -> None:
         tar.extractall(target, filter="data")
 
 
-def diff_revisions(repo: Path, base_ref: str, stack: str) -> Diff:
-    """Plan `base_ref` and the working tree, both offline, and compare them."""
+def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = None) -> Diff:
+    """Plan `base_ref` and the working tree, both offline, and compare them (and who gets paged, at `at`)."""
     # Equal secrets get equal fingerprints within this run only: the key is random and never shown.
     key = secrets.token_hex(32)
     with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
         base_dir = Path(tmp)
         export_revision(repo, base_ref, base_dir)
         base = plan_json(base_dir, stack, key, base_ref)
+        base_estate = _estate_or_reason(base_dir)
     head = plan_json(repo, stack, key, "the working tree")
-    return compare(base, head, base_ref)
+    diff = compare(base, head, base_ref)
+    attach_paging(diff, (base, base_estate), (head, _estate_or_reason(repo)), at or datetime.now(UTC))
+    return diff
+
+
+def _estate_or_reason(root: Path) -> Any:
+    """The policy model of a revision, read by this revision's loader; the reason as a string when it cannot be."""
+    from model.errors import PolicyError
+    from model.load import load_estate
+
+    try:
+        return load_estate(root)
+    except PolicyError as err:
+        return f"its policies do not load with this revision's model ({len(err.problems)} problem(s))"
+    except Exception as err:  # a base from before a model change: the paging section is skipped, not the diff
+        return f"its policies do not load with this revision's model ({type(err).__name__})"
+
+
+def attach_paging(diff: Diff, base: tuple[dict[str, Any], Any], head: tuple[dict[str, Any], Any],
+                  at: datetime) -> None:
+    """Compare who gets paged for what between the two plans (each with its policy model)."""
+    from review.route import Routing, compare_paging
+
+    for side, (_, estate) in (("base", base), ("working tree", head)):
+        if isinstance(estate, str):
+            diff.paging_note = f"Who gets paged for what is not shown: the {side}: {estate}."
+            return
+    diff.paging = compare_paging(
+        (Routing.from_plan(base[0], base[1]), base[1]), (Routing.from_plan(head[0], head[1]), head[1]), at)
 
 
 # -- comparing plans -------------------------------------------------------------------------------------

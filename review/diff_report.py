@@ -70,12 +70,30 @@ def counts_line(diff: Diff) -> str:
     return f"{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed"
 
 
+def _paging_lines(diff: Diff, limit: int) -> list[str]:
+    """The "who gets paged for what" section: at most a third of the comment, so the details keep room."""
+    from review.route import render_paging_markdown
+
+    if diff.paging_note:
+        return ["", f"_{diff.paging_note}_"]
+    if diff.paging is None or not diff.paging.rows:
+        return []
+    return render_paging_markdown(diff.paging, limit // 3).rstrip("\n").split("\n")
+
+
 def render_text(diff: Diff) -> str:
     """For a terminal."""
     lines = [f"Offline diff against {diff.base}: {counts_line(diff)}"]
     danger = diff.danger()
     if danger:
         lines += ["", "DANGER (identity-bearing resources):", *(f"  ! {d}" for d in danger)]
+    if diff.paging_note:
+        lines += ["", diff.paging_note]
+    elif diff.paging is not None and diff.paging.rows:
+        lines += ["", f"Who gets paged for what (on call as of {diff.paging.at.isoformat()}):"]
+        for key, old, new in diff.paging.rows:
+            lines += [f"  {key}", f"    before: {old.delivery.cell() if old else '(none)'}",
+                      f"    after:  {new.delivery.cell() if new else '(none)'}"]
     if diff.empty:
         lines += ["", "No changes: both revisions declare the same estate."]
     if diff.added:
@@ -91,9 +109,16 @@ def render_text(diff: Diff) -> str:
 
 def render_json(diff: Diff) -> str:
     """For tools; secrets carry no value."""
+    paging = diff.paging
     data = {
         "base": diff.base,
         "danger": diff.danger(),
+        "paging": None if paging is None else {
+            "at": paging.at.isoformat(), "unchanged": paging.unchanged,
+            "changed": [{"alerts": key, "before": old.delivery.cell() if old else None,
+                         "after": new.delivery.cell() if new else None} for key, old, new in paging.rows],
+        },
+        "paging_note": diff.paging_note,
         "added": [{"label": e.label, "type": e.type, "key": e.key} for e in diff.added],
         "removed": [{"label": e.label, "type": e.type, "key": e.key, "protected": e.protected} for e in diff.removed],
         "changed": [
@@ -123,6 +148,7 @@ def render_markdown(diff: Diff, limit: int = MAX_COMMENT_CHARS) -> str:
         head += ["", "#### :warning: Identity-bearing resources deleted or replaced", *(f"- {d}" for d in danger)]
     if diff.empty:
         head += ["", "No changes: both revisions declare the same estate."]
+    head += _paging_lines(diff, limit)
     head += [
         "",
         "_Planned offline with the Pulumi mock engine: no credentials, ids and computed values are placeholders, "

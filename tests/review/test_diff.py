@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from review.diff import compare
+from review.diff import compare, plan_json
 from review.diff_report import MAX_COMMENT_CHARS, render_markdown
 from review.engine import run_project
 from review.plan import build_plan
@@ -271,8 +271,9 @@ def test_a_deleted_protected_resource_is_marked_protected_in_the_list_and_the_da
 
 
 def test_adding_an_app_changes_the_real_notification_policy_only_by_that_apps_own_routes(project_copy: Path):
-    base = build_plan(_record(project_copy), project="p", stack="prod")
+    # Planned in fresh interpreters (as `review diff` does): the mock engine is process-global.
+    base = plan_json(project_copy, "prod", "ab" * 32, "base")
     _add_app(project_copy, "zz-new-app")
-    diff = compare(base, build_plan(_record(project_copy), project="p", stack="prod"))
+    diff = compare(base, plan_json(project_copy, "prod", "ab" * 32, "head"))
     [changes] = [changes for entity, changes in diff.changed if entity.type == POLICY]
     assert changes and all("app=zz-new-app" in c.path and c.old is None for c in changes)
