@@ -429,8 +429,9 @@ def render_paging_markdown(change: PagingChange, budget: int) -> str:
         note = [f"_… {left} more changed kind(s) of alert not shown (comment size limit); "
                 "`python -m review route` answers for any labels._"] if left else []
         table = "\n".join([*head, *body[:rows_kept], "", *note, *tail])
-        diagram = "\n".join(["", "", "<details><summary>Diagram</summary>", "", *_mermaid(change, change.rows[:rows_kept]),
-                             "", "</details>"]) if rows_kept else ""
+        mermaid = _mermaid(change, change.rows[:rows_kept])
+        diagram = "\n".join(["", "", "<details><summary>Diagram</summary>", "", *mermaid, "", "</details>"])
+        diagram = diagram if rows_kept else ""
         if len(table) + len(diagram) + 1 <= budget:
             return table + diagram + "\n"
         if len(table) + 80 <= budget:
