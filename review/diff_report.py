@@ -38,6 +38,26 @@ def _list_change(old: list[Any], new: list[Any]) -> str:
     return "; ".join(parts) or "changed"
 
 
+_CONTEXT = 30
+
+
+def _string_change(old: str, new: str) -> str:
+    """Long strings: only the part that differs, with a little context, never a blind cut at 120 characters."""
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    start = max(prefix - _CONTEXT, 0)
+
+    def part(text: str) -> str:
+        end = len(text) - max(suffix - _CONTEXT, 0)
+        return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+
+    return f"{json.dumps(part(old), ensure_ascii=False)} → {json.dumps(part(new), ensure_ascii=False)}"
+
+
 def _body(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_value(v)}" for k, v in value.items()) + "}"
@@ -50,6 +70,10 @@ def change_line(entity: Entity, change: Change) -> str:
         return f"{entity.label}: {change.path} changed (secret)"
     if _scalars(change.old) and _scalars(change.new):
         return f"{entity.label}: {change.path} {_list_change(change.old, change.new)}"
+    long_strings = isinstance(change.old, str) and isinstance(change.new, str) and (
+        max(len(change.old), len(change.new)) > _MAX_VALUE)
+    if long_strings:
+        return f"{entity.label}: {change.path} {_string_change(change.old, change.new)}"
     if isinstance(change.new, dict) and change.old is None:
         return f"{entity.label}: {change.path} added {_body(change.new)}"
     if isinstance(change.old, dict) and change.new is None:

@@ -277,3 +277,13 @@ def test_adding_an_app_changes_the_real_notification_policy_only_by_that_apps_ow
     diff = compare(base, plan_json(project_copy, "prod", "ab" * 32, "head"))
     [changes] = [changes for entity, changes in diff.changed if entity.type == POLICY]
     assert changes and all("app=zz-new-app" in c.path and c.old is None for c in changes)
+
+
+def test_a_long_string_change_shows_the_part_that_differs_however_far_in_it_is():
+    text = "Primary on-call for the whole estate: " + ", ".join(f"person-{n}@example.com" for n in range(20))
+    changed = text.replace("person-17@example.com", "newcomer@example.com")
+    before = _plan(_resource(SCHEDULE, "primary", {"description": text}))
+    after = _plan(_resource(SCHEDULE, "primary", {"description": changed}))
+    line = next(x for x in render_markdown(compare(before, after)).splitlines() if "description" in x)
+    assert "person-17@example.com" in line and "newcomer@example.com" in line
+    assert len(line) < len(text)

@@ -244,3 +244,15 @@ def test_the_offline_diff_comment_shows_who_gets_paged_when_a_rotation_changes(t
                             timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "#### Who gets paged for what" in result.stdout and "```mermaid" in result.stdout
+
+
+def test_the_text_and_json_diff_carry_the_paging_change_too(estate, routing):
+    from review.diff import Diff
+    from review.diff_report import render_json, render_text
+
+    diff = Diff(base="main", paging=compare_paging((routing, estate), (routing, _rotate_members(estate)), MOMENTS[5]))
+    text = render_text(diff)
+    assert "Who gets paged for what" in text and "before:" in text and "after:" in text
+    data = json.loads(render_json(diff))
+    assert len(data["paging"]["changed"]) == len(diff.paging.rows) > 0
+    assert all(row["before"] != row["after"] for row in data["paging"]["changed"])
