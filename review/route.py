@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ from model import specs
 RULE_GROUP = "grafana:alerting/ruleGroup:RuleGroup"
 NOTIFICATION_POLICY = "grafana:alerting/notificationPolicy:NotificationPolicy"
 CONTACT_POINT = "grafana:alerting/contactPoint:ContactPoint"
+UPTIME_MONITOR = "pulumi-python:dynamic/uptimerobot:Monitor"
+UPTIME_CONTACT = "pulumi-python:dynamic/uptimerobot:AlertContact"
+SENTRY_WORKFLOW = "pulumi-python:dynamic/sentry:Workflow"
+_PLACEHOLDER_ID = re.compile(r"^\(id of (?P<name>.+)\)$")  # review.plan's stand-in for a resource's id
 PAGERDUTY_CONTACT_PREFIX = "pagerduty-"  # components.alerting.pagerduty_contact_point
 WEEK = 7
 
@@ -205,12 +210,22 @@ class ContactPoint:
 
 
 @dataclass(frozen=True)
+class DirectAlert:
+    """An alert that bypasses Grafana: an UptimeRobot monitor's contacts or a Sentry workflow's actions."""
+
+    key: str
+    slack: tuple[str, ...]
+    pagerduty: tuple[str, ...]  # PagerDuty contact names (pagerduty-<app id>) or app display names
+
+
+@dataclass(frozen=True)
 class Routing:
     """Everything `route` needs from one plan: the tree (None when unmanaged), contact points, alert rules."""
 
     tree: Mapping[str, Any] | None
     contact_points: Mapping[str, ContactPoint]
     alerts: tuple[tuple[str, Mapping[str, str], str | None], ...]  # (rule name, labels, its own contact point)
+    direct: tuple[DirectAlert, ...] = ()
 
     @classmethod
     def from_plan(cls, plan: Mapping[str, Any], estate: specs.Estate) -> Routing:
@@ -244,7 +259,33 @@ class Routing:
             for rule in r["inputs"].get("rules") or []:
                 direct = (rule.get("notificationSettings") or {}).get("contactPoint")
                 alerts.append((rule.get("name") or rule.get("uid") or "?", dict(rule.get("labels") or {}), direct))
-        return cls(trees[0] if trees else None, points, tuple(alerts))
+        return cls(trees[0] if trees else None, points, tuple(alerts), _direct_alerts(resources))
+
+
+def _direct_alerts(resources: Sequence[Mapping[str, Any]]) -> tuple[DirectAlert, ...]:
+    """UptimeRobot monitors (through their alert contacts) and Sentry workflows (through their actions)."""
+    contacts = {r["name"]: r["inputs"] for r in resources if r["type"] == UPTIME_CONTACT}
+    found = []
+    for r in resources:
+        inputs = r["inputs"]
+        if r["type"] == UPTIME_MONITOR:
+            slack, pages = [], []
+            for reference in inputs.get("alert_contacts") or []:
+                match = _PLACEHOLDER_ID.match(str((reference or {}).get("id", "")))
+                contact = contacts.get(match["name"]) if match else None
+                if contact and contact.get("kind") == "slack":
+                    slack.append(contact.get("channel") or match["name"])
+                elif contact and contact.get("kind") == "pagerduty":
+                    pages.append(match["name"])
+            found.append(DirectAlert(f"uptime: {inputs.get('friendly_name', r['name'])}", tuple(slack), tuple(pages)))
+        elif r["type"] == SENTRY_WORKFLOW:
+            for number, action_filter in enumerate(inputs.get("action_filters") or [], start=1):
+                actions = (action_filter or {}).get("actions") or []
+                slack = tuple(a.get("target_display", "?") for a in actions if a.get("type") == "slack")
+                pages = tuple(a.get("target_display", "?") for a in actions if a.get("type") == "pagerduty")
+                suffix = f" (filter {number})" if len(inputs.get("action_filters") or []) > 1 else ""
+                found.append(DirectAlert(f"sentry: {inputs.get('name', r['name'])}{suffix}", slack, pages))
+    return tuple(sorted(found, key=lambda d: d.key))
 
 
 @dataclass(frozen=True)
@@ -297,6 +338,15 @@ def deliver(routing: Routing, estate: specs.Estate, labels: Mapping[str, str], a
     return Delivery(tuple(names), tuple(dict.fromkeys(slack)), tuple(dict.fromkeys(email)), tuple(pages), note)
 
 
+def deliver_direct(alert: DirectAlert, estate: specs.Estate, at: datetime) -> Delivery:
+    """Where an UptimeRobot or Sentry alert goes: its Slack channels and the apps' escalation chains."""
+    apps = {f"{PAGERDUTY_CONTACT_PREFIX}{a.id}": a for a in estate.apps} | {a.name: a for a in estate.apps}
+    pages = tuple(escalation_chain(estate, apps[name], at) for name in alert.pagerduty if name in apps)
+    unknown = [name for name in alert.pagerduty if name not in apps]
+    note = f"pages {', '.join(unknown)}, which this stack's policies do not name" if unknown else ""
+    return Delivery((), alert.slack, (), pages, note)
+
+
 def routing_labels(routing: Routing) -> tuple[str, ...]:
     """The label names any route matches on: what decides where an alert goes."""
     names: set[str] = set()
@@ -338,6 +388,8 @@ def paging_table(routing: Routing, estate: specs.Estate, at: datetime,
     for key, alerts in sorted(grouped.items()):
         _, labels, direct = alerts[0]
         table[key] = Row(key, tuple(sorted(a[0] for a in alerts)), deliver(routing, estate, labels, at, direct))
+    for alert in routing.direct:
+        table[alert.key] = Row(alert.key, (alert.key,), deliver_direct(alert, estate, at))
     return table
 
 

@@ -256,3 +256,20 @@ def test_the_text_and_json_diff_carry_the_paging_change_too(estate, routing):
     data = json.loads(render_json(diff))
     assert len(data["paging"]["changed"]) == len(diff.paging.rows) > 0
     assert all(row["before"] != row["after"] for row in data["paging"]["changed"])
+
+
+def test_uptime_and_sentry_alerts_page_the_apps_that_name_them_as_senders(estate, routing):
+    from review.route import deliver_direct
+
+    assert routing.direct
+    paged_by: dict[str, set[str]] = {}
+    for alert in routing.direct:
+        delivery = deliver_direct(alert, estate, MOMENTS[4])
+        assert delivery.note == "" and len(delivery.pages) == len(alert.pagerduty), alert.key
+        for chain in delivery.pages:
+            paged_by.setdefault(chain.app, set()).add(alert.key.split(":", 1)[0])
+    for app in estate.apps:
+        expected = {"uptime" if s == "uptimerobot" else s for s in app.oncall.senders} - {"grafana"}
+        assert expected <= paged_by.get(app.name, set()), app.id
+    table = paging_table(routing, estate, MOMENTS[4])
+    assert all(alert.key in table for alert in routing.direct)
