@@ -520,7 +520,7 @@ def evaluate(preview: Preview, *, allow_label_present: bool) -> GateResult:
     return GateResult(
         blocking=blocking,
         allowed_by_label=allow_label_present and bool(blocking),
-        unprotecting=tuple(s for s in preview.steps if s.unprotects),
+        unprotecting=tuple(s for s in preview.changes() if s.unprotects),
         preview_failures=preview.failures,
     )
 
