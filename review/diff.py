@@ -169,8 +169,12 @@ def attach_paging(diff: Diff, base: tuple[dict[str, Any], Any], head: tuple[dict
         if isinstance(estate, str):
             diff.paging_note = f"Who gets paged for what is not shown: the {side}: {estate}."
             return
-    diff.paging = compare_paging(
-        (Routing.from_plan(base[0], base[1]), base[1]), (Routing.from_plan(head[0], head[1]), head[1]), at)
+    try:
+        diff.paging = compare_paging(
+            (Routing.from_plan(base[0], base[1]), base[1]), (Routing.from_plan(head[0], head[1]), head[1]), at)
+    except (KeyError, StopIteration, TypeError, ValueError, AttributeError) as err:
+        # The section is an aid; a plan or model it cannot read must not cost the reviewer the diff itself.
+        diff.paging_note = f"Who gets paged for what is not shown: it could not be computed ({type(err).__name__})."
 
 
 # -- comparing plans -------------------------------------------------------------------------------------

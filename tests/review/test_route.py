@@ -273,3 +273,18 @@ def test_uptime_and_sentry_alerts_page_the_apps_that_name_them_as_senders(estate
         assert expected <= paged_by.get(app.name, set()), app.id
     table = paging_table(routing, estate, MOMENTS[4])
     assert all(alert.key in table for alert in routing.direct)
+
+
+def test_a_paging_section_that_cannot_be_computed_is_named_and_the_diff_still_renders(estate):
+    from review.diff import Diff, attach_paging
+    from review.diff_report import render_markdown
+
+    broken = dataclasses.replace(estate, escalation_policies=())  # every app's policy is missing
+    plan = plan_json(ROOT, "prod", "ab" * 32, "the working tree")
+    diff = Diff(base="main")
+    attach_paging(diff, (plan, estate), (plan, broken), MOMENTS[0])
+    assert diff.paging is None and "could not be computed" in diff.paging_note
+    assert diff.paging_note in render_markdown(diff)
+    unreadable = Diff(base="main")
+    attach_paging(unreadable, (plan, "its policies do not load"), (plan, estate), MOMENTS[0])
+    assert "the base: its policies do not load" in render_markdown(unreadable)
