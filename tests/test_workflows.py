@@ -317,11 +317,13 @@ def test_the_test_and_diff_jobs_commands_work_on_a_clean_clone_of_head(tmp_path:
     pr = workspace / "pr"
     clone.rename(pr)
     (workspace / ".venv").symlink_to(pr / ".venv")
-    base = "main" if _git("branch", "--list", "main", cwd=ROOT).strip() else "HEAD"
-    _clone_at(base, workspace / "trusted")
-    _git("fetch", "--quiet", str(ROOT), f"+{base}:refs/remotes/origin/{base}", cwd=pr)
+    # The base branch: main where this repository has it (a CI clone may not), else HEAD itself.
+    base_sha = _git("rev-parse", "main" if _git("branch", "--list", "main", cwd=ROOT).strip() else "HEAD",
+                    cwd=ROOT).strip()
+    _clone_at(base_sha, workspace / "trusted")
+    _git("fetch", "--quiet", str(ROOT), f"+{base_sha}:refs/remotes/origin/ci-base", cwd=pr)
     [diff_step] = [s for s in _run_steps(diff_job) if "review diff" in s["run"]]
-    result = _run(diff_step, workspace, {**env, "BASE_REF": base})
+    result = _run(diff_step, workspace, {**env, "BASE_REF": "ci-base"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert (workspace / "diff.md").read_text().strip()
 
