@@ -162,6 +162,11 @@ class Chain:
         return f"{self.policy}: " + " → ".join(steps) + (f" (repeats {self.repeat} times)" if self.repeat else "")
 
 
+def _paging_apps(estate: specs.Estate) -> list[specs.App]:
+    """Apps with a PagerDuty service (an app may page nobody: no on-call routing)."""
+    return [a for a in estate.apps if getattr(a, "oncall", None) is not None]
+
+
 def escalation_chain(estate: specs.Estate, app: specs.App, at: datetime) -> Chain:
     """The app's escalation policy, level by level, with who each schedule target puts on call at `at`."""
     policy = next(p for p in estate.escalation_policies if p.id == app.oncall.escalation_policy)
@@ -322,7 +327,7 @@ def deliver(routing: Routing, estate: specs.Estate, labels: Mapping[str, str], a
         return Delivery((), (), (), (), note="routing not managed by this stack (Grafana's own policy tree decides)")
     else:
         names = receivers(routing.tree, labels)
-    apps = {f"{PAGERDUTY_CONTACT_PREFIX}{a.id}": a for a in estate.apps}
+    apps = {f"{PAGERDUTY_CONTACT_PREFIX}{a.id}": a for a in _paging_apps(estate)}
     slack, email, pages = [], [], []
     for name in names:
         point = routing.contact_points.get(name)
@@ -340,7 +345,8 @@ def deliver(routing: Routing, estate: specs.Estate, labels: Mapping[str, str], a
 
 def deliver_direct(alert: DirectAlert, estate: specs.Estate, at: datetime) -> Delivery:
     """Where an UptimeRobot or Sentry alert goes: its Slack channels and the apps' escalation chains."""
-    apps = {f"{PAGERDUTY_CONTACT_PREFIX}{a.id}": a for a in estate.apps} | {a.name: a for a in estate.apps}
+    paging = _paging_apps(estate)
+    apps = {f"{PAGERDUTY_CONTACT_PREFIX}{a.id}": a for a in paging} | {a.name: a for a in paging}
     pages = tuple(escalation_chain(estate, apps[name], at) for name in alert.pagerduty if name in apps)
     unknown = [name for name in alert.pagerduty if name not in apps]
     note = f"pages {', '.join(unknown)}, which this stack's policies do not name" if unknown else ""
