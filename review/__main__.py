@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
 def diff(project_dir: Path, base: str, stack: str, output_format: str) -> int:
     """Run the offline diff; print it to stdout; return the exit code."""
     try:
+        # The working tree is checked first, in-process, exactly as `plan` checks it: its problems are the
+        # author's to fix (exit 2, every one located) and need no planning of the base to be found.
+        _validated_inputs(project_dir, stack)
+    except PolicyError as err:
+        print(err, file=sys.stderr)
+        print("Nothing was planned (the working tree is invalid).", file=sys.stderr)
+        return EXIT_INVALID
+    try:
         result = diff_revisions(project_dir, base, stack)
     except DiffError as err:
         print(err, file=sys.stderr)
