@@ -1,4 +1,4 @@
-"""Command line: `python -m review plan|diff|gate ...` (see --help of each)."""
+"""Command line: `python -m review plan|diff|gate|route ...` (see --help of each)."""
 
 from __future__ import annotations
 
@@ -105,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["gate"]:
         # The gate parses its own arguments (review/gate.py): it reads `pulumi preview --json`, not the program.
         return main_gate(argv[1:])
+    if argv[:1] == ["route"]:
+        # Who gets paged for what (review/route.py): its own arguments, like the gate.
+        from review.route import main_route
+
+        code = main_route(argv[1:])
+        _close_event_loop()
+        return code
     args = _parser().parse_args(argv)
     code = EXIT_UNEXPECTED
     if args.command == "plan":
