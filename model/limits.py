@@ -17,6 +17,9 @@ MAX_JSON_BYTES = 1_000_000
 # deepest dashboard path about 10; the limits leave room and stay far below Python's recursion limit,
 # which recursive parsers (PyYAML's composer, json, jsonschema) would otherwise hit with a traceback.
 MAX_YAML_DEPTH = 32
+# Composing and checking costs about 50 µs per YAML value in Python; the shipped app file has about 600 values.
+# 20,000 keeps any file within a second, whatever the size cap lets through (dense lists: 60,000 took 2.7 s).
+MAX_YAML_NODES = 20_000
 MAX_JSON_DEPTH = 64
 
 # promql-parser (Rust) recurses per nesting level and per binary operator: 5,000 chained `1+` overflow its
@@ -25,6 +28,8 @@ MAX_JSON_DEPTH = 64
 MAX_PROMQL_CHARS = 2_000
 MAX_PROMQL_DEPTH = 32
 MAX_PROMQL_OPERATORS = 64
+
+# At most model.errors.MAX_PROBLEMS_PER_FILE problems are listed per file (it lives there: this module needs Problem).
 
 
 def read_source(path: Path, shown_as: str, max_bytes: int) -> tuple[str | None, list[Problem]]:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from model import specs
 from model.config_refs import declared_config, undeclared_config_problem
-from model.errors import PolicyError, Problem
+from model.errors import MAX_PROBLEMS_PER_FILE, PolicyError, Problem
 from model.limits import MAX_YAML_BYTES, read_source
 from model.schema_check import KINDS, schema_problems
 from model.signals import PLACEHOLDERS, SIGNALS, render_query, template_placeholders, unbraced_placeholders
@@ -199,7 +199,7 @@ class _Loader:
             schema = [(path, p) for path, p in schema_problems(doc, kind) if p.path not in surprises]
             self.problems += [p for _, p in schema]
             whole = _prune(doc, [path for path, _ in schema] + [p.path for p in problems])
-            if not whole:
+            if not whole or len(schema) > MAX_PROBLEMS_PER_FILE:  # past the cap, unreported items go unpruned
                 self._degraded.add(doc.file)
             found[kind].append((doc, whole))
         return found
