@@ -86,17 +86,17 @@ class _NoImplicitTypesLoader(yaml.composer.Composer, yaml.resolver.BaseResolver,
         self.alias_stand_ins: dict[int, str] = {}  # id(stand-in node) → alias name
 
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        self.nodes += 1
+        if self.nodes > MAX_YAML_NODES:
+            mark = self.peek_event().start_mark
+            raise _TooBig(problem=f"holds more than {MAX_YAML_NODES:,} values", problem_mark=mark)
         if self.check_event(yaml.AliasEvent):
             event = self.get_event()
             stand_in = yaml.ScalarNode(_STR_TAG, "", event.start_mark, event.end_mark, style="'")
             self.alias_stand_ins[id(stand_in)] = event.anchor
             return stand_in
         self.depth += 1
-        self.nodes += 1
         try:
-            if self.nodes > MAX_YAML_NODES:
-                mark = self.peek_event().start_mark
-                raise _TooBig(problem=f"holds more than {MAX_YAML_NODES:,} values", problem_mark=mark)
             if self.depth > MAX_YAML_DEPTH:
                 mark = self.peek_event().start_mark
                 raise _TooDeep(problem=f"nested deeper than {MAX_YAML_DEPTH} levels", problem_mark=mark)
