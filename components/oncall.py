@@ -29,6 +29,7 @@ class AppPaging(pulumi.ComponentResource):
     ) -> None:
         super().__init__(self.TYPE, name, None, opts)
         oncall = app.oncall
+        assert oncall is not None, "only apps that page get a PagerDuty service"
         # protect: deleting or replacing the service drops its incident history and every routing key.
         self.service = pagerduty.Service(
             f"{name}-service",
@@ -85,6 +86,7 @@ class OnCall(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for app in estate.apps
+            if app.oncall is not None  # an app that does not page has no PagerDuty objects at all
         }
         self.register_outputs(
             {

@@ -93,6 +93,7 @@ def test_a_second_app_file_adds_exactly_one_service_and_its_integrations(project
         .replace("name: CareFlex\n", "name: CareFlex Admin\n", 1)
         .replace("app: careflex\n", "app: careflex-admin\n", 1)
         .replace("project: careflex\n", "project: careflex-admin\n", 1)
+        .replace('pagerduty_service: "200001"', 'pagerduty_service: "200002"', 1)
         .replace("senders: [grafana, uptimerobot, sentry]", "senders: [grafana, uptimerobot]")
         .replace("    signal: sentry_new_issue\n", "    signal: health_check\n")
     )
