@@ -120,7 +120,8 @@ def routes_of(estate: specs.Estate) -> list[tuple[str, dict[str, str], specs.Sev
             if severity.email_audience:
                 for audience in sorted({rule.audience for rule in chosen}):
                     point = email_contact_point(audience)
-                    routes.append((point, {**matchers, "audience": audience}, severity))
+                    if point not in points:  # already mailed for every alert of this severity
+                        routes.append((point, {**matchers, "audience": audience}, severity))
     return routes
 
 

@@ -242,6 +242,11 @@ class _Loader:
                 doc, ("severities", "critical", "respond_within_minutes"),
                 "critical must be answered at least as fast as warning",
             )
+        tracking = data.get("error_tracking")
+        for kind in ("slack", "pagerduty") if tracking else ():
+            if any(c.type == kind for c in channels) and f"{kind}_integration_id" not in tracking:
+                self.problem(doc, ("error_tracking",), f"Sentry alerts reach {kind} channels through its {kind} "
+                             f"integration: set {kind}_integration_id")
         return channels, tuple(severities), tuple(data.get("foreign_secrets", ()))
 
     def _pick_default_channel(self, doc: Document, channels: tuple[specs.Channel, ...]) -> str:

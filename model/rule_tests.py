@@ -37,7 +37,7 @@ def rule_tests(
             specs.ExpectedAt(e["at"], e["firing"], tuple(sorted(e.get("labels", {}).items())))
             for e in case["expect"]
         )
-        if not any(e.firing for e in expect) and "expr" in alert:
-            problems.append(((*path, "expect"), "no case expects the alert to fire: add one that does"))
         cases.append(specs.RuleTest(case["name"], case.get("interval", "1m"), tuple(series), expect))
+    if written and "expr" in alert and not any(e.firing for case in cases for e in case.expect):
+        problems.append(((*base, "tests"), "no case expects the alert to fire: add one that does"))
     return tuple(cases), problems

@@ -238,8 +238,8 @@ class SentryOrganisation:
     """The Sentry organisation and the integration installations its alerts notify through."""
 
     organization: str
-    slack_integration_id: str
-    pagerduty_integration_id: str
+    slack_integration_id: str | None = None  # needed once a Sentry alert posts to Slack
+    pagerduty_integration_id: str | None = None  # needed once a Sentry alert pages
     environment: str | None = None  # the Sentry environment detectors watch (None: every environment)
 
 
