@@ -60,7 +60,7 @@ def _validated_inputs(project_dir: Path, stack: str) -> StackConfig:
     except PolicyError as err:
         problems += err.problems
     try:
-        load_inputs(project_dir)
+        load_inputs(project_dir, stack=stack)
     except PolicyError as err:
         problems += err.problems
     if problems or config is None:

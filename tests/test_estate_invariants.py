@@ -6,23 +6,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.estates import ESTATES, Declared, declare
+from tests.estates import ESTATES, STACKS, Declared, declare
 from tests.estates import invariants as inv
 from tests.promtool.promtool_runner import run_tests
 
 _DECLARED: dict[str, Declared] = {}
 
 
-@pytest.fixture(params=sorted(ESTATES), scope="module")
+@pytest.fixture(params=sorted(STACKS), scope="module")
 def declared(request: pytest.FixtureRequest) -> Declared:
     name = request.param
     if name not in _DECLARED:
-        _DECLARED[name] = declare(ESTATES[name])
+        root, stack = STACKS[name]
+        _DECLARED[name] = declare(root, stack)
     return _DECLARED[name]
 
 
 def test_there_are_at_least_two_example_estates_besides_the_shipped_one():
     assert len(ESTATES) >= 3 and "shipped" in ESTATES
+    assert "shipped@staging" in STACKS
 
 
 def test_each_prometheus_alert_becomes_exactly_one_rule_in_its_app_and_severity_group(declared):

@@ -25,6 +25,15 @@ ESTATES: dict[str, Path] = {
     "shipped": ROOT,
     **{path.name: path for path in sorted(HERE.iterdir()) if (path / "alert_policies").is_dir()},
 }
+# Every (estate, stack) whose invariants are checked: each estate as is, and each stack overlay it ships.
+STACKS: dict[str, tuple[Path, str | None]] = {
+    **{name: (root, None) for name, root in ESTATES.items()},
+    **{
+        f"{name}@{overlay.stem}": (root, overlay.stem)
+        for name, root in ESTATES.items()
+        for overlay in sorted((root / "alert_policies" / "stacks").glob("*.yaml"))
+    },
+}
 FLY_TOKEN_CANARY = "FlyV1 fm2_CANARY-fly-metrics-token"
 
 
