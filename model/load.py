@@ -600,6 +600,8 @@ class _Loader:
         for rule in rules:
             severity = by_name.get(rule.severity)
             reached = set(routes.get(rule.severity, ()))
+            if not doc.data["oncall"].get("paging", True):
+                reached -= pagerduty  # already reported by the routes check: one mistake, one message
             sender = _SENDER_OF_SOURCE[rule.source]
             if severity and pagerduty & reached and sender not in senders:
                 path = ("alerts", index[rule.id], "severity") if rule.id in index else ("budget_alerts", "severity")
