@@ -178,18 +178,20 @@ def sentry_alerts_reach_exactly_the_declared_channels(d: Declared) -> None:
 
 
 def an_app_that_does_not_page_has_no_pagerduty_objects(d: Declared) -> None:
-    services = {s.name for s in d.recording.by_type(SERVICE)}
-    integrations = {i.name for i in d.recording.by_type(INTEGRATION)}
+    def under(app: specs.App, type_: str) -> list[str]:
+        # By parent component, not by name prefix: app "a" must not claim app "a-b"'s resources.
+        return [r.name for r in d.recording.by_type(type_) if r.parent.endswith(f"estate:oncall:AppPaging::{app.id}")]
+
     for app in d.estate.apps:
         if app.paging:
-            assert f"{app.id}-service" in services
-            assert oncall_senders(app) == {i.removeprefix(f"{app.id}-").removesuffix("-events")
-                                           for i in integrations if i.startswith(f"{app.id}-")}
+            assert under(app, SERVICE) == [f"{app.id}-service"]
+            assert sorted(under(app, INTEGRATION)) == sorted(f"{app.id}-{s}-events" for s in oncall_senders(app))
         else:
-            assert f"{app.id}-service" not in services
-            assert not [i for i in integrations if i.startswith(f"{app.id}-")]
+            assert under(app, SERVICE) == [] and under(app, INTEGRATION) == []
             assert f"pagerduty-{app.id}" not in {c.name for c in d.recording.by_type(CONTACT)}
-    assert len(services) == sum(1 for app in d.estate.apps if app.paging)
+    assert len(d.recording.by_type(SERVICE)) == sum(1 for app in d.estate.apps if app.paging)
+    if not any(app.paging for app in d.estate.apps):
+        assert not [r for r in d.recording.registrations if r.type.startswith("pagerduty:")]
 
 
 def oncall_senders(app: specs.App) -> set[str]:
