@@ -145,3 +145,24 @@ def test_the_vendor_tables_agree_with_the_providers_own_checks():
     assert vendor_limits.SENTRY_DETECTOR_WINDOWS == TIME_WINDOWS
     assert vendor_limits.SENTRY_WORKFLOW_FREQUENCIES == FREQUENCIES
     assert vendor_limits.UPTIMEROBOT_INTERVAL == (MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS)
+
+
+def test_an_app_that_pages_only_through_uptimerobot_plans_and_keeps_every_invariant(northwind):
+    from tests.estates import declare
+    from tests.estates import invariants as inv
+
+    rel = "alert_policies/apps/billing-api.yaml"
+    _edit(northwind, rel, "senders: [grafana, uptimerobot]", "senders: [uptimerobot]")
+    path = northwind / rel
+    text = path.read_text()
+    # Its Grafana alerts stop paging: critical ones become warnings; the UptimeRobot check still pages.
+    text = text.replace("severity: critical, audience: sre, signal: instances_up",
+                        "severity: warning, audience: sre, signal: instances_up")
+    path.write_text(text.replace("    severity: critical\n    audience: finance\n",
+                                 "    severity: warning\n    audience: finance\n"))
+    declared = declare(northwind)
+    for check in inv.ALL:
+        check(declared)
+    names = {r.name for r in declared.recording.registrations}
+    assert "billing-api-uptimerobot-events" in names and "billing-api-grafana-events" not in names
+    assert "pagerduty-billing-api" not in {r.inputs["name"] for r in declared.recording.by_type(inv.CONTACT_POINT)}
