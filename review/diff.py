@@ -12,7 +12,6 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +109,24 @@ def plan_json(project_dir: Path, stack: str, fingerprint_key: str, revision: str
     return json.loads(result.stdout)
 
 
+def plan_trees(trees: list[tuple[Path, str]], stack: str, fingerprint_key: str) -> list[dict[str, Any]]:
+    """The JSON plans of several trees (directory, revision name), each by its own code, in one interpreter."""
+    script = Path(__file__).with_name("plan_pair.py")
+    env = {**os.environ, FINGERPRINT_ENV: fingerprint_key}
+    result = subprocess.run(
+        [sys.executable, str(script), stack, *(str(directory) for directory, _ in trees)],
+        env=env, capture_output=True, text=True, timeout=900, check=False,
+    )
+    if result.returncode != 0:
+        raise DiffError(" and ".join(name for _, name in trees), result.returncode, result.stderr.strip())
+    plans = []
+    for (_, revision), outcome in zip(trees, json.loads(result.stdout), strict=True):
+        if outcome["code"] != 0:
+            raise DiffError(revision, outcome["code"], outcome["stderr"].strip())
+        plans.append(json.loads(outcome["stdout"]))
+    return plans
+
+
 def export_revision(repo: Path, ref: str, target: Path) -> None:
     """Write the tree of `ref` into `target` (git archive: no worktree bookkeeping left behind)."""
     git = shutil.which("git")
@@ -131,12 +148,9 @@ def diff_revisions(repo: Path, base_ref: str, stack: str) -> Diff:
     with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
         base_dir = Path(tmp)
         export_revision(repo, base_ref, base_dir)
-        # Both revisions are planned at once, each in its own interpreter: the diff takes about as long as
-        # one plan when a second core is free (bench/plan_floor.py).
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            base_plan = pool.submit(plan_json, base_dir, stack, key, base_ref)
-            head_plan = pool.submit(plan_json, repo, stack, key, "the working tree")
-            base, head = base_plan.result(), head_plan.result()
+        # Both revisions are planned at once, in one interpreter that imports the SDKs once
+        # (review/plan_pair.py): the diff costs little more than one plan (bench/plan_floor.py).
+        base, head = plan_trees([(base_dir, base_ref), (repo, "the working tree")], stack, key)
     return compare(base, head, base_ref)
 
 

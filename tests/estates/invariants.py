@@ -57,6 +57,8 @@ def deliveries(policy: Mapping[str, Any], labels: Mapping[str, str]) -> list[str
 
 def each_prometheus_alert_is_exactly_one_rule_in_its_group(d: Declared) -> None:
     declared = grafana_rules(d.recording)
+    for group in d.recording.by_type(RULE_GROUP):
+        assert group.inputs["intervalSeconds"] == 60  # the evaluation interval vendor_limits assumes
     counts = Counter(rule["uid"] for _, _, rule in declared)
     assert not [uid for uid, n in counts.items() if n > 1], counts
     placed = {rule["uid"]: (group, folder, rule["name"]) for group, folder, rule in declared}
@@ -182,9 +184,13 @@ def an_app_that_does_not_page_has_no_pagerduty_objects(d: Declared) -> None:
         # By parent component, not by name prefix: app "a" must not claim app "a-b"'s resources.
         return [r.name for r in d.recording.by_type(type_) if r.parent.endswith(f"estate:oncall:AppPaging::{app.id}")]
 
+    services = {r.name: r.inputs for r in d.recording.by_type(SERVICE)}
     for app in d.estate.apps:
         if app.paging:
             assert under(app, SERVICE) == [f"{app.id}-service"]
+            service = services[f"{app.id}-service"]
+            assert service["escalationPolicy"] == f"(id of {app.oncall.escalation_policy}-escalation)"  # type: ignore[union-attr]
+            assert service["incidentUrgencyRule"] == {"type": "constant", "urgency": "severity_based"}
             assert sorted(under(app, INTEGRATION)) == sorted(f"{app.id}-{s}-events" for s in oncall_senders(app))
         else:
             assert under(app, SERVICE) == [] and under(app, INTEGRATION) == []
