@@ -750,9 +750,18 @@ class _Loader:
         alert_paths: dict[tuple[str, str], tuple[str | int, ...]] = {}
         for app in apps:
             doc = docs[app.file]
-            for i, a in enumerate(doc.data.get("alerts", [])):
-                alert_paths[(app.id, a.get("id"))] = ("alerts", i, "id")
-            for i, b in enumerate(doc.data.get("budgets", [])):
-                alert_paths[(app.id, f"budget-{b.get('id')}")] = ("budgets", i, "id")
+            # The raw items still hold the malformed ones the schema set aside (already reported): only string ids
+            # can name a resource.
+            for i, a in enumerate(_list(doc.data.get("alerts"))):
+                if isinstance(a, dict) and isinstance(a.get("id"), str):
+                    alert_paths[(app.id, a["id"])] = ("alerts", i, "id")
+            for i, b in enumerate(_list(doc.data.get("budgets"))):
+                if isinstance(b, dict) and isinstance(b.get("id"), str):
+                    alert_paths[(app.id, f"budget-{b['id']}")] = ("budgets", i, "id")
         for clash in naming.clashes(apps, alert_paths, channels):
             self.problem(docs[clash.file], clash.path, clash.message)
+
+
+def _list(value: object) -> list:
+    """`value` when it is a list, else nothing to iterate (a non-list there is a schema error already)."""
+    return value if isinstance(value, list) else []
