@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +24,7 @@ from providers.sentry_project import SentryProjectProvider
 from providers.sentry_workflow import OUTPUT_ONLY_KEYS as WORKFLOW_OUTPUTS
 from providers.sentry_workflow import SentryWorkflowProvider
 from review.engine import Secret as MockSecret
-from tests.components.conftest import declare
-from tests.conftest import ROOT
+from tests.estates import STACKS, declare
 from tests.fakes.sentry import CANARY_TOKEN, ORG, FakeSentry, fake_for_tests
 from tests.protocol.host import UNKNOWN, CheckFailed, ProviderCallError, ProviderHost
 
@@ -36,8 +34,6 @@ StartHost = Callable[[Mapping[str, str]], ProviderHost]
 FAST = ClientTuning(timeout=(2.0, 5.0), max_attempts=2, settle_attempts=3, settle_seconds=0.01)
 CANARY_PUBLIC = "CANARYprotocolpublic0001"
 CANARY_SECRET = "CANARYprotocolsecret0001"
-# The estates the repository ships as examples (today the one at the root); each must settle through the host.
-EXAMPLE_ESTATES = [ROOT]
 
 
 @pytest.fixture
@@ -475,13 +471,15 @@ def _plain(value: Any, ids: Mapping[str, str]) -> Any:
     return value
 
 
-@pytest.mark.parametrize("root", EXAMPLE_ESTATES, ids=lambda root: root.name)
+@pytest.mark.parametrize("stack", sorted(STACKS))
 def test_every_sentry_resource_an_estate_declares_settles_through_the_host(
-    root: Path, host: ProviderHost, fake: FakeSentry
+    stack: str, host: ProviderHost, fake: FakeSentry
 ) -> None:
-    recording = declare(root)
-    declared = [r for r in recording.registrations if r.type in SENTRY_TYPES]
-    assert declared, f"{root} declares no Sentry resources"
+    root, overlay = STACKS[stack]
+    estate = declare(root, overlay)
+    declared = [r for r in estate.recording.registrations if r.type in SENTRY_TYPES]
+    # An estate without Sentry declares none; every other one is applied resource by resource below.
+    assert bool(declared) == (estate.estate.sentry is not None and any(a.error_tracking for a in estate.estate.apps))
     for registration in declared:
         if registration.type.endswith(":Project"):
             organization = registration.inputs["organization"]
