@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from model import naming, specs, vendor_limits
 from model.app_routes import resolve_routes
 from model.config_refs import declared_config, undeclared_config_problem
-from model.errors import PolicyError, Problem
+from model.errors import MAX_PROBLEMS_PER_FILE, PolicyError, Problem
 from model.limits import MAX_YAML_BYTES, read_source
 from model.overlay import OVERLAY_DIR, Overlay, load_overlay
 from model.rule_tests import rule_tests
@@ -217,7 +217,7 @@ class _Loader:
             schema = [(path, p) for path, p in schema_problems(doc, kind) if p.path not in surprises]
             self.problems += [p for _, p in schema]
             whole = _prune(doc, [path for path, _ in schema] + [p.path for p in problems])
-            if not whole:
+            if not whole or len(schema) > MAX_PROBLEMS_PER_FILE:  # past the cap, unreported items go unpruned
                 self._degraded.add(doc.file)
             found[kind].append((doc, whole))
         return found
@@ -750,9 +750,18 @@ class _Loader:
         alert_paths: dict[tuple[str, str], tuple[str | int, ...]] = {}
         for app in apps:
             doc = docs[app.file]
-            for i, a in enumerate(doc.data.get("alerts", [])):
-                alert_paths[(app.id, a.get("id"))] = ("alerts", i, "id")
-            for i, b in enumerate(doc.data.get("budgets", [])):
-                alert_paths[(app.id, f"budget-{b.get('id')}")] = ("budgets", i, "id")
+            # The raw items still hold the malformed ones the schema set aside (already reported): only string ids
+            # can name a resource.
+            for i, a in enumerate(_list(doc.data.get("alerts"))):
+                if isinstance(a, dict) and isinstance(a.get("id"), str):
+                    alert_paths[(app.id, a["id"])] = ("alerts", i, "id")
+            for i, b in enumerate(_list(doc.data.get("budgets"))):
+                if isinstance(b, dict) and isinstance(b.get("id"), str):
+                    alert_paths[(app.id, f"budget-{b['id']}")] = ("budgets", i, "id")
         for clash in naming.clashes(apps, alert_paths, channels):
             self.problem(docs[clash.file], clash.path, clash.message)
+
+
+def _list(value: object) -> list:
+    """`value` when it is a list, else nothing to iterate (a non-list there is a schema error already)."""
+    return value if isinstance(value, list) else []

@@ -29,6 +29,7 @@ def test_each_bad_input_exits_2_naming_its_file_line_path_and_problem(project_co
     case = load_case(case_file)
     texts = apply_edits(project_copy, case["edits"])
     verdict = run_plan(project_copy)
+    assert verdict.validation_seconds < 2.0, "the issue's bound: no input takes over 2 s to accept or refuse"
     if not case["expect"]:
         # Valid input that used to crash: it must plan.
         assert verdict.code == 0, verdict.stderr
