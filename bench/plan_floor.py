@@ -27,7 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = ("alert_policies", "runbooks", "dashboards", "components", "model", "providers", "review", "schemas")
+PROJECT_PARTS = (
+    "alert_policies", "runbooks", "dashboards", "components", "model", "providers", "review", "schemas", "policy_pack",
+)
 PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml")
 SDKS = "pulumi, pulumi_pagerduty, pulumi_random, pulumiverse_grafana"
 SDK_PACKAGES = ("pulumi", "pulumi_pagerduty", "pulumi_random", "pulumiverse_grafana")
