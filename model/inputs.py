@@ -8,6 +8,7 @@ from pathlib import Path
 
 from model.dashboards import BudgetPanelRef, Dashboard, check_budget_thresholds, load_dashboards
 from model.errors import PolicyError, Problem
+from model.limits import MAX_JSON_BYTES, MAX_YAML_BYTES
 from model.load import load_estate
 from model.specs import Budget, Estate
 
@@ -28,7 +29,8 @@ def budget_metric(budget: Budget) -> str:
 # file system's timestamp granularity.
 _CACHE: dict[tuple[Path, str | None], tuple[str, tuple[Estate, dict[str, Dashboard]]]] = {}
 _CONTENT_DIRS = ("alert_policies", "dashboards")
-_NAMES_ONLY_DIRS = ("runbooks",)  # the loader only checks that runbook files exist
+_NAMES_ONLY_DIRS = ("runbooks",)
+_LARGEST_ACCEPTED = max(MAX_YAML_BYTES, MAX_JSON_BYTES)  # the loader only checks that runbook files exist
 
 
 def _fingerprint(root: Path) -> str:
@@ -37,7 +39,11 @@ def _fingerprint(root: Path) -> str:
         for path in sorted((root / name).rglob("*")):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
             if name in _CONTENT_DIRS and path.is_file():
-                digest.update(path.read_bytes() + b"\0")
+                size = path.stat().st_size
+                # A file over the size caps is refused whatever it holds (and a refused tree is never cached):
+                # its size stands for its content, so a huge file is not read whole just to fingerprint it.
+                digest.update(path.read_bytes() if size <= _LARGEST_ACCEPTED else f"size {size}".encode())
+                digest.update(b"\0")
     return digest.hexdigest()
 
 

@@ -75,7 +75,7 @@ class Verdict:
 def validated_inputs(project: Path) -> tuple[Any, ...]:
     """Everything the program would be given: stack config values and secret keys, estate, dashboards."""
     config = _validated_inputs(project, STACK)
-    estate, dashboards = load_inputs(project)
+    estate, dashboards = load_inputs(project, stack=STACK)
     return config.values, config.secret_keys, estate, dashboards
 
 
