@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from model import specs
+from model.naming import pagerduty_contact_point
 
 RULE_GROUP = "grafana:alerting/ruleGroup:RuleGroup"
 NOTIFICATION_POLICY = "grafana:alerting/notificationPolicy:NotificationPolicy"
@@ -30,7 +31,6 @@ UPTIME_MONITOR = "pulumi-python:dynamic/uptimerobot:Monitor"
 UPTIME_CONTACT = "pulumi-python:dynamic/uptimerobot:AlertContact"
 SENTRY_WORKFLOW = "pulumi-python:dynamic/sentry:Workflow"
 _PLACEHOLDER_ID = re.compile(r"^\(id of (?P<name>.+)\)$")  # review.plan's stand-in for a resource's id
-PAGERDUTY_CONTACT_PREFIX = "pagerduty-"  # components.alerting.pagerduty_contact_point
 WEEK = 7
 
 
@@ -327,7 +327,7 @@ def deliver(routing: Routing, estate: specs.Estate, labels: Mapping[str, str], a
         return Delivery((), (), (), (), note="routing not managed by this stack (Grafana's own policy tree decides)")
     else:
         names = receivers(routing.tree, labels)
-    apps = {f"{PAGERDUTY_CONTACT_PREFIX}{a.id}": a for a in _paging_apps(estate)}
+    apps = {pagerduty_contact_point(a.id): a for a in _paging_apps(estate)}
     slack, email, pages = [], [], []
     for name in names:
         point = routing.contact_points.get(name)
@@ -346,7 +346,7 @@ def deliver(routing: Routing, estate: specs.Estate, labels: Mapping[str, str], a
 def deliver_direct(alert: DirectAlert, estate: specs.Estate, at: datetime) -> Delivery:
     """Where an UptimeRobot or Sentry alert goes: its Slack channels and the apps' escalation chains."""
     paging = _paging_apps(estate)
-    apps = {f"{PAGERDUTY_CONTACT_PREFIX}{a.id}": a for a in paging} | {a.name: a for a in paging}
+    apps = {pagerduty_contact_point(a.id): a for a in paging} | {a.name: a for a in paging}
     pages = tuple(escalation_chain(estate, apps[name], at) for name in alert.pagerduty if name in apps)
     unknown = [name for name in alert.pagerduty if name not in apps]
     note = f"pages {', '.join(unknown)}, which this stack's policies do not name" if unknown else ""
@@ -520,7 +520,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Who is notified and paged for an alert (or labels) at a moment, from the policies alone.",
     )
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--alert", help="an alert rule's id (its name in Grafana); its labels are used")
+    which.add_argument("--alert", help="an alert rule's id (its name in Grafana), or app/id; its labels are used")
     which.add_argument("--labels", type=_labels, help="labels, e.g. app=careflex,severity=critical")
     parser.add_argument("--at", type=_moment, default=None, help="ISO moment with zone (default: now)")
     parser.add_argument("--stack", default="prod")
@@ -568,7 +568,7 @@ def load_sides(project_dir: Path, stack: str) -> tuple[Routing, specs.Estate]:
     from review.plan import build_plan
     from review.stack_config import load_stack_config
 
-    estate = load_estate(project_dir)
+    estate = load_estate(project_dir, stack=stack)  # the stack's overlay applied, as the program sees it
     config = load_stack_config(project_dir, stack)
     recording = run_project(project_dir, config=config.values, secret_keys=config.secret_keys,
                             project=config.project, stack=stack)
@@ -587,13 +587,15 @@ def main_route(argv: Sequence[str]) -> int:
         print(err, file=sys.stderr)
         return 2
     if args.alert:
-        found = [a for a in routing.alerts if a[0] == args.alert]
+        # `id` or `app/id`: rule ids are unique within an app only, so a bare id answers for every app using it.
+        app_id, _, rule_id = args.alert.rpartition("/")
+        found = [a for a in routing.alerts if a[0] == rule_id and (not app_id or a[1].get("app") == app_id)]
         if not found:
-            known = ", ".join(sorted({a[0] for a in routing.alerts}))
+            known = ", ".join(sorted({f"{a[1].get('app', '?')}/{a[0]}" for a in routing.alerts}))
             print(f"route: no alert rule {args.alert!r}; declared: {known}", file=sys.stderr)
             return 2
-        answers = [(f"alert {args.alert} ({', '.join(f'{k}={v}' for k, v in found[0][1].items())})",
-                    deliver(routing, estate, found[0][1], at, found[0][2]))]
+        answers = [(f"alert {a[1].get('app', '?')}/{a[0]} ({', '.join(f'{k}={v}' for k, v in a[1].items())})",
+                    deliver(routing, estate, a[1], at, a[2])) for a in found]
     elif args.labels is not None:
         answers = [(", ".join(f"{k}={v}" for k, v in args.labels.items()), deliver(routing, estate, args.labels, at))]
     else:
