@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from model.dashboards import (
+    GRAFANA_SCHEMA_VERSION,
     BudgetPanelRef,
     Dashboard,
     check_budget_thresholds,
@@ -213,7 +214,7 @@ def good_dashboard(uid: str = "good") -> dict[str, Any]:
                 "type": "row",
             },
         ],
-        "schemaVersion": 39,
+        "schemaVersion": 42,
         "title": "Good",
         "uid": uid,
     }
@@ -278,7 +279,7 @@ def test_dashboard_uid_is_the_file_stem_and_the_file_carries_no_server_managed_k
         raw = json.loads((ROOT / dashboard.path).read_text(encoding="utf-8"))
         assert Path(dashboard.path).stem == uid == raw["uid"]
         assert "id" not in raw and "version" not in raw
-        assert raw["schemaVersion"] >= 39
+        assert raw["schemaVersion"] == GRAFANA_SCHEMA_VERSION == 42
         assert dashboard.config_json == json.dumps(raw, sort_keys=True, separators=(",", ":"))
 
 
@@ -590,6 +591,23 @@ def test_nan_in_a_threshold_is_reported_because_grafana_rejects_it(tmp_path: Pat
     (problem,) = load_problems(tmp_path)
     assert problem.path == "panels[0].fieldConfig.defaults.thresholds.steps[1].value"
     assert problem.line == key_line(text, '"value": NaN')
+
+
+@pytest.mark.parametrize("version", [39, 41, "42", None])
+def test_a_dashboard_not_at_the_schema_version_current_grafana_writes_is_reported(
+    tmp_path: Path, version: object
+) -> None:
+    data = good_dashboard()
+    if version is None:
+        del data["schemaVersion"]
+    else:
+        data["schemaVersion"] = version
+    text = write_dashboard(tmp_path / "dashboards", "good", data)
+    (problem,) = load_problems(tmp_path)
+    assert problem.path == "schemaVersion"
+    assert "42" in problem.message
+    if version is not None:
+        assert problem.line == key_line(text, f'"schemaVersion": {json.dumps(version)}')
 
 
 def test_a_file_holding_a_list_is_rejected(tmp_path: Path) -> None:
