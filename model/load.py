@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from model import specs
 from model.errors import PolicyError, Problem
+from model.exporters import DEFAULT_EXPORTER, EXPORTERS, Exporter
 from model.schema_check import KINDS, schema_problems
 from model.signals import PLACEHOLDERS, SIGNALS, UNIT_BOUNDS, render_query, template_placeholders
 from model.strict_yaml import Document, format_path, load_document
@@ -311,8 +312,14 @@ class _Loader:
             placeholders["app_and_db"] = f'{data["fly"]["app"]}|{data["fly"]["postgres_app"]}'
         else:
             placeholders["app_and_db"] = data["fly"]["app"]
-        if "metrics" in data:
-            placeholders["prefix"] = data["metrics"]["prefix"]
+        metrics = data.get("metrics", {})
+        exporter = EXPORTERS[metrics.get("exporter", DEFAULT_EXPORTER.name)]
+        if "prefix" in metrics:
+            placeholders["prefix"] = metrics["prefix"]
+        if "otp_app" in metrics:
+            placeholders["otp_app"] = f"{metrics['otp_app']}"
+            if exporter.name != "promex":
+                self.problem(doc, ("metrics", "otp_app"), "is only used with exporter: promex")
 
         oncall = data["oncall"]
         if policy_ids is not None and oncall["escalation_policy"] not in policy_ids:
@@ -325,8 +332,8 @@ class _Loader:
 
         secrets_ = self._secrets(doc, data, set(foreign))
         self._duplicates(doc, doc.items("alerts"), ("alerts",), "alert")
-        alerts = [self._alert(doc, i, a, data, placeholders) for i, a in doc.items("alerts")]
-        budgets, budget_alerts = self._budgets(doc, data, placeholders)
+        alerts = [self._alert(doc, i, a, data, placeholders, exporter) for i, a in doc.items("alerts")]
+        budgets, budget_alerts = self._budgets(doc, data, placeholders, exporter)
         taken = {a["id"] for a in data["alerts"]}
         for rule in budget_alerts:
             if rule.id in taken:
@@ -354,7 +361,9 @@ class _Loader:
                 alert_after_minutes=health["alert_after_minutes"],
                 token_header=health.get("token_header"),
             ),
-            metrics_prefix=data.get("metrics", {}).get("prefix"),
+            metrics_prefix=metrics.get("prefix"),
+            metrics_exporter=exporter.name,
+            otp_app=metrics.get("otp_app"),
             oncall=specs.OnCallRouting(
                 escalation_policy=oncall["escalation_policy"],
                 acknowledgement_timeout_minutes=oncall.get("acknowledgement_timeout_minutes"),
@@ -408,13 +417,15 @@ class _Loader:
             return None
         missing = sorted(used - set(placeholders))
         if missing:
-            needs = {"pg_app": "fly.postgres_app", "prefix": "metrics.prefix"}
+            needs = {"pg_app": "fly.postgres_app", "prefix": "metrics.prefix", "otp_app": "metrics.otp_app"}
             wanted = ", ".join(needs.get(m, m) for m in missing)
             self.problem(doc, path, f"this query needs {wanted} set in the app file")
             return None
         return render_query(template, placeholders)
 
-    def _alert(self, doc: Document, i: int, a: dict, data: dict, placeholders: dict) -> specs.AlertRule | None:
+    def _alert(
+        self, doc: Document, i: int, a: dict, data: dict, placeholders: dict, exporter: Exporter
+    ) -> specs.AlertRule | None:
         base = ("alerts", i)
         before = len(self.problems)
         if "signal" in a:
@@ -424,7 +435,7 @@ class _Loader:
                 self.problem(doc, (*base, "signal"), f'unknown signal "{a["signal"]}" (known: {known})')
                 return None
             source, unit, condition = signal.source, signal.unit, a.get("condition", signal.condition)
-            template, no_data = signal.query, a.get("no_data", signal.no_data)
+            template, no_data = signal.query_for(exporter), a.get("no_data", signal.no_data)
         else:
             signal, source, unit = None, "prometheus", a["unit"]
             condition, template, no_data = a.get("condition", "above"), a["expr"], a.get("no_data", "no_data")
@@ -489,7 +500,7 @@ class _Loader:
             self.problem(doc, path, f"{value:g} is outside the {unit} range {low:g}..{high:g}{hint}")
 
     def _budgets(
-        self, doc: Document, data: dict, placeholders: dict
+        self, doc: Document, data: dict, placeholders: dict, exporter: Exporter
     ) -> tuple[tuple[specs.Budget, ...], list[specs.AlertRule]]:
         self._duplicates(doc, doc.items("budgets"), ("budgets",), "budget")
         budgets = []
@@ -500,7 +511,7 @@ class _Loader:
                 names = ", ".join(known)
                 self.problem(doc, ("budgets", i, "signal"), f'"{b["signal"]}" is not a latency signal ({names})')
                 continue
-            query = self._query(doc, ("budgets", i, "signal"), signal.query or "", placeholders)
+            query = self._query(doc, ("budgets", i, "signal"), signal.query_for(exporter) or "", placeholders)
             if query:
                 budgets.append(specs.Budget(b["id"], b["name"], b["signal"], float(b["max"]), query))
         policy = data.get("budget_alerts")

@@ -193,6 +193,8 @@ class App:
     secrets: tuple[AppSecret, ...]
     budgets: tuple[Budget, ...]
     alerts: tuple[AlertRule, ...]  # the file's alerts, then one per budget
+    metrics_exporter: str = "promex"  # model/exporters.py: whose metric names the app's own metrics follow
+    otp_app: str | None = None  # PromEx's otp_app, the first part of its metric names
 
     def alerts_from(self, source: Source) -> tuple[AlertRule, ...]:
         """This app's alerts evaluated by one backend."""

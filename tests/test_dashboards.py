@@ -29,29 +29,31 @@ DASHBOARD_DIR = ROOT / "dashboards"
 FLY_PROMETHEUS = {"type": "prometheus", "uid": "fly-prometheus"}
 
 # The monitoring guide's performance budgets, in seconds.
+# PromEx metric names start with its otp_app (careflex_web in the CareFlex app file).
+PROMEX = "careflex_web_prom_ex_"
 GUIDE_BUDGETS = (
-    BudgetPanelRef("homepage-load-time", "careflex_phoenix_http_request_duration_seconds_bucket", 2.0),
-    BudgetPanelRef("api-response-time-p95", "careflex_phoenix_http_request_duration_seconds_bucket", 0.5),
-    BudgetPanelRef("graphql-query-time-p95", "careflex_graphql_operation_duration_seconds_bucket", 1.0),
-    BudgetPanelRef("background-job-processing", "careflex_oban_job_duration_seconds_bucket", 5.0),
-    BudgetPanelRef("database-query-time-p95", "careflex_repo_query_duration_seconds_bucket", 0.1),
+    BudgetPanelRef("homepage-load-time", PROMEX + "phoenix_http_request_duration_milliseconds_bucket", 2.0),
+    BudgetPanelRef("api-response-time-p95", PROMEX + "phoenix_http_request_duration_milliseconds_bucket", 0.5),
+    BudgetPanelRef("graphql-query-time-p95", PROMEX + "absinthe_execute_duration_milliseconds_bucket", 1.0),
+    BudgetPanelRef("background-job-processing", PROMEX + "oban_job_processing_duration_milliseconds_bucket", 5.0),
+    BudgetPanelRef("database-query-time-p95", PROMEX + "ecto_repo_query_total_time_milliseconds_bucket", 0.1),
 )
 
-# What the CareFlex exporter emits (the alert catalogue uses the same names).
+# What the CareFlex app emits: PromEx's plugins (otp_app careflex_web) and its own counters (careflex_*).
 APP_METRICS = {
-    "careflex_phoenix_http_request_duration_seconds_bucket",
-    "careflex_graphql_operation_duration_seconds_bucket",
-    "careflex_oban_queue_length",
-    "careflex_oban_job_duration_seconds_bucket",
-    "careflex_repo_query_duration_seconds_bucket",
+    "careflex_web_prom_ex_phoenix_http_request_duration_milliseconds_bucket",
+    "careflex_web_prom_ex_absinthe_execute_duration_milliseconds_bucket",
+    "careflex_web_prom_ex_oban_queue_length_count",
+    "careflex_web_prom_ex_oban_job_processing_duration_milliseconds_bucket",
+    "careflex_web_prom_ex_ecto_repo_query_total_time_milliseconds_bucket",
     "careflex_auth_login_failures_total",
     "careflex_accounts_registrations_total",
     "careflex_appointments_scheduled_total",
     "careflex_appointments_cancelled_total",
     "careflex_benefits_usage_total",
     "careflex_external_api_rate_limit_warnings_total",
-    "careflex_vm_memory_bytes",
-    "careflex_vm_process_count",
+    "careflex_web_prom_ex_beam_memory_allocated_bytes",
+    "careflex_web_prom_ex_beam_stats_process_count",
 }
 
 # Fly's published built-in metrics that the dashboards use, plus pg_locks_count, which postgres_exporter
@@ -299,10 +301,14 @@ def test_budget_panels_turn_red_exactly_above_the_budget_and_select_the_right_ro
         for panel in matching:
             last_step = steps_of(panel)[-1]
             assert last_step == {"color": "red", "value": budget.threshold_seconds}, budget.budget_id
-    phoenix_panels = panels_querying("careflex_phoenix_http")
+    phoenix_panels = panels_querying("_prom_ex_phoenix_http")
     api_panel, homepage_panel = (next(p for p in phoenix_panels if v in step_values(p)) for v in (0.5, 2))
-    assert 'route=~"/api/.*"' in api_panel["targets"][0]["expr"]
-    assert 'route="/"' in homepage_panel["targets"][0]["expr"]
+    # PromEx labels the route pattern `path`; its durations are milliseconds, the panels show seconds.
+    assert 'path=~"/api/.*"' in api_panel["targets"][0]["expr"]
+    assert 'path="/"' in homepage_panel["targets"][0]["expr"]
+    for budget in GUIDE_BUDGETS:
+        for panel in panels_querying(budget.metric):
+            assert all(t["expr"].endswith(" / 1000") for t in panel["targets"]), panel["title"]
 
 
 @pytest.mark.parametrize(
@@ -328,7 +334,7 @@ def test_guide_alert_levels_are_drawn_on_the_panels_they_concern(
 
 @pytest.mark.parametrize(
     ("fragment", "warning"),
-    [("careflex_oban_queue_length", 1000), ("careflex_auth_login_failures_total", 100)],
+    [("careflex_web_prom_ex_oban_queue_length_count", 1000), ("careflex_auth_login_failures_total", 100)],
 )
 def test_warning_only_levels_are_drawn_on_their_panels(fragment: str, warning: float) -> None:
     panels = panels_querying(fragment)
@@ -387,7 +393,7 @@ def test_template_variables_are_defined_and_query_prometheus_labels() -> None:
         "fly-app-overview": {"app": "label_values(fly_instance_up, app)"},
         "fly-postgres": {
             "pg_app": "label_values(pg_stat_activity_count, app)",
-            "app": "label_values(careflex_repo_query_duration_seconds_bucket, app)",
+            "app": "label_values(careflex_web_prom_ex_ecto_repo_query_total_time_milliseconds_bucket, app)",
         },
         "careflex-business": {"app": "label_values(careflex_accounts_registrations_total, app)"},
     }
@@ -406,11 +412,11 @@ def test_the_overview_covers_the_guides_key_metrics() -> None:
         "histogram_quantile(0.99, sum by (le) (rate(fly_app_http_response_time_seconds_bucket",
         'status=~"4.."',
         'status=~"5.."',
-        "careflex_oban_queue_length",
-        "careflex_oban_job_duration_seconds_bucket",
+        "careflex_web_prom_ex_oban_queue_length_count",
+        "careflex_web_prom_ex_oban_job_processing_duration_milliseconds_bucket",
         "fly_instance_cpu",
-        "careflex_vm_memory_bytes",
-        "careflex_vm_process_count",
+        "careflex_web_prom_ex_beam_memory_allocated_bytes",
+        "careflex_web_prom_ex_beam_stats_process_count",
         "fly_instance_up",
     ):
         assert any(needle in expr for expr in overview), needle
