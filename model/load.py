@@ -360,6 +360,7 @@ class _Loader:
                 timeout_seconds=health["timeout_seconds"],
                 alert_after_minutes=health["alert_after_minutes"],
                 token_header=health.get("token_header"),
+                email_audience=health.get("email_audience", False),
             ),
             metrics_prefix=metrics.get("prefix"),
             metrics_exporter=exporter.name,
@@ -559,6 +560,9 @@ class _Loader:
                     and "pagerduty_service" not in doc.data.get("error_tracking", {})):
                 self.problem(doc, ("alerts", index[rule.id], "severity"),
                              "pages through Sentry's PagerDuty integration: set error_tracking.pagerduty_service")
+            uptime_mails = rule.source == "uptimerobot" and doc.data["health"].get("email_audience", False)
+            if uptime_mails and rule.audience not in audiences:
+                self.problem(doc, ("health", "email_audience"), f"no e-mail channel for audience {rule.audience}")
             if severity and severity.email_audience and rule.audience not in audiences:
                 path = ("alerts", index[rule.id], "audience") if rule.id in index else ("budget_alerts", "audience")
                 self.problem(doc, path, f"no e-mail channel for audience {rule.audience} in estate.yaml")

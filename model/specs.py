@@ -143,6 +143,7 @@ class HealthCheck:
     timeout_seconds: int
     alert_after_minutes: int
     token_header: str | None
+    email_audience: bool = False  # the monitor also e-mails the audience of the app's uptime alerts
 
 
 @dataclass(frozen=True)
