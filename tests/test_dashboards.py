@@ -54,10 +54,14 @@ APP_METRICS = {
     "careflex_external_api_rate_limit_warnings_total",
     "careflex_web_prom_ex_beam_memory_allocated_bytes",
     "careflex_web_prom_ex_beam_stats_process_count",
+    "careflex_web_prom_ex_ecto_repo_query_execution_time_milliseconds_bucket",
+    "careflex_web_prom_ex_ecto_repo_query_execution_time_milliseconds_count",
+    "careflex_web_prom_ex_ecto_repo_query_queue_time_milliseconds_bucket",
+    "careflex_web_prom_ex_application_git_sha_info",
 }
 
-# Fly's published built-in metrics that the dashboards use, plus pg_locks_count, which postgres_exporter
-# ships by default but Fly does not list (the locks panel says so).
+# Fly's published built-in metrics that the dashboards use, plus pg_locks_count and pg_settings_max_connections,
+# which postgres_exporter ships by default but Fly does not list (docs/guide-map.md, Postgres).
 FLY_METRICS = {
     "fly_app_http_responses_count",
     "fly_app_http_response_time_seconds_bucket",
@@ -78,6 +82,11 @@ FLY_METRICS = {
     "pg_replication_lag",
     "pg_database_size_bytes",
     "pg_locks_count",
+    "pg_settings_max_connections",
+    "pg_stat_database_tup_fetched",
+    "pg_stat_database_tup_returned",
+    "pg_stat_database_tup_updated",
+    "pg_stat_database_tup_deleted",
 }
 
 RANGE_FUNCTION = re.compile(
@@ -420,6 +429,35 @@ def test_the_overview_covers_the_guides_key_metrics() -> None:
         "fly_instance_up",
     ):
         assert any(needle in expr for expr in overview), needle
+
+
+def test_the_postgres_dashboard_covers_the_guides_query_performance_list() -> None:
+    # "Slow queries (> 1 second), connection pool usage, lock wait time, index usage, table bloat".
+    board = real_dashboards()["fly-postgres"].model
+    by_need = {
+        "slow queries": "pg_stat_activity_max_tx_duration{app=\"$pg_app\", state=\"active\"}",
+        "slow queries, app side": "_ecto_repo_query_execution_time_milliseconds_bucket",
+        "connection pool, server": "pg_settings_max_connections",
+        "connection pool, app": "_ecto_repo_query_queue_time_milliseconds_bucket",
+        "lock waits": "pg_locks_count",
+        "index usage": "pg_stat_database_tup_fetched",
+        "table bloat": "pg_stat_database_tup_deleted",
+    }
+    panels = list(query_panels(board))
+    for need, needle in by_need.items():
+        assert any(needle in t["expr"] for p in panels for t in p["targets"]), need
+    slow = next(p for p in panels if any('state="active"' in t["expr"] for t in p["targets"]))
+    assert slow["fieldConfig"]["defaults"]["unit"] == "s" and {"color": "red", "value": 1} in steps_of(slow)
+
+
+def test_the_overview_marks_deployments_from_the_release_the_app_reports() -> None:
+    # The guide's "deployment history": a new release label on PromEx's application info is a deployment.
+    overview = real_dashboards()["fly-app-overview"].model
+    [deploys] = [a for a in overview["annotations"]["list"] if a.get("name") == "Deployments"]
+    assert deploys["datasource"] == FLY_PROMETHEUS and deploys["enable"]
+    assert "_prom_ex_application_git_sha_info" in deploys["expr"] and " unless " in deploys["expr"]
+    assert bracket_problems(deploys["expr"]) == []
+    assert any("_prom_ex_application_git_sha_info" in e for e in expressions(overview))
 
 
 def test_panel_layout_is_complete_and_fits_the_24_column_grid() -> None:
