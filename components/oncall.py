@@ -41,8 +41,10 @@ class AppPaging(pulumi.ComponentResource):
             acknowledgement_timeout=_seconds_or_null(oncall.acknowledgement_timeout_minutes),
             auto_resolve_timeout=_seconds_or_null(oncall.auto_resolve_minutes),
             incident_urgency_rule=_URGENCY_BY_EVENT_SEVERITY,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            # import_: a hand-made service named in the app's adopt block is taken over, not duplicated.
+            opts=pulumi.ResourceOptions(parent=self, protect=True, import_=oncall.adopt_service_id),
         )
+        adopted_integrations = dict(oncall.adopt_integration_ids)
         self.integration_keys: dict[str, pulumi.Output[str]] = {}
         for sender in oncall.senders:
             # protect: a replaced integration mints a new routing key that cannot be set back, and
@@ -54,7 +56,13 @@ class AppPaging(pulumi.ComponentResource):
                 service=self.service.id,
                 type="events_api_v2_inbound_integration",
                 opts=pulumi.ResourceOptions(
-                    parent=self, protect=True, additional_secret_outputs=["integration_key"]
+                    parent=self,
+                    protect=True,
+                    additional_secret_outputs=["integration_key"],
+                    # The provider imports an integration as "<service id>.<integration id>".
+                    import_=f"{oncall.adopt_service_id}.{adopted_integrations[sender]}"
+                    if sender in adopted_integrations
+                    else None,
                 ),
             )
             self.integration_keys[sender] = pulumi.Output.secret(integration.integration_key)
@@ -112,7 +120,7 @@ class OnCall(pulumi.ComponentResource):
             rotations=[
                 pagerduty.Schedulev2RotationArgs(events=[self._rotation_event(layer)]) for layer in schedule.layers
             ],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, import_=schedule.adopt_id),
         )
 
     def _rotation_event(self, layer: specs.ScheduleLayer) -> pagerduty.Schedulev2RotationEventArgs:
@@ -163,7 +171,7 @@ class OnCall(pulumi.ComponentResource):
                 )
                 for level in policy.levels
             ],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, import_=policy.adopt_id),
         )
 
 

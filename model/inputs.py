@@ -21,6 +21,18 @@ def budget_metric(budget: Budget) -> str:
     return found.group(0)
 
 
+def _adopted_dashboards_exist(estate: Estate, dashboards: dict[str, Dashboard]) -> list[Problem]:
+    adoption = estate.grafana_adoption
+    if adoption is None:
+        return []
+    return [
+        Problem(adoption.file, adoption.lines.get(uid, 0), f"adopt.grafana.dashboards[{i}]",
+                f'no dashboard file dashboards/{uid}.json: only a dashboard the estate declares can be adopted')
+        for i, uid in enumerate(adoption.dashboards)
+        if uid not in dashboards
+    ]
+
+
 def load_inputs(root: Path) -> tuple[Estate, dict[str, Dashboard]]:
     """Policies and dashboards under `root`; one PolicyError listing every problem in either and between them."""
     problems: list[Problem] = []
@@ -37,6 +49,7 @@ def load_inputs(root: Path) -> tuple[Estate, dict[str, Dashboard]]:
         # Every performance budget must be visible on a dashboard as a threshold line.
         refs = [BudgetPanelRef(b.id, budget_metric(b), b.max_seconds) for app in estate.apps for b in app.budgets]
         problems += check_budget_thresholds(dashboards, refs)
+        problems += _adopted_dashboards_exist(estate, dashboards)
     if problems or estate is None or dashboards is None:
         raise PolicyError(problems)
     return estate, dashboards

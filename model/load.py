@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,20 @@ def format_duration(seconds: int) -> str:
 _PRUNABLE = ("alerts", "budgets", "secrets", "channels", "people", "schedules", "escalation_policies")
 
 
+def _grafana_adoption(doc: Document) -> specs.GrafanaAdoption | None:
+    grafana = doc.data.get("adopt", {}).get("grafana")
+    if grafana is None:
+        return None
+    uids = tuple(grafana.get("dashboards", ()))
+    return specs.GrafanaAdoption(
+        shared_folder=grafana.get("shared_folder", False),
+        dashboards=uids,
+        notification_policy=grafana.get("notification_policy", False),
+        file=doc.file,
+        lines={uid: doc.line_of(("adopt", "grafana", "dashboards", i)) for i, uid in enumerate(uids)},
+    )
+
+
 def _prune(doc: Document, bad_paths: list) -> bool:
     """Mark list items that failed validation so the rest of the file is still checked.
 
@@ -78,6 +93,7 @@ class _Loader:
         self.root = root
         self.policy_dir = policy_dir
         self.problems: list[Problem] = []
+        self._vendor_ids: dict[str, tuple[str, str]] = {}
 
     def problem(self, doc: Document, path: tuple[str | int, ...], message: str) -> None:
         self.problems.append(Problem(doc.file, doc.line_of(path), format_path(path), message))
@@ -126,6 +142,7 @@ class _Loader:
             sentry=specs.SentryOrganisation(**estate_doc.data["error_tracking"])
             if "error_tracking" in estate_doc.data
             else None,
+            grafana_adoption=_grafana_adoption(estate_doc),
         )
 
     def _read_documents(self) -> dict[str, list[tuple[Document, bool]]]:
@@ -258,7 +275,31 @@ class _Loader:
             policies.append(
                 specs.EscalationPolicy(p["id"], p["name"], p.get("description", ""), p.get("repeat", 0), tuple(levels))
             )
-        return people, tuple(s for s in schedules if s), tuple(policies)
+        adopted = self._adopt_ids(doc, ("schedules", "escalation_policies"))
+        schedules = tuple(replace(s, adopt_id=adopted["schedules"].get(s.id)) for s in schedules if s)
+        policies = [replace(p, adopt_id=adopted["escalation_policies"].get(p.id)) for p in policies]
+        return people, schedules, tuple(policies)
+
+    def _adopt_ids(self, doc: Document, kinds: tuple[str, ...]) -> dict[str, dict[str, str]]:
+        """`adopt.<kind>: {policy id: vendor id}` of oncall.yaml, each policy id checked against the file."""
+        block = doc.data.get("adopt", {})
+        found: dict[str, dict[str, str]] = {}
+        for kind in kinds:
+            known = doc.raw_ids.get(kind, set())
+            found[kind] = {}
+            for ref, vendor_id in block.get(kind, {}).items():
+                if ref not in known:
+                    self.problem(doc, ("adopt", kind, ref), f'no {kind[:-1].replace("_", " ")} "{ref}" in this file')
+                    continue
+                found[kind][ref] = vendor_id
+                self._claim_vendor_id(doc, ("adopt", kind, ref), vendor_id)
+        return found
+
+    def _claim_vendor_id(self, doc: Document, path: tuple, vendor_id: str) -> None:
+        """One hand-made object can be adopted once: a second claim would import it into two resources."""
+        first = self._vendor_ids.setdefault(vendor_id, (doc.file, format_path(path)))
+        if first != (doc.file, format_path(path)):
+            self.problem(doc, path, f"{vendor_id} is already adopted at {first[0]}: {first[1]}")
 
     def _schedule(self, doc: Document, index: int, s: dict, person_ids: set[str]) -> specs.Schedule | None:
         base = ("schedules", index)
@@ -331,6 +372,17 @@ class _Loader:
             self.problem(doc, ("error_tracking",), "needs the Sentry organisation: error_tracking in estate.yaml")
 
         secrets_ = self._secrets(doc, data, set(foreign))
+        adopt = data.get("adopt", {})
+        service_id, integration_ids = adopt.get("pagerduty_service"), adopt.get("pagerduty_integrations", {})
+        if service_id:
+            self._claim_vendor_id(doc, ("adopt", "pagerduty_service"), service_id)
+        for sender, integration_id in integration_ids.items():
+            if sender not in oncall["senders"]:
+                self.problem(doc, ("adopt", "pagerduty_integrations", sender), f"{sender} is not in oncall.senders")
+            self._claim_vendor_id(doc, ("adopt", "pagerduty_integrations", sender), integration_id)
+        if integration_ids and not service_id:
+            self.problem(doc, ("adopt", "pagerduty_integrations"),
+                         "needs adopt.pagerduty_service: an integration is imported as <service id>.<integration id>")
         self._duplicates(doc, doc.items("alerts"), ("alerts",), "alert")
         alerts = [self._alert(doc, i, a, data, placeholders, exporter) for i, a in doc.items("alerts")]
         budgets, budget_alerts = self._budgets(doc, data, placeholders, exporter)
@@ -363,6 +415,7 @@ class _Loader:
                 email_audience=health.get("email_audience", False),
             ),
             metrics_prefix=metrics.get("prefix"),
+            adopt_grafana_folder=adopt.get("grafana_folder", False),
             metrics_exporter=exporter.name,
             otp_app=metrics.get("otp_app"),
             oncall=specs.OnCallRouting(
@@ -370,6 +423,8 @@ class _Loader:
                 acknowledgement_timeout_minutes=oncall.get("acknowledgement_timeout_minutes"),
                 auto_resolve_minutes=oncall.get("auto_resolve_minutes"),
                 senders=tuple(oncall["senders"]),
+                adopt_service_id=service_id,
+                adopt_integration_ids=tuple(sorted(integration_ids.items())),
             ),
             error_tracking=specs.ErrorTracking(
                 tracking["project"], tracking["team"], tracking.get("platform", "other"),

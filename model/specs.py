@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -43,6 +44,7 @@ class Schedule:
     name: str
     time_zone: str
     layers: tuple[ScheduleLayer, ...]
+    adopt_id: str | None = None  # PagerDuty id of the hand-made schedule to import instead of creating
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class EscalationPolicy:
     description: str
     repeat: int
     levels: tuple[EscalationLevel, ...]
+    adopt_id: str | None = None  # PagerDuty id of the hand-made policy to import instead of creating
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,8 @@ class OnCallRouting:
     acknowledgement_timeout_minutes: int | None
     auto_resolve_minutes: int | None
     senders: tuple[Sender, ...]
+    adopt_service_id: str | None = None  # hand-made PagerDuty service to import
+    adopt_integration_ids: tuple[tuple[Sender, str], ...] = ()  # (sender, hand-made integration id) to import
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,7 @@ class App:
     secrets: tuple[AppSecret, ...]
     budgets: tuple[Budget, ...]
     alerts: tuple[AlertRule, ...]  # the file's alerts, then one per budget
+    adopt_grafana_folder: bool = False  # the app's folder (uid = app id) exists in Grafana: import it
     metrics_exporter: str = "promex"  # model/exporters.py: whose metric names the app's own metrics follow
     otp_app: str | None = None  # PromEx's otp_app, the first part of its metric names
 
@@ -212,6 +218,17 @@ class SentryOrganisation:
 
 
 @dataclass(frozen=True)
+class GrafanaAdoption:
+    """Estate-wide Grafana objects made by hand that are imported instead of created."""
+
+    shared_folder: bool = False
+    dashboards: tuple[str, ...] = ()  # uids
+    notification_policy: bool = False
+    file: str = ""  # where the adopt block is, for located errors about dashboards
+    lines: Mapping[str, int] = field(default_factory=dict, hash=False, compare=False)  # dashboard uid -> line
+
+
+@dataclass(frozen=True)
 class Estate:
     """The whole validated policy."""
 
@@ -225,6 +242,7 @@ class Estate:
     escalation_policies: tuple[EscalationPolicy, ...]
     apps: tuple[App, ...]
     sentry: SentryOrganisation | None = None
+    grafana_adoption: GrafanaAdoption | None = None
 
     def severity(self, name: str) -> Severity:
         """The severity called `name`."""
