@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from components.alerting import SHARED_FOLDER_UID
+from model.dashboards import load_dashboards
 from model.errors import PolicyError
 from model.inputs import load_inputs
 from model.load import load_estate
@@ -22,24 +25,9 @@ FOLDER = "grafana:oss/folder:Folder"
 DASHBOARD = "grafana:oss/dashboard:Dashboard"
 NOTIFICATION_POLICY = "grafana:alerting/notificationPolicy:NotificationPolicy"
 
-ONCALL_ADOPT = """adopt:
-  schedules:
-    primary: PSCHED1
-  escalation_policies:
-    careflex-primary: PESCAL1
-"""
-APP_ADOPT = """adopt:
-  pagerduty_service: PSERVI1
-  pagerduty_integrations:
-    grafana: PINTEG1
-  grafana_folder: true
-"""
-ESTATE_ADOPT = """adopt:
-  grafana:
-    shared_folder: true
-    dashboards: [fly-app-overview]
-    notification_policy: true
-"""
+def _ids(prefix: str):
+    for n in range(1, 1000):
+        yield f"{prefix}{n:03d}"
 
 
 def _append(path: Path, text: str) -> str:
@@ -48,11 +36,43 @@ def _append(path: Path, text: str) -> str:
     return content
 
 
-def _adopting(project: Path) -> Path:
-    _append(project / "alert_policies/oncall.yaml", ONCALL_ADOPT)
-    _append(project / "alert_policies/apps/careflex.yaml", APP_ADOPT)
-    _append(project / "alert_policies/estate.yaml", ESTATE_ADOPT)
-    return project
+def _adopting(project: Path) -> dict[tuple[str, str], str]:
+    """Adopt every PagerDuty and Grafana object of the estate under `project`; the import ids expected."""
+    estate = load_estate(project)
+    expected: dict[tuple[str, str], str] = {}
+    schedule_ids, policy_ids, service_ids, integration_ids = _ids("PSCH"), _ids("PESC"), _ids("PSVC"), _ids("PINT")
+    lines = ["adopt:", "  schedules:"]
+    for schedule in estate.schedules:
+        vendor = next(schedule_ids)
+        lines.append(f"    {schedule.id}: {vendor}")
+        expected[(SCHEDULE, f"{schedule.id}-schedule")] = vendor
+    lines.append("  escalation_policies:")
+    for policy in estate.escalation_policies:
+        vendor = next(policy_ids)
+        lines.append(f"    {policy.id}: {vendor}")
+        expected[(POLICY, f"{policy.id}-escalation")] = vendor
+    _append(project / "alert_policies/oncall.yaml", "\n".join(lines) + "\n")
+    for app in estate.apps:
+        service = next(service_ids)
+        block = ["adopt:", f"  pagerduty_service: {service}", "  pagerduty_integrations:"]
+        expected[(SERVICE, f"{app.id}-service")] = service
+        for sender in app.oncall.senders:
+            vendor = next(integration_ids)
+            block.append(f"    {sender}: {vendor}")
+            expected[(INTEGRATION, f"{app.id}-{sender}-events")] = f"{service}.{vendor}"
+        block.append("  grafana_folder: true")
+        expected[(FOLDER, f"folder-{app.id}")] = app.id
+        _append(project / app.file, "\n".join(block) + "\n")
+    boards = sorted(load_dashboards(project / "dashboards", project))
+    _append(
+        project / "alert_policies/estate.yaml",
+        f"adopt:\n  grafana:\n    shared_folder: true\n    dashboards: [{', '.join(boards)}]\n"
+        "    notification_policy: true\n",
+    )
+    expected[(FOLDER, f"folder-{SHARED_FOLDER_UID}")] = SHARED_FOLDER_UID
+    expected.update({(DASHBOARD, f"dashboard-{uid}"): uid for uid in boards})
+    expected[(NOTIFICATION_POLICY, "notification-policy")] = "policy"
+    return expected
 
 
 def _problems(project: Path) -> list:
@@ -74,91 +94,103 @@ def adopted(tmp_path_factory):
     project = tmp_path_factory.mktemp("adopt")
     for name in ("alert_policies", "runbooks", "dashboards"):
         shutil.copytree(ROOT / name, project / name)
-    _adopting(project)
-    return declare(project)
+    expected = _adopting(project)
+    return declare(project), expected
 
 
-def test_adopted_pagerduty_objects_are_imported_by_their_ids(adopted):
-    imports = {(r.type, r.name): r.import_id for r in adopted.registrations if r.import_id}
-    assert imports[(SCHEDULE, "primary-schedule")] == "PSCHED1"
-    assert imports[(POLICY, "careflex-primary-escalation")] == "PESCAL1"
-    assert imports[(SERVICE, "careflex-service")] == "PSERVI1"
-    # The provider's import id of an integration is "<service id>.<integration id>".
-    assert imports[(INTEGRATION, "careflex-grafana-events")] == "PSERVI1.PINTEG1"
+def test_every_adopted_object_is_imported_by_its_vendor_id_and_nothing_else_is(adopted):
+    recording, expected = adopted
+    # PagerDuty by id (an integration as "<service id>.<integration id>"), Grafana folders and dashboards by
+    # uid, the notification policy as the organisation's one tree.
+    assert {(r.type, r.name): r.import_id for r in recording.registrations if r.import_id} == expected
 
 
-def test_adopted_grafana_objects_are_imported_by_uid_and_the_policy_tree_as_the_one_tree(adopted):
-    imports = {(r.type, r.name): r.import_id for r in adopted.registrations if r.import_id}
-    assert imports[(FOLDER, "folder-careflex")] == "careflex"
-    assert imports[(FOLDER, "folder-monitoring-estate")] == "monitoring-estate"
-    assert imports[(DASHBOARD, "dashboard-fly-app-overview")] == "fly-app-overview"
-    assert imports[(NOTIFICATION_POLICY, "notification-policy")] == "policy"
-
-
-def test_only_what_the_block_names_is_imported_and_protection_is_kept(adopted, estate_recording):
-    imported = {r.name for r in adopted.registrations if r.import_id}
-    assert imported == {
-        "primary-schedule", "careflex-primary-escalation", "careflex-service", "careflex-grafana-events",
-        "folder-careflex", "folder-monitoring-estate", "dashboard-fly-app-overview", "notification-policy",
+def test_adoption_keeps_every_resource_and_its_protection(adopted, estate_recording):
+    recording, _ = adopted
+    assert {r.name: r.protect for r in recording.registrations} == {
+        r.name: r.protect for r in estate_recording.registrations
     }
-    before = {r.name: r.protect for r in estate_recording.registrations}
-    assert {r.name: r.protect for r in adopted.registrations} == before
 
 
 def test_what_refers_to_an_adopted_object_uses_its_real_id(adopted):
-    policy = adopted.named("careflex-primary-escalation").inputs
-    assert policy["rules"][0]["targets"][0]["id"] == "PSCHED1"
-    assert adopted.named("careflex-grafana-events").inputs["service"] == "PSERVI1"
+    recording, expected = adopted
+    for policy in recording.by_type(POLICY):
+        for rule in policy.inputs["rules"]:
+            for target in rule["targets"]:
+                if target["type"] == "schedule_reference":
+                    assert target["id"] in {v for (t, _), v in expected.items() if t == SCHEDULE}
+    for integration in recording.by_type(INTEGRATION):
+        assert integration.inputs["service"] in {v for (t, _), v in expected.items() if t == SERVICE}
 
 
 def test_the_offline_plan_shows_imports_with_pulumis_import_symbol(adopted):
-    text = render_text(build_plan(adopted, project="test", stack="test"))
-    assert f"= {SCHEDULE}  primary-schedule  (PagerDuty)  [import PSCHED1]" in text
-    assert f"+ {SCHEDULE}  secondary-schedule  (PagerDuty)" in text
-    assert "imported" in text.split("Totals:")[1]
+    recording, expected = adopted
+    text = render_text(build_plan(recording, project="test", stack="test"))
+    for (type_, name), vendor in expected.items():
+        line = rf"^\s*= {re.escape(type_)}  {re.escape(name)}  \(\w+\)  \[import {re.escape(vendor)}"
+        assert re.search(line, text, re.M), name
+    assert not re.search(r"^\s*\+ pagerduty:index/schedulev2", text, re.M)
+    totals = text.split("Totals:")[1]
+    assert "imported" in totals
+
+
+def test_a_partial_adoption_imports_only_what_it_names(project_copy: Path):
+    estate = load_estate(project_copy)
+    first = estate.schedules[0]
+    _append(project_copy / "alert_policies/oncall.yaml", f"adopt:\n  schedules:\n    {first.id}: PSCH999\n")
+    recording = declare(project_copy)
+    assert {r.name: r.import_id for r in recording.registrations if r.import_id} == {f"{first.id}-schedule": "PSCH999"}
 
 
 def test_an_adopt_id_for_an_unknown_schedule_is_a_located_error(project_copy: Path):
-    text = _append(project_copy / "alert_policies/oncall.yaml", "adopt:\n  schedules:\n    tertiary: PSCHED9\n")
+    text = _append(project_copy / "alert_policies/oncall.yaml", "adopt:\n  schedules:\n    no-such-one: PSCHED9\n")
     [problem] = _problems(project_copy)
     assert (problem.file, problem.line, problem.path) == (
-        "alert_policies/oncall.yaml", _line(text, "tertiary: PSCHED9"), "adopt.schedules.tertiary"
+        "alert_policies/oncall.yaml", _line(text, "no-such-one: PSCHED9"), "adopt.schedules.no-such-one"
     )
 
 
-def test_integrations_need_the_adopted_service_and_a_declared_sender(project_copy: Path):
-    app = project_copy / "alert_policies/apps/careflex.yaml"
-    app.write_text(app.read_text().replace("senders: [grafana, uptimerobot, sentry]", "senders: [grafana, sentry]")
-                   .replace("    signal: health_check\n", "    signal: instances_up\n    threshold: 1\n    for: 5m\n"
-                            "    condition: below\n"))
-    _append(app, "adopt:\n  pagerduty_integrations:\n    uptimerobot: PINTEG2\n")
-    problems = {p.path: p.message for p in _problems(project_copy)}
-    assert "not in oncall.senders" in problems["adopt.pagerduty_integrations.uptimerobot"]
-    assert "needs adopt.pagerduty_service" in problems["adopt.pagerduty_integrations"]
+def test_integrations_need_the_adopted_service(project_copy: Path):
+    app = load_estate(project_copy).apps[0]
+    _append(project_copy / app.file, f"adopt:\n  pagerduty_integrations:\n    {app.oncall.senders[0]}: PINTEG2\n")
+    [problem] = _problems(project_copy)
+    assert problem.path == "adopt.pagerduty_integrations" and "needs adopt.pagerduty_service" in problem.message
+
+
+def test_an_integration_of_a_sender_the_app_does_not_declare_is_a_located_error(project_copy: Path):
+    app = load_estate(project_copy).apps[0]
+    path = project_copy / app.file
+    # Drop one sender (and the alert routed through it) so the adoption names a sender the app lacks.
+    text = path.read_text().replace("senders: [grafana, uptimerobot, sentry]", "senders: [grafana, sentry]")
+    text = text.replace("    signal: health_check\n", "    signal: instances_up\n    threshold: 1\n    for: 5m\n"
+                        "    condition: below\n")
+    path.write_text(text)
+    if "uptimerobot" in load_estate(project_copy).apps[0].oncall.senders:
+        pytest.fail("the fixture edit did not remove the uptimerobot sender")
+    _append(path, "adopt:\n  pagerduty_service: PSVC100\n  pagerduty_integrations:\n    uptimerobot: PINTEG2\n")
+    [problem] = _problems(project_copy)
+    assert problem.path == "adopt.pagerduty_integrations.uptimerobot" and "not in oncall.senders" in problem.message
 
 
 def test_one_hand_made_object_cannot_be_adopted_twice(project_copy: Path):
+    first, second = (s.id for s in load_estate(project_copy).schedules[:2])
     _append(project_copy / "alert_policies/oncall.yaml",
-            "adopt:\n  schedules:\n    primary: PSAME01\n    secondary: PSAME01\n")
+            f"adopt:\n  schedules:\n    {first}: PSAME01\n    {second}: PSAME01\n")
     [problem] = _problems(project_copy)
-    assert problem.path == "adopt.schedules.secondary" and "already adopted" in problem.message
+    assert problem.path == f"adopt.schedules.{second}" and "already adopted" in problem.message
 
 
 def test_adopting_a_dashboard_the_estate_does_not_declare_is_a_located_error(project_copy: Path):
+    known = sorted(load_dashboards(project_copy / "dashboards", project_copy))[0]
     text = _append(project_copy / "alert_policies/estate.yaml",
-                   "adopt:\n  grafana:\n    dashboards: [fly-app-overview, hand-made-board]\n")
+                   f"adopt:\n  grafana:\n    dashboards: [{known}, hand-made-board]\n")
     [problem] = _problems(project_copy)
     assert (problem.file, problem.path) == ("alert_policies/estate.yaml", "adopt.grafana.dashboards[1]")
     assert problem.line == _line(text, "hand-made-board")
 
 
 def test_a_malformed_pagerduty_id_is_rejected_by_the_schema(project_copy: Path):
-    _append(project_copy / "alert_policies/oncall.yaml", "adopt:\n  schedules:\n    primary: pabc123\n")
+    first = load_estate(project_copy).schedules[0].id
+    _append(project_copy / "alert_policies/oncall.yaml", f"adopt:\n  schedules:\n    {first}: pabc123\n")
     [problem] = _problems(project_copy)
-    assert problem.path == "adopt.schedules.primary"
-
-
-def test_the_adopt_blocks_load_into_the_estate(project_copy: Path):
-    estate = load_estate(_adopting(project_copy))
-    assert {s.id: s.adopt_id for s in estate.schedules} == {"primary": "PSCHED1", "secondary": None}
-    assert estate.grafana_adoption is not None and estate.grafana_adoption.dashboards == ("fly-app-overview",)
+    assert problem.path == f"adopt.schedules.{first}"
