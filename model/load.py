@@ -358,7 +358,7 @@ class _Loader:
         if "prefix" in metrics:
             placeholders["prefix"] = metrics["prefix"]
         if "otp_app" in metrics:
-            placeholders["otp_app"] = f"{metrics['otp_app']}"
+            placeholders["otp_app"] = metrics["otp_app"]
             if exporter.name != "promex":
                 self.problem(doc, ("metrics", "otp_app"), "is only used with exporter: promex")
 
@@ -373,16 +373,7 @@ class _Loader:
 
         secrets_ = self._secrets(doc, data, set(foreign))
         adopt = data.get("adopt", {})
-        service_id, integration_ids = adopt.get("pagerduty_service"), adopt.get("pagerduty_integrations", {})
-        if service_id:
-            self._claim_vendor_id(doc, ("adopt", "pagerduty_service"), service_id)
-        for sender, integration_id in integration_ids.items():
-            if sender not in oncall["senders"]:
-                self.problem(doc, ("adopt", "pagerduty_integrations", sender), f"{sender} is not in oncall.senders")
-            self._claim_vendor_id(doc, ("adopt", "pagerduty_integrations", sender), integration_id)
-        if integration_ids and not service_id:
-            self.problem(doc, ("adopt", "pagerduty_integrations"),
-                         "needs adopt.pagerduty_service: an integration is imported as <service id>.<integration id>")
+        service_id, integration_ids = self._app_adoption(doc, adopt, oncall["senders"])
         self._duplicates(doc, doc.items("alerts"), ("alerts",), "alert")
         alerts = [self._alert(doc, i, a, data, placeholders, exporter) for i, a in doc.items("alerts")]
         budgets, budget_alerts = self._budgets(doc, data, placeholders, exporter)
@@ -436,6 +427,20 @@ class _Loader:
             budgets=budgets,
             alerts=tuple(rules),
         )
+
+    def _app_adoption(self, doc: Document, adopt: dict, senders: list[str]) -> tuple[str | None, dict[str, str]]:
+        """The app's adopted PagerDuty service and integrations (by sender), checked against the file."""
+        service_id, integration_ids = adopt.get("pagerduty_service"), adopt.get("pagerduty_integrations", {})
+        if service_id:
+            self._claim_vendor_id(doc, ("adopt", "pagerduty_service"), service_id)
+        for sender, integration_id in integration_ids.items():
+            if sender not in senders:
+                self.problem(doc, ("adopt", "pagerduty_integrations", sender), f"{sender} is not in oncall.senders")
+            self._claim_vendor_id(doc, ("adopt", "pagerduty_integrations", sender), integration_id)
+        if integration_ids and not service_id:
+            self.problem(doc, ("adopt", "pagerduty_integrations"),
+                         "needs adopt.pagerduty_service: an integration is imported as <service id>.<integration id>")
+        return service_id, integration_ids
 
     def _secrets(self, doc: Document, data: dict, foreign: set[str]) -> tuple[specs.AppSecret, ...]:
         result = []
