@@ -197,8 +197,16 @@ class Alerting(pulumi.ComponentResource):
             uid=uid,
             title=title,
             prevent_destroy_if_not_empty=True,
-            # A hand-made folder with this uid is imported by its uid instead of failing the create.
-            opts=pulumi.ResourceOptions(parent=self, protect=True, import_=uid if adopt else None),
+            # A hand-made folder with this uid is imported by its uid instead of failing the create. The provider
+            # does not read prevent_destroy_if_not_empty back (its own import test ignores it), and Pulumi fails
+            # an import whose inputs differ from what was read: ignore it while adopting; once the adopt entry is
+            # removed after the first `up`, the next `up` sets it.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=True,
+                import_=uid if adopt else None,
+                ignore_changes=["preventDestroyIfNotEmpty"] if adopt else None,
+            ),
         )
 
     def _dashboard(self, board: Dashboard) -> oss.Dashboard:

@@ -42,7 +42,12 @@ class AppPaging(pulumi.ComponentResource):
             auto_resolve_timeout=_seconds_or_null(oncall.auto_resolve_minutes),
             incident_urgency_rule=_URGENCY_BY_EVENT_SEVERITY,
             # import_: a hand-made service named in the app's adopt block is taken over, not duplicated.
-            opts=pulumi.ResourceOptions(parent=self, protect=True, import_=oncall.adopt_service_id),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=True,
+                import_=oncall.adopt_service_id,
+                ignore_changes=_adopting(oncall.adopt_service_id),
+            ),
         )
         adopted_integrations = dict(oncall.adopt_integration_ids)
         self.integration_keys: dict[str, pulumi.Output[str]] = {}
@@ -120,7 +125,9 @@ class OnCall(pulumi.ComponentResource):
             rotations=[
                 pagerduty.Schedulev2RotationArgs(events=[self._rotation_event(layer)]) for layer in schedule.layers
             ],
-            opts=pulumi.ResourceOptions(parent=self, import_=schedule.adopt_id),
+            opts=pulumi.ResourceOptions(
+                parent=self, import_=schedule.adopt_id, ignore_changes=_adopting(schedule.adopt_id)
+            ),
         )
 
     def _rotation_event(self, layer: specs.ScheduleLayer) -> pagerduty.Schedulev2RotationEventArgs:
@@ -171,7 +178,9 @@ class OnCall(pulumi.ComponentResource):
                 )
                 for level in policy.levels
             ],
-            opts=pulumi.ResourceOptions(parent=self, import_=policy.adopt_id),
+            opts=pulumi.ResourceOptions(
+                parent=self, import_=policy.adopt_id, ignore_changes=_adopting(policy.adopt_id)
+            ),
         )
 
 
@@ -210,6 +219,13 @@ def rotation_turn(layer: specs.ScheduleLayer) -> RotationTurn:
 
 def _rrule(frequency: str, interval: int) -> str:
     return f"RRULE:FREQ={frequency}" + (f";INTERVAL={interval}" if interval > 1 else "")
+
+
+def _adopting(adopt_id: str | None) -> list[str] | None:
+    # Pulumi fails an import whose declared inputs differ from the object read. A hand-made object's free-text
+    # description always differs from ours: ignore it while adopting; once the adopt entry is removed after the
+    # first `up`, the next `up` writes ours. Every other difference is real and must be reconciled first.
+    return ["description"] if adopt_id else None
 
 
 def _seconds_or_null(minutes: int | None) -> str:

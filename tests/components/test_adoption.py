@@ -105,6 +105,23 @@ def test_every_adopted_object_is_imported_by_its_vendor_id_and_nothing_else_is(a
     assert {(r.type, r.name): r.import_id for r in recording.registrations if r.import_id} == expected
 
 
+def test_an_adopted_folder_ignores_the_setting_grafana_does_not_store_until_adoption_ends(adopted, estate_recording):
+    recording, _ = adopted
+    for registration in recording.by_type(FOLDER):
+        assert registration.import_id and registration.ignore_changes == ("preventDestroyIfNotEmpty",)
+        assert registration.inputs["preventDestroyIfNotEmpty"] is True
+    assert all(r.ignore_changes == () for r in estate_recording.by_type(FOLDER))
+
+
+def test_adopted_pagerduty_objects_ignore_only_their_free_text_description_while_adopting(adopted, estate_recording):
+    recording, expected = adopted
+    for (type_, name), _ in expected.items():
+        if type_ in (SCHEDULE, POLICY, SERVICE):
+            assert recording.named(name).ignore_changes == ("description",), name
+            assert recording.named(name).inputs["description"]
+    assert all(r.ignore_changes == () for r in estate_recording.registrations if r.type.startswith("pagerduty:"))
+
+
 def test_adoption_keeps_every_resource_and_its_protection(adopted, estate_recording):
     recording, _ = adopted
     assert {r.name: r.protect for r in recording.registrations} == {
