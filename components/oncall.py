@@ -64,10 +64,12 @@ class AppPaging(pulumi.ComponentResource):
                     parent=self,
                     protect=True,
                     additional_secret_outputs=["integration_key"],
-                    # The provider imports an integration as "<service id>.<integration id>".
+                    # The provider imports an integration as "<service id>.<integration id>"; its name, like a
+                    # description, is free text the policy does not hold: ignored while adopting.
                     import_=f"{oncall.adopt_service_id}.{adopted_integrations[sender]}"
                     if sender in adopted_integrations
                     else None,
+                    ignore_changes=["name"] if sender in adopted_integrations else None,
                 ),
             )
             self.integration_keys[sender] = pulumi.Output.secret(integration.integration_key)

@@ -119,6 +119,8 @@ def test_adopted_pagerduty_objects_ignore_only_their_free_text_description_while
         if type_ in (SCHEDULE, POLICY, SERVICE):
             assert recording.named(name).ignore_changes == ("description",), name
             assert recording.named(name).inputs["description"]
+        if type_ == INTEGRATION:
+            assert recording.named(name).ignore_changes == ("name",), name
     assert all(r.ignore_changes == () for r in estate_recording.registrations if r.type.startswith("pagerduty:"))
 
 
