@@ -83,6 +83,15 @@ def test_every_budget_row_of_the_guide_is_mapped():
     assert [b for b in guide_budget_rows() if b not in rows] == []
 
 
+def test_every_query_performance_row_of_the_guide_is_mapped_to_a_panel_or_a_manual_step():
+    rows = map_rows("Database monitoring (Fly Postgres, postgres_exporter)")
+    bullets = _bullets_under(GUIDE.read_text(encoding="utf-8"), "Query Performance")
+    assert len(bullets) == 5
+    for bullet in bullets:
+        assert bullet in rows, bullet
+        assert "estate:" in rows[bullet], bullet  # each has a dashboard panel; what it cannot show is manual
+
+
 def test_mapped_alerts_exist_with_the_guides_severity_and_level(estate):
     alerts = _alerts(estate)
     for row, implemented_by in map_rows("Alerting rules").items():
