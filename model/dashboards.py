@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
+import math
 import re
 import sys
 from collections import defaultdict
@@ -15,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from model.errors import PolicyError, Problem
+from model.limits import MAX_JSON_BYTES, json_nesting_problem, line_of_offset, read_source
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIRECTORY = PROJECT_ROOT / "dashboards"
@@ -180,17 +182,17 @@ class _UidClaim:
 
 def _load_file(file: Path, relative: str) -> tuple[Dashboard | None, _UidClaim | None, list[Problem]]:
     """The dashboard (None when the file has problems), the uid it claims, and its problems."""
+    text, unreadable = read_source(file, relative, MAX_JSON_BYTES)
+    if text is None:
+        return None, None, unreadable
+    too_deep = json_nesting_problem(text)
+    if too_deep:
+        return None, None, [Problem(relative, too_deep[0], "", f"not accepted: {too_deep[1]}")]
     try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return None, None, [Problem(relative, 1, "", "not UTF-8 text")]
-    except OSError as err:
-        return None, None, [Problem(relative, 1, "", f"cannot be read: {err.strerror}")]
-    try:
-        data = json.loads(text)
+        # Python refuses int() of over 4300 digits with a bare ValueError; such a number is reported below.
+        data = json.loads(text, parse_int=lambda digits: int(digits) if len(digits) < 4000 else math.inf)
     except json.JSONDecodeError as err:
-        message = f"not valid JSON: {err.msg} (column {err.colno})"
-        return None, None, [Problem(relative, err.lineno, "", message)]
+        return None, None, [_syntax_problem(text, err, relative)]
     source = _SourceMap(text)
     problems = [
         Problem(relative, line, path, "duplicate key: JSON keeps only the last value; remove one")
@@ -209,6 +211,16 @@ def _load_file(file: Path, relative: str) -> tuple[Dashboard | None, _UidClaim |
     if problems or not isinstance(uid, str) or not isinstance(title, str):
         return None, claim, problems
     return Dashboard(uid, title, relative, normalise(data), serialise(data), source.lines), claim, []
+
+
+def _syntax_problem(text: str, err: json.JSONDecodeError, relative: str) -> Problem:
+    """A JSON syntax error at the line of its cause: a trailing comma is blamed on the comma, not what follows."""
+    if err.msg.startswith(("Expecting value", "Expecting property name", "Illegal trailing comma")):
+        before = text[: err.pos].rstrip()
+        if before.endswith(",") and text[err.pos : err.pos + 1] in ("]", "}"):
+            comma = len(before) - 1
+            return Problem(relative, line_of_offset(text, comma), "", "not valid JSON: trailing comma (remove it)")
+    return Problem(relative, err.lineno, "", f"not valid JSON: {err.msg} (column {err.colno})")
 
 
 def _structure_problems(
@@ -366,6 +378,11 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null|NaN|-?Infinity")
 
 
+def _overflows(token: str) -> bool:
+    """True for a JSON number too large for a float (1e999): Python reads it as infinity, Grafana cannot."""
+    return token[0] in "-0123456789" and not math.isfinite(float(token))
+
+
 class _SourceMap:
     """Lines of every key and array element of a JSON text already known to parse, by path."""
 
@@ -395,8 +412,9 @@ class _SourceMap:
         match = _SCALAR.match(self.text, position)
         if match is None:
             raise ValueError(f"unexpected {char!r} at {position}")
-        if match.group() in ("NaN", "Infinity", "-Infinity"):
-            self.non_standard_numbers.append((path, self._line(position), match.group()))
+        if match.group() in ("NaN", "Infinity", "-Infinity") or _overflows(match.group()):
+            token = match.group() if len(match.group()) <= 24 else match.group()[:20] + "…"
+            self.non_standard_numbers.append((path, self._line(position), token))
         return match.end()
 
     def _object(self, position: int, path: str) -> int:

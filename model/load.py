@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
@@ -12,11 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from model import specs
+from model.config_refs import declared_config, undeclared_config_problem
 from model.errors import PolicyError, Problem
 from model.exporters import DEFAULT_EXPORTER, EXPORTERS, Exporter
+from model.limits import MAX_YAML_BYTES, read_source
 from model.schema_check import KINDS, schema_problems
-from model.signals import PLACEHOLDERS, SIGNALS, UNIT_BOUNDS, render_query, template_placeholders
+from model.signals import PLACEHOLDERS, SIGNALS, render_query, template_placeholders, unbraced_placeholders
 from model.strict_yaml import Document, format_path, load_document
+from model.validators import number_problem, promql_problem
 
 POLICY_DIR = "alert_policies"
 _ROTATIONS = {"daily": 86_400, "weekly": 604_800}
@@ -66,20 +70,34 @@ def _grafana_adoption(doc: Document) -> specs.GrafanaAdoption | None:
 def _prune(doc: Document, bad_paths: list) -> bool:
     """Mark list items that failed validation so the rest of the file is still checked.
 
-    Returns False when a problem lies outside such an item (the file is too broken to check further).
+    Returns False when a problem lies outside such an item: the file's data may then not have the shape the
+    semantic checks rely on, and they run tolerantly (see _Loader._tolerant).
     """
     doc.raw_ids = {
         key: {i["id"] for i in doc.data.get(key, []) if isinstance(i, dict) and isinstance(i.get("id"), str)}
         for key in _PRUNABLE
         if isinstance(doc.data.get(key), list)
     }
+    whole = True
     for path in bad_paths:
         parts = _parse_path(path) if isinstance(path, str) else tuple(path)
         if len(parts) >= 2 and parts[0] in _PRUNABLE and isinstance(parts[1], int):
             doc.skip.setdefault(str(parts[0]), set()).add(parts[1])
         elif parts:
-            return False
-    return True
+            whole = False
+    return whole
+
+
+# What a semantic check raises when it meets data of the wrong shape, which the schema has already reported.
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, StopIteration, ArithmeticError)
+
+
+def _alert_index(data: dict) -> dict[str, int]:
+    """Alert id → its index in `alerts`, for every alert written with an id (a missing id is a schema problem)."""
+    alerts = data.get("alerts")
+    if not isinstance(alerts, list):
+        return {}
+    return {a["id"]: i for i, a in enumerate(alerts) if isinstance(a, dict) and isinstance(a.get("id"), str)}
 
 
 def _parse_path(text: str) -> tuple[str | int, ...]:
@@ -94,6 +112,19 @@ class _Loader:
         self.policy_dir = policy_dir
         self.problems: list[Problem] = []
         self._vendor_ids: dict[str, tuple[str, str]] = {}
+        self.declared_config = declared_config(root)  # None when there is no Pulumi.yaml to check against
+        self._degraded: set[str] = set()  # files with schema problems outside list items
+
+    @contextmanager
+    def _tolerant(self, doc: Document) -> Iterator[None]:
+        """Run a block of semantic checks; in a file whose schema problems lie outside list items, a block that
+        trips over the broken shape is cut short (its schema problem is already reported) and the next block runs.
+        In a file without such problems nothing is caught: a crash there is a bug and must show."""
+        if doc.file not in self._degraded:
+            yield
+            return
+        with suppress(_SHAPE_ERRORS):
+            yield
 
     def problem(self, doc: Document, path: tuple[str | int, ...], message: str) -> None:
         self.problems.append(Problem(doc.file, doc.line_of(path), format_path(path), message))
@@ -114,16 +145,24 @@ class _Loader:
         if not app_docs and not self._unreadable:
             self.problems.append(Problem(self.policy_dir, 0, "", "no file with `kind: app`"))
 
-        estate_doc = estate_docs[0][0] if estate_docs and estate_docs[0][1] else None
-        oncall_doc = oncall_docs[0][0] if oncall_docs and oncall_docs[0][1] else None
-        channels, severities, foreign = self._estate_parts(estate_doc) if estate_doc else ((), (), ())
-        people, schedules, policies = self._oncall_parts(oncall_doc) if oncall_doc else ((), (), ())
+        # Files with schema problems are still checked (tolerantly), so every problem shows in one run.
+        estate_doc = estate_docs[0][0] if estate_docs else None
+        oncall_doc = oncall_docs[0][0] if oncall_docs else None
+        channels, severities, foreign = (), (), ()
+        if estate_doc:
+            with self._tolerant(estate_doc):
+                channels, severities, foreign = self._estate_parts(estate_doc)
+        people, schedules, policies = (), (), ()
+        if oncall_doc:
+            with self._tolerant(oncall_doc):
+                people, schedules, policies = self._oncall_parts(oncall_doc)
         policy_ids = oncall_doc.raw_ids.get("escalation_policies", set()) if oncall_doc else None
-        apps = [
-            self._app(doc, estate_doc, severities, channels, foreign, policy_ids)
-            for doc, valid in app_docs
-            if valid
-        ]
+        apps = []
+        for doc, _ in app_docs:
+            app = None
+            with self._tolerant(doc):
+                app = self._app(doc, estate_doc, severities, channels, foreign, policy_ids)
+            apps.append(app)
         self._unique_across_apps(app_docs, apps)
         if self.problems:
             raise PolicyError(self.problems)
@@ -155,10 +194,9 @@ class _Loader:
             return found
         for path in sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml")):
             rel = path.relative_to(self.root).as_posix()
-            try:
-                text = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError as err:
-                self.problems.append(Problem(rel, 1, "", f"not UTF-8 text ({err.reason})"))
+            text, unreadable = read_source(path, rel, MAX_YAML_BYTES)
+            if text is None:
+                self.problems += unreadable
                 self._unreadable = True
                 continue
             doc, problems = load_document(text, rel)
@@ -168,15 +206,20 @@ class _Loader:
                 continue
             if not isinstance(doc.data, dict):
                 self.problem(doc, (), "a policy file must be a mapping with a `kind`")
+                self._unreadable = True  # it may be the missing estate/oncall/app file: its own problem says why
                 continue
             kind = doc.data.get("kind")
             if kind not in KINDS:
                 self.problem(doc, ("kind",), f"must be one of {', '.join(KINDS)}, got {kind!r}")
+                self._unreadable = True
                 continue
             surprises = {p.path for p in problems}
             schema = [(path, p) for path, p in schema_problems(doc, kind) if p.path not in surprises]
             self.problems += [p for _, p in schema]
-            found[kind].append((doc, _prune(doc, [path for path, _ in schema] + [p.path for p in problems])))
+            whole = _prune(doc, [path for path, _ in schema] + [p.path for p in problems])
+            if not whole:
+                self._degraded.add(doc.file)
+            found[kind].append((doc, whole))
         return found
 
     def _duplicates(self, doc: Document, items: list[tuple[int, dict]], base: tuple[str | int, ...], what: str) -> None:
@@ -207,6 +250,8 @@ class _Loader:
             )
             for _, c in doc.items("channels")
         )
+        for i, c in doc.items("channels"):
+            self._config_ref(doc, ("channels", i, "webhook_secret"), c.get("webhook_secret"))
         known = doc.raw_ids.get("channels", set())
         audiences = Counter(c.audience for c in channels if c.type == "email")
         for audience, count in audiences.items():
@@ -347,45 +392,64 @@ class _Loader:
     ) -> specs.App | None:
         data = doc.data
         before = len(self.problems)
-        placeholders = {"app": data["fly"]["app"]}
-        if "postgres_app" in data["fly"]:
-            placeholders["pg_app"] = data["fly"]["postgres_app"]
-            placeholders["app_and_db"] = f'{data["fly"]["app"]}|{data["fly"]["postgres_app"]}'
-        else:
-            placeholders["app_and_db"] = data["fly"]["app"]
-        metrics = data.get("metrics", {})
-        exporter = EXPORTERS[metrics.get("exporter", DEFAULT_EXPORTER.name)]
-        if "prefix" in metrics:
-            placeholders["prefix"] = metrics["prefix"]
-        if "otp_app" in metrics:
-            placeholders["otp_app"] = metrics["otp_app"]
-            if exporter.name != "promex":
-                self.problem(doc, ("metrics", "otp_app"), "is only used with exporter: promex")
+        placeholders: dict[str, str] = {}
+        exporter = DEFAULT_EXPORTER
+        metrics: dict = {}
+        with self._tolerant(doc):
+            placeholders["app"] = data["fly"]["app"]
+            if "postgres_app" in data["fly"]:
+                placeholders["pg_app"] = data["fly"]["postgres_app"]
+                placeholders["app_and_db"] = f'{data["fly"]["app"]}|{data["fly"]["postgres_app"]}'
+            else:
+                placeholders["app_and_db"] = data["fly"]["app"]
+            metrics = data.get("metrics", {})
+            exporter = EXPORTERS[metrics.get("exporter", DEFAULT_EXPORTER.name)]
+            if "prefix" in metrics:
+                placeholders["prefix"] = metrics["prefix"]
+            if "otp_app" in metrics:
+                placeholders["otp_app"] = metrics["otp_app"]
+                if exporter.name != "promex":
+                    self.problem(doc, ("metrics", "otp_app"), "is only used with exporter: promex")
 
-        oncall = data["oncall"]
-        if policy_ids is not None and oncall["escalation_policy"] not in policy_ids:
-            unknown = oncall["escalation_policy"]
-            self.problem(doc, ("oncall", "escalation_policy"), f'unknown escalation policy "{unknown}"')
-        if "sentry" in oncall["senders"] and "error_tracking" not in data:
-            self.problem(doc, ("oncall", "senders"), "sender sentry needs an error_tracking block")
+        with self._tolerant(doc):
+            oncall = data["oncall"]
+            if policy_ids is not None and oncall["escalation_policy"] not in policy_ids:
+                unknown = oncall["escalation_policy"]
+                self.problem(doc, ("oncall", "escalation_policy"), f'unknown escalation policy "{unknown}"')
+            if "sentry" in oncall["senders"] and "error_tracking" not in data:
+                self.problem(doc, ("oncall", "senders"), "sender sentry needs an error_tracking block")
         if "error_tracking" in data and estate_doc is not None and "error_tracking" not in estate_doc.data:
             self.problem(doc, ("error_tracking",), "needs the Sentry organisation: error_tracking in estate.yaml")
 
-        secrets_ = self._secrets(doc, data, set(foreign))
-        adopt = data.get("adopt", {})
-        service_id, integration_ids = self._app_adoption(doc, adopt, oncall["senders"])
-        self._duplicates(doc, doc.items("alerts"), ("alerts",), "alert")
-        alerts = [self._alert(doc, i, a, data, placeholders, exporter) for i, a in doc.items("alerts")]
-        budgets, budget_alerts = self._budgets(doc, data, placeholders, exporter)
-        taken = {a["id"] for a in data["alerts"]}
+        secrets_: tuple[specs.AppSecret, ...] = ()
+        with self._tolerant(doc):
+            secrets_ = self._secrets(doc, data, set(foreign))
+        adopt: dict = {}
+        service_id: str | None = None
+        integration_ids: dict[str, str] = {}
+        with self._tolerant(doc):
+            adopt = data.get("adopt", {})
+            service_id, integration_ids = self._app_adoption(doc, adopt, data["oncall"]["senders"])
+        alerts: list[specs.AlertRule | None] = []
+        with self._tolerant(doc):
+            self._duplicates(doc, doc.items("alerts"), ("alerts",), "alert")
+            for i, a in doc.items("alerts"):
+                with self._tolerant(doc):
+                    alerts.append(self._alert(doc, i, a, data, placeholders, exporter))
+        budgets: tuple[specs.Budget, ...] = ()
+        budget_alerts: list[specs.AlertRule] = []
+        with self._tolerant(doc):
+            budgets, budget_alerts = self._budgets(doc, data, placeholders, exporter)
+        taken = set(_alert_index(data))
         for rule in budget_alerts:
             if rule.id in taken:
                 self.problem(doc, ("budgets",), f'generated alert id "{rule.id}" collides with an alert')
         rules = [a for a in alerts if a] + budget_alerts
-        if estate_doc is not None:
-            self._routing(doc, rules, list(severities), list(channels))
-        self._contradictions(doc, data, rules)
-        if len(self.problems) > before:
+        with self._tolerant(doc):
+            if estate_doc is not None:
+                self._routing(doc, rules, list(severities), list(channels))
+            self._contradictions(doc, data, rules)
+        if len(self.problems) > before or doc.file in self._degraded:
             return None
         health = data["health"]
         tracking = data.get("error_tracking")
@@ -454,6 +518,7 @@ class _Loader:
                     doc, ("secrets", i, "key"),
                     f"{s['key']} is owned outside the estate (estate.yaml foreign_secrets): never declare it",
                 )
+            self._config_ref(doc, ("secrets", i, "config_key"), s.get("config_key"))
             if s["source"] == "sentry_dsn" and "error_tracking" not in data:
                 self.problem(doc, ("secrets", i, "source"), "sentry_dsn needs an error_tracking block")
             result.append(
@@ -470,8 +535,20 @@ class _Loader:
             )
         return tuple(result)
 
+    def _config_ref(self, doc: Document, path: tuple[str | int, ...], key: Any) -> None:
+        """A policy value naming a stack config key must name one Pulumi.yaml declares (as a secret)."""
+        if isinstance(key, str) and self.declared_config is not None:
+            message = undeclared_config_problem(key, self.declared_config)
+            if message:
+                self.problem(doc, path, message)
+
     def _query(self, doc: Document, path: tuple, template: str, placeholders: dict[str, str]) -> str | None:
         used = template_placeholders(template)
+        unbraced = sorted(unbraced_placeholders(template))
+        if unbraced:
+            written = ", ".join(f"${{{name}}}" for name in unbraced)
+            self.problem(doc, path, f"write {written}: only the braced form is filled in (a bare $ is PromQL's own)")
+            return None
         unknown = sorted(used - PLACEHOLDERS)
         if unknown:
             self.problem(doc, path, f"unknown placeholder(s) {', '.join('${' + u + '}' for u in unknown)}")
@@ -482,7 +559,12 @@ class _Loader:
             wanted = ", ".join(needs.get(m, m) for m in missing)
             self.problem(doc, path, f"this query needs {wanted} set in the app file")
             return None
-        return render_query(template, placeholders)
+        query = render_query(template, placeholders)
+        problem = promql_problem(query)
+        if problem:
+            self.problem(doc, path, problem)
+            return None
+        return query
 
     def _alert(
         self, doc: Document, i: int, a: dict, data: dict, placeholders: dict, exporter: Exporter
@@ -555,10 +637,9 @@ class _Loader:
         return float(value), None
 
     def _in_unit(self, doc: Document, path: tuple, value: float, unit: str) -> None:
-        low, high = UNIT_BOUNDS.get(unit, (0.0, float("inf")))
-        if not low <= value <= high:
-            hint = " (ratios are 0..1: write 0.05 for 5%)" if unit == "ratio" else ""
-            self.problem(doc, path, f"{value:g} is outside the {unit} range {low:g}..{high:g}{hint}")
+        problem = number_problem(value, unit)
+        if problem:
+            self.problem(doc, path, problem)
 
     def _budgets(
         self, doc: Document, data: dict, placeholders: dict, exporter: Exporter
@@ -602,7 +683,7 @@ class _Loader:
         audiences = {c.audience for c in channels if c.type == "email"}
         pagerduty = {c.id for c in channels if c.type == "pagerduty"}
         senders = set(doc.data["oncall"]["senders"])
-        index = {a["id"]: i for i, a in enumerate(doc.data["alerts"])}
+        index = _alert_index(doc.data)
         for rule in rules:
             severity = by_name.get(rule.severity)
             sender = _SENDER_OF_SOURCE[rule.source]
@@ -628,7 +709,7 @@ class _Loader:
                 self.problem(doc, path, f"no e-mail channel for audience {rule.audience} in estate.yaml")
 
     def _contradictions(self, doc: Document, data: dict, rules: list[specs.AlertRule]) -> None:
-        index = {a["id"]: i for i, a in enumerate(data["alerts"])}
+        index = _alert_index(data)
         groups: dict[tuple, dict[str, list[specs.AlertRule]]] = defaultdict(lambda: defaultdict(list))
         for rule in rules:
             if rule.threshold is not None and rule.budget_id is None:

@@ -13,6 +13,7 @@ from jsonschema.exceptions import ValidationError
 
 from model.errors import Problem
 from model.strict_yaml import Document, format_path
+from model.validators import email_problem, url_problem
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 KINDS = ("estate", "oncall", "app")
@@ -23,16 +24,51 @@ def validator(kind: str) -> Draft202012Validator:
     """The validator for one policy file kind (schemas/<kind>.schema.json)."""
     schema = json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=FormatChecker())
+    return Draft202012Validator(schema, format_checker=format_checker())
+
+
+def _raise_if(problem: str | None) -> bool:
+    if problem:
+        raise ValueError(problem)
+    return True
+
+
+@cache
+def format_checker() -> FormatChecker:
+    """jsonschema's format checks with real `email` and `uri` ones.
+
+    jsonschema only looks for an `@` in an e-mail, and checks `uri` only when an optional package is installed
+    (it is not), so both are replaced by the validators in model/validators.py.
+    """
+    checker = FormatChecker()
+    for name, problem_of in (("email", email_problem), ("uri", url_problem)):
+        checker.checks(name, raises=ValueError)(
+            lambda value, problem_of=problem_of: not isinstance(value, str) or _raise_if(problem_of(value))
+        )
+    return checker
 
 
 def schema_problems(doc: Document, kind: str) -> list[tuple[tuple[str | int, ...], Problem]]:
     """Every schema violation in `doc` with its raw path, each located at the deepest path it concerns."""
     problems = []
     for error in validator(kind).iter_errors(doc.data):
-        path, message = _explain(error)
-        problems.append((path, Problem(doc.file, doc.line_of(path), format_path(path), message)))
+        for path, message in _explain_all(error):
+            problems.append((path, Problem(doc.file, doc.line_of(path), format_path(path), message)))
     return problems
+
+
+def _explain_all(error: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
+    """One (path, message) per problem in the error: jsonschema reports all unknown keys of a mapping as one."""
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        return [((*error.absolute_path, key), f"unknown key{_suggestion(key, allowed)}") for key in extra]
+    return [_explain(error)]
+
+
+def _suggestion(key: str, allowed: list[str]) -> str:
+    hint = difflib.get_close_matches(key, allowed, n=1)
+    return f' (did you mean "{hint[0]}"?)' if hint else f" (allowed: {', '.join(allowed)})"
 
 
 def _got(value: Any) -> str:
@@ -83,7 +119,8 @@ def _explain(error: ValidationError) -> tuple[tuple[str | int, ...], str]:
     if kind == "pattern":
         return path, f"{_got(value)} does not have the expected form ({_pattern_hint(error)})"
     if kind == "format":
-        return path, f"{_got(value)} is not a valid {error.validator_value}"
+        why = f": {error.cause}" if error.cause else ""
+        return path, f"{_got(value)} is not a valid {error.validator_value}{why}"
     if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         words = {
             "minimum": "at least",

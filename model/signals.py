@@ -12,7 +12,6 @@ the plan) renders queries through `render_query`, so what is reviewed, tested an
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -169,14 +168,20 @@ SIGNALS: dict[str, Signal] = {
     ]
 }
 
-_PLACEHOLDER = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
+# Only the braced form is a placeholder: a bare `$` belongs to PromQL itself (label_replace's "$1", regexes).
+_PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def template_placeholders(template: str) -> frozenset[str]:
     """The `${name}` placeholders a query template uses."""
-    return frozenset(m.group("braced") or m.group("named") for m in _PLACEHOLDER.finditer(template))
+    return frozenset(m.group("name") for m in _PLACEHOLDER.finditer(template))
+
+
+def unbraced_placeholders(template: str) -> frozenset[str]:
+    """Placeholder names written `$name` instead of `${name}`: left as they are, so almost surely a mistake."""
+    return frozenset(m.group(1) for m in re.finditer(r"\$([A-Za-z_][A-Za-z0-9_]*)", template)) & PLACEHOLDERS
 
 
 def render_query(template: str, values: dict[str, str]) -> str:
-    """Fill a query template; a missing placeholder value is a KeyError naming it."""
-    return string.Template(template).substitute(values)
+    """Fill a query template's `${name}` placeholders; a missing value is a KeyError naming it; other `$` stay."""
+    return _PLACEHOLDER.sub(lambda m: values[m.group("name")], template)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import yaml
 
 from model.errors import Problem
+from model.limits import MAX_YAML_DEPTH, line_of_offset
 
 Path_ = tuple[str | int, ...]
 
@@ -29,10 +31,69 @@ _YAML11_TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?$")
 _SPECIAL_FLOAT = re.compile(r"^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$")
 
 
-class _NoImplicitTypesLoader(yaml.SafeLoader):
-    """Composes nodes without guessing types: every plain scalar arrives tagged as a string."""
+# Integers longer than this are a typo (or an attack on int(): Python refuses >4300 digits with a traceback).
+_MAX_INT_DIGITS = 18
+# Errors PyYAML reports at the end of what it read, whose cause is where the construct began (context mark).
+_OPENED_HERE = {
+    "while scanning a quoted scalar": "a quoted string starts here and is never closed",
+    "while parsing a flow sequence": "a [ list opened here is never closed (expected , or ])",
+    "while parsing a flow mapping": "a { mapping opened here is never closed (expected , or })",
+    "while scanning a simple key": "this line is not `key: value`: is the space after the colon missing?",
+}
+# libyaml's own flow-nesting limit (1000), met before ours when the brackets come faster than the nodes.
+_LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
+
+
+class _TooDeep(yaml.MarkedYAMLError):
+    """Raised while composing when the document nests deeper than MAX_YAML_DEPTH."""
+
+
+# libyaml (PyYAML's C parser) parses 10-30x faster than the pure-Python one and limits flow nesting itself, where
+# the pure-Python scanner takes quadratic time on `[[[[...`; the PyYAML wheels ship it, the fallback is for builds
+# without it. Composing stays in Python (below), which is where aliases and depth are controlled.
+_LIBYAML: bool = yaml.__with_libyaml__
+_PARSER_BASES: tuple[type, ...] = (
+    (yaml.cyaml.CParser,) if _LIBYAML else (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser)
+)
+_ScanLoader: type = yaml.CSafeLoader if _LIBYAML else yaml.SafeLoader
+
+
+class _NoImplicitTypesLoader(yaml.composer.Composer, yaml.resolver.BaseResolver, *_PARSER_BASES):
+    """Composes nodes without guessing types, without expanding aliases, and no deeper than the limit.
+
+    Every plain scalar arrives tagged as a string. An alias (*name) is replaced by an empty stand-in node
+    and reported where it is written: expanding aliases is how a 2 KB "billion laughs" file becomes
+    gigabytes, and policy files gain nothing from them that writing the value out does not give.
+    """
 
     yaml_implicit_resolvers: dict = {}  # noqa: RUF012 - a class attribute PyYAML reads by design
+
+    def __init__(self, stream: str) -> None:
+        if _LIBYAML:
+            yaml.cyaml.CParser.__init__(self, stream)
+        else:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        yaml.resolver.BaseResolver.__init__(self)
+        self.depth = 0
+        self.alias_stand_ins: dict[int, str] = {}  # id(stand-in node) → alias name
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.get_event()
+            stand_in = yaml.ScalarNode(_STR_TAG, "", event.start_mark, event.end_mark, style="'")
+            self.alias_stand_ins[id(stand_in)] = event.anchor
+            return stand_in
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise _TooDeep(problem=f"nested deeper than {MAX_YAML_DEPTH} levels", problem_mark=mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 @dataclass
@@ -70,37 +131,100 @@ def format_path(path: Path_) -> str:
 
 def load_document(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     """Parse one YAML document strictly; return it with every problem found (None if unparsable)."""
+    loader = None
     try:
-        node = yaml.compose(text, Loader=_NoImplicitTypesLoader)
+        loader = _NoImplicitTypesLoader(text)  # checks every character up front (ReaderError)
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else 1
-        reason = err.problem or str(err)
-        return None, [Problem(file, line, "", f"not valid YAML: {reason}")]
+        return None, [_syntax_problem(err, file, text)]
+    except yaml.reader.ReaderError as err:
+        # Reported by character position (a control character, say): turn it into the line it is on.
+        what = f"character U+{err.character:04X}" if isinstance(err.character, int) else "a character"
+        line = line_of_offset(text, err.position)
+        return None, [Problem(file, line, "", f"not valid YAML: {what} is not allowed ({err.reason})")]
     except yaml.YAMLError as err:
         return None, [Problem(file, 1, "", f"not valid YAML: {err}")]
+    finally:
+        if loader is not None:
+            loader.dispose()
     if node is None:
         return None, [Problem(file, 1, "", "the file is empty")]
     doc = Document(file=file, data=None)
     problems: list[Problem] = []
-    doc.data = _construct(node, (), doc, problems)
+    doc.data = _construct(node, (), doc, problems, loader.alias_stand_ins)
     return doc, problems
 
 
-def _construct(node: yaml.Node, path: Path_, doc: Document, problems: list[Problem]) -> Any:
+def _syntax_problem(err: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
+    """The parser's own mark: where an unclosed construct began when that is the cause, else where it failed."""
+    opened = _OPENED_HERE.get(err.context or "")
+    if opened and err.context_mark is not None:
+        found = f" ({err.problem} on line {err.problem_mark.line + 1})" if err.problem_mark else ""
+        return Problem(file, err.context_mark.line + 1, "", f"not valid YAML: {opened}{found}")
+    mark = err.problem_mark or err.context_mark
+    line = mark.line + 1 if mark else 1
+    if isinstance(err, _TooDeep) or err.problem == _LIBYAML_TOO_DEEP:
+        return Problem(file, line, "", f"not valid YAML: nested deeper than {MAX_YAML_DEPTH} levels")
+    runaway = _runaway_quote_line(text, line)
+    if runaway:
+        return Problem(
+            file, runaway, "",
+            f"not valid YAML: a quoted string starts here and is never closed: it runs on to the next quote "
+            f"on line {line}, where the parser stopped ({err.problem or err})",
+        )
+    return Problem(file, line, "", f"not valid YAML: {err.problem or err}")
+
+
+def _runaway_quote_line(text: str, error_line: int) -> int | None:
+    """The start line of a quoted string that spans lines and ends on `error_line`, if there is one.
+
+    A missing closing quote does not fail where it is missing: the string swallows the following lines up to
+    the next quote character, and the parser fails there. A multi-line quoted string that ends exactly where the
+    parser failed is that runaway string (policy files have no reason to quote across lines).
+    """
+    start = None
+    try:
+        for token in yaml.scan(text, Loader=_ScanLoader):
+            if token.start_mark.line + 1 > error_line:
+                break
+            if (
+                isinstance(token, yaml.ScalarToken)
+                and token.style in ('"', "'")
+                and token.start_mark.line < token.end_mark.line
+                and token.end_mark.line + 1 == error_line
+            ):
+                start = token.start_mark.line + 1
+    except yaml.YAMLError:
+        pass  # the same error the parser met; what was scanned before it is all this needs
+    return start
+
+
+def _construct(
+    node: yaml.Node, path: Path_, doc: Document, problems: list[Problem], aliases: dict[int, str]
+) -> Any:
     doc.lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in aliases:
+        problems.append(
+            Problem(
+                doc.file, node.start_mark.line + 1, format_path(path),
+                f"aliases (*{aliases[id(node)]}) are not supported in these files: write the value out",
+            )
+        )
+        return None
     if isinstance(node, yaml.MappingNode):
-        return _construct_mapping(node, path, doc, problems)
+        return _construct_mapping(node, path, doc, problems, aliases)
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(child, (*path, i), doc, problems) for i, child in enumerate(node.value)]
+        return [_construct(child, (*path, i), doc, problems, aliases) for i, child in enumerate(node.value)]
     return _resolve_scalar(node, path, doc, problems)
 
 
-def _construct_mapping(node: yaml.MappingNode, path: Path_, doc: Document, problems: list[Problem]) -> dict:
+def _construct_mapping(
+    node: yaml.MappingNode, path: Path_, doc: Document, problems: list[Problem], aliases: dict[int, str]
+) -> dict:
     result: dict[str, Any] = {}
     for key_node, value_node in node.value:
         line = key_node.start_mark.line + 1
-        if not isinstance(key_node, yaml.ScalarNode):
+        if not isinstance(key_node, yaml.ScalarNode) or id(key_node) in aliases:
             problems.append(Problem(doc.file, line, format_path(path), "keys must be plain text"))
             continue
         key = key_node.value
@@ -117,7 +241,7 @@ def _construct_mapping(node: yaml.MappingNode, path: Path_, doc: Document, probl
             )
             continue
         doc.lines[child] = line
-        result[key] = _construct(value_node, child, doc, problems)
+        result[key] = _construct(value_node, child, doc, problems, aliases)
     return result
 
 
@@ -137,12 +261,20 @@ def _resolve_scalar(node: yaml.ScalarNode, path: Path_, doc: Document, problems:
     if _FALSE.match(value):
         return False
     if _INT.match(value):
+        if len(value.lstrip("+-")) > _MAX_INT_DIGITS:
+            problems.append(Problem(doc.file, line, format_path(path), f"{value} is too large a number"))
+            return value
         return int(value)
     if _YAML11_RADIX.match(value):
         problems.append(Problem(doc.file, line, format_path(path), _yaml11_surprise(value) or ""))
         return value
     if _FLOAT.match(value):
-        return float(value)
+        number = float(value)
+        if not math.isfinite(number):
+            message = f"{value} is too large: it overflows to infinity; write a finite number"
+            problems.append(Problem(doc.file, line, format_path(path), message))
+            return value
+        return number
     surprise = _yaml11_surprise(value)
     if surprise:
         problems.append(Problem(doc.file, line, format_path(path), surprise))

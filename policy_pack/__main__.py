@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import os
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from pulumi_policy import (
@@ -16,6 +18,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy import policy as _pulumi_policy
 
 if __package__:  # imported as policy_pack.__main__ (tests)
     from . import rules
@@ -23,6 +26,39 @@ else:  # run by the CLI: pulumi.policy runs this file with runpy.run_path(<pack 
     import rules  # type: ignore[no-redef]
 
 PACK_NAME = "monitoring-estate"
+
+# How a pack sees the stack's config (docs/policy-pack.md): engines that start the pack as a plugin pass it in the
+# PULUMI_CONFIG environment variable (JSON of "<project>:<key>" → string, plugin.constructEnv); engines that let
+# the language host run the pack (CLI >= 3.221) send it in the AnalyzerStackConfigureRequest of ConfigureStack,
+# which pulumi-policy 1.21 receives but keeps only the stack tags of. The pack keeps that request's config here.
+_STACK_CONFIG: dict[str, str] = {}
+
+
+def _keep_stack_config() -> None:
+    """Wrap pulumi-policy's ConfigureStack so the stack config it is handed is kept (idempotent)."""
+    servicer = _pulumi_policy._PolicyAnalyzerServicer
+    original = servicer.ConfigureStack
+    if getattr(original, "keeps_stack_config", False):
+        return
+
+    def configure_stack(self: Any, request: Any, context: Any) -> Any:
+        _STACK_CONFIG.clear()
+        _STACK_CONFIG.update({str(k): str(v) for k, v in getattr(request, "config", {}).items()})
+        return original(self, request, context)
+
+    configure_stack.keeps_stack_config = True  # type: ignore[attr-defined]
+    servicer.ConfigureStack = configure_stack
+
+
+def stack_config(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The stack config the engine gave this pack: ConfigureStack's, else PULUMI_CONFIG's, else empty."""
+    if _STACK_CONFIG:
+        return dict(_STACK_CONFIG)
+    try:
+        config = json.loads(environ.get("PULUMI_CONFIG") or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in config.items()} if isinstance(config, dict) else {}
 LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY}
 
 
@@ -65,7 +101,8 @@ def _validate_resource(rule: rules.ResourceRule) -> Callable[[ResourceValidation
 def _validate_stack(rule: rules.StackRule) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         views = [resource_view(r) for r in args.resources if not rule.types or r.resource_type in rule.types]
-        for violation in rule.check(views):
+        settings = rules.StackSettings.from_config(stack_config())
+        for violation in rule.check(views, settings):
             report_violation(violation.message, violation.urn)
 
     return validate
@@ -96,6 +133,7 @@ def build_policies() -> list[Policy]:
 
 def main() -> None:
     """Serve the pack to the engine (blocks: PolicyPack starts the analyzer's gRPC server)."""
+    _keep_stack_config()
     PolicyPack(
         name=PACK_NAME,
         policies=build_policies(),

@@ -64,6 +64,25 @@ class ResourceView:
 
 
 @dataclass(frozen=True)
+class StackSettings:
+    """The stack config a rule must agree with; None where the pack could not see the setting."""
+
+    manage_notification_policy: bool | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, str]) -> StackSettings:
+        """From `<project>:<key>` → string values, as the engine hands stack config to a pack."""
+
+        def flag(key: str) -> bool | None:
+            values = [v for k, v in config.items() if k.rsplit(":", 1)[-1] == key]
+            if not values or str(values[0]).strip().lower() not in ("true", "false"):
+                return None
+            return str(values[0]).strip().lower() == "true"
+
+        return cls(manage_notification_policy=flag("manageGrafanaNotificationPolicy"))
+
+
+@dataclass(frozen=True)
 class Violation:
     """One broken rule, optionally pinned to a resource."""
 
@@ -89,7 +108,7 @@ class StackRule:
     name: str
     description: str
     level: Level
-    check: Callable[[Sequence[ResourceView]], list[Violation]]
+    check: Callable[[Sequence[ResourceView], StackSettings], list[Violation]]
     types: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -197,10 +216,18 @@ def _pagerduty_contact_points(resources: Iterable[ResourceView]) -> set[str]:
     }
 
 
-def critical_alerts_reach_pagerduty(resources: Sequence[ResourceView]) -> list[Violation]:
-    """Every critical alert rule is delivered to at least one contact point with a PagerDuty integration."""
+def critical_alerts_reach_pagerduty(
+    resources: Sequence[ResourceView], settings: StackSettings = StackSettings()
+) -> list[Violation]:
+    """Every critical alert rule is delivered to at least one contact point with a PagerDuty integration.
+
+    With `manageGrafanaNotificationPolicy: false` the stack leaves Grafana's policy tree to its owner: a rule
+    routed by that tree cannot be checked from this stack and is not a violation; a rule naming its own contact
+    point still is checked. When the setting is not visible the pack assumes the stack owns the tree (fail closed).
+    """
     pagerduty = _pagerduty_contact_points(resources)
     policies = [r for r in resources if r.type == NOTIFICATION_POLICY]
+    unmanaged = settings.manage_notification_policy is False
     violations = []
     if len(policies) > 1:
         # Grafana keeps one policy tree per org; two resources overwrite each other (pitfalls section 4).
@@ -217,6 +244,8 @@ def critical_alerts_reach_pagerduty(resources: Sequence[ResourceView]) -> list[V
             if direct:
                 # Simplified routing: the rule names its contact point and bypasses the policy tree.
                 reached = [direct]
+            elif unmanaged:
+                continue
             elif policies:
                 reached = receivers_for(policies[0].props, labels)
             else:
@@ -420,14 +449,16 @@ def check_resource(resource: ResourceView, rules: Iterable[ResourceRule] = RESOU
     return results
 
 
-def check_stack(resources: Sequence[ResourceView]) -> dict[str, list[Violation]]:
+def check_stack(
+    resources: Sequence[ResourceView], settings: StackSettings = StackSettings()
+) -> dict[str, list[Violation]]:
     """Every rule's violations over a whole stack, per-resource rules included, keyed by rule name."""
     results: dict[str, list[Violation]] = {}
     for resource in resources:
         for rule_name, problems in check_resource(resource).items():
             results.setdefault(rule_name, []).extend(Violation(p, resource.urn or None) for p in problems)
     for rule in STACK_RULES:
-        violations = rule.check(resources)
+        violations = rule.check(resources, settings)
         if violations:
             results[rule.name] = violations
     return results

@@ -6,6 +6,8 @@ import hashlib
 import logging
 import os
 import re
+import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,9 +27,10 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.runtime.rpc import UNKNOWN
 
-from providers.http import ApiClient, ApiError
+from providers.http import ApiClient, ApiError, VendorResponse, require
+from providers.wire import is_unknown
+from providers.wire import props as from_wire
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Secrets become environment variables at boot; Fly stores names as-is (case-sensitive).
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+# A throw-away key that learns the digest Fly gives a value when the real key's digest is opaque.
+PROBE_PREFIX = "PULUMI_DIGEST_PROBE_"
 
 INPUT_DEFAULTS: dict[str, Any] = {"restart_machines": False, "adopt_existing": False}
 OUTPUT_ONLY_KEYS = (
@@ -58,6 +63,35 @@ OUTPUT_ONLY_KEYS = (
 # A digest is a function of the value alone (unsalted md5 in Fly's docs): a low-entropy secret such as
 # PAPERTRAIL_URL (host number + port) could be brute-forced from it, so digests are secret outputs too.
 SECRET_OUTPUTS = ["value", "digest", "written_digest"]
+
+
+# The keys this deployment's creates claimed, {(API URL, app, key): "created" | "taken over"}. One
+# provider process serves one deployment (docs/uptimerobot.md, "the adoption ledger"), so this is the
+# estate's rule for every vendor: a create never takes a key another resource of the same deployment
+# claimed (two declarations of one key fail), and a delete never unsets a key a create of the same
+# deployment took over (a rename or --replace creates the new resource before deleting the old one).
+_CLAIMED: dict[tuple[str, str, str], str] = {}
+_CLAIMED_LOCK = threading.Lock()
+
+
+def _claim_key(app: str, key: str) -> tuple[str, str, str]:
+    return (os.environ.get(URL_ENV) or DEFAULT_API_URL, app, key)
+
+
+def _claimed(app: str, key: str) -> str | None:
+    with _CLAIMED_LOCK:
+        return _CLAIMED.get(_claim_key(app, key))
+
+
+def _claim(app: str, key: str, how: str) -> None:
+    with _CLAIMED_LOCK:
+        _CLAIMED[_claim_key(app, key)] = how
+
+
+def forget_claims() -> None:
+    """Start a new deployment's ledger (tests that play several deployments in one process)."""
+    with _CLAIMED_LOCK:
+        _CLAIMED.clear()
 
 
 class FlySecretError(Exception):
@@ -96,14 +130,34 @@ class RemoteSecret:
     version: int | None = None
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> RemoteSecret:
+    def from_response(cls, response: VendorResponse) -> RemoteSecret:
+        """Metadata from a get or set answer; a missing or empty digest is a malformed answer, never "".
+
+        Without a digest nothing can tell later whether the key still holds what this resource wrote,
+        so a hand edit would be invisible to refresh and destroy would unset a value somebody else wrote.
+        """
+        body = response.require("digest")
+        digest = body["digest"]
+        if not isinstance(digest, str) or not digest.strip():
+            raise response.malformed("'digest' is not a non-empty string")
         version = body.get("version", body.get("Version"))
         return cls(
-            digest=str(body.get("digest", "")),
+            digest=digest.strip(),
             created_at=body.get("created_at"),
             updated_at=body.get("updated_at"),
-            version=version if isinstance(version, int) else None,
+            version=_whole(version),
         )
+
+
+def _whole(number: Any) -> int | None:
+    """An integral JSON number as an int (Fly parses versions strictly: `3.0` is not a version)."""
+    if isinstance(number, bool):
+        return None
+    if isinstance(number, int):
+        return number
+    if isinstance(number, float) and number.is_integer():
+        return int(number)
+    return None
 
 
 def _secret_path(app: str, key: str) -> str:
@@ -192,14 +246,16 @@ class FlySecretProvider(ResourceProvider):
 
     def _fetch(self, client: ApiClient, app: str, key: str, version: Any = None) -> RemoteSecret | None:
         """The secret's metadata, or None when the app exists but the key is unset."""
-        params = {"version": version} if isinstance(version, int) and not isinstance(version, bool) else None
-        with self._vendor_errors(f"reading Fly secret {key} of app {app}"):
-            response = client.request("GET", _secret_path(app, key), params=params, tolerate=(404,))
+        hint = _whole(version)
+        params = {"version": hint} if hint is not None else None
+        resource = f"Fly secret {key} of app {app}"
+        with self._vendor_errors(f"reading {resource}"):
+            response = client.request("GET", _secret_path(app, key), params=params, tolerate=(404,), resource=resource)
             if response.status_code != 404:
-                return RemoteSecret.from_body(response.json())
+                return RemoteSecret.from_response(response)
             # A 404 may mean "no such app" (or a token scoped to another app): that must not look like
             # "secret deleted", or a refresh with the wrong token would drop every secret from state.
-            client.request("GET", f"apps/{quote(app, safe='')}/secrets")
+            client.request("GET", f"apps/{quote(app, safe='')}/secrets", resource=f"secrets of app {app}")
         return None
 
     def _fetch_current(self, client: ApiClient, app: str, key: str, state: Mapping[str, Any]) -> RemoteSecret | None:
@@ -215,10 +271,11 @@ class FlySecretProvider(ResourceProvider):
         return remote
 
     def _write(self, client: ApiClient, app: str, key: str, value: str, before: RemoteSecret | None) -> RemoteSecret:
-        doing = f"setting Fly secret {key} of app {app}"
+        resource = f"Fly secret {key} of app {app}"
+        doing = f"setting {resource}"
         path = _secret_path(app, key)
         try:
-            response = client.request("POST", path, json={"value": value}, secret_values=[value])
+            response = client.request("POST", path, json={"value": value}, secret_values=[value], resource=resource)
         except ApiError as err:
             if not err.ambiguous:
                 raise _fly_error(err, doing, value) from None
@@ -228,8 +285,11 @@ class FlySecretProvider(ResourceProvider):
                 return after
             # A set is an upsert of one key, so re-sending cannot duplicate anything.
             with self._vendor_errors(doing, value):
-                response = client.request("POST", path, json={"value": value}, secret_values=[value])
-        return RemoteSecret.from_body(response.json())
+                response = client.request(
+                    "POST", path, json={"value": value}, secret_values=[value], resource=resource
+                )
+        with self._vendor_errors(doing, value):
+            return RemoteSecret.from_response(response)
 
     @staticmethod
     def _landed(after: RemoteSecret, before: RemoteSecret | None, value: str) -> bool:
@@ -242,8 +302,8 @@ class FlySecretProvider(ResourceProvider):
         """Re-apply each Machine's own config so it reboots with the new secrets (what flyctl does)."""
         updated = 0
         with self._vendor_errors(f"rolling the Machines of app {app} onto new secrets"):
-            machines = client.request("GET", f"apps/{quote(app, safe='')}/machines").json()
-            for machine in machines:
+            listing = client.request("GET", f"apps/{quote(app, safe='')}/machines", resource=f"Machines of app {app}")
+            for machine in listing.json(expect=list):
                 if machine.get("state") in {"destroyed", "destroying"}:
                     continue
                 body: dict[str, Any] = {"config": machine.get("config", {})}
@@ -253,8 +313,9 @@ class FlySecretProvider(ResourceProvider):
                 if version is not None:
                     # Without it a Machine may boot before the vault serves the new version.
                     body["min_secrets_version"] = version
-                machine_path = f"apps/{quote(app, safe='')}/machines/{quote(machine['id'], safe='')}"
-                client.request("POST", machine_path, json=body)
+                machine_id = str(require(machine, "id")["id"])
+                machine_path = f"apps/{quote(app, safe='')}/machines/{quote(machine_id, safe='')}"
+                client.request("POST", machine_path, json=body, resource=f"Machine {machine_id} of app {app}")
                 updated += 1
         log.info("Fly app %s: updated %d Machine(s) so they boot with the new secrets", app, updated)
         return updated
@@ -291,7 +352,11 @@ class FlySecretProvider(ResourceProvider):
 
     # ---- the dynamic provider contract -----------------------------------------------------------
 
+    # Every method first turns the engine's doubles back into ints (providers/wire.py): state holds
+    # `version` as 3.0 after a round trip, and Fly parses versions strictly.
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        news = from_wire(news)
         inputs: dict[str, Any] = {name: news.get(name, default) for name, default in INPUT_DEFAULTS.items()}
         failures: list[CheckFailure] = []
 
@@ -300,15 +365,18 @@ class FlySecretProvider(ResourceProvider):
             ("key", SECRET_NAME, "letters, digits and underscores, not starting with a digit"),
         ):
             given = news.get(name)
-            if given == UNKNOWN:
+            if is_unknown(given):
                 inputs[name] = given
             elif not isinstance(given, str) or not pattern.fullmatch(given.strip()):
                 failures.append(CheckFailure(name, f"{name} must be a non-empty string of {rule}"))
             else:
                 inputs[name] = given.strip()
+        if isinstance(inputs.get("key"), str) and inputs["key"].startswith(PROBE_PREFIX):
+            reason = f"key must not start with {PROBE_PREFIX} (the provider's digest probe)"
+            failures.append(CheckFailure("key", reason))
 
         value = news.get("value")
-        if value == UNKNOWN:
+        if is_unknown(value):
             inputs["value"] = value
         elif not isinstance(value, str):
             failures.append(CheckFailure("value", "value must be a string"))
@@ -319,11 +387,12 @@ class FlySecretProvider(ResourceProvider):
             inputs["value"] = value
 
         for name in INPUT_DEFAULTS:
-            if inputs[name] != UNKNOWN and not isinstance(inputs[name], bool):
+            if not is_unknown(inputs[name]) and not isinstance(inputs[name], bool):
                 failures.append(CheckFailure(name, f"{name} must be true or false"))
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        olds, news = from_wire(olds), from_wire(news)
         replaces = [name for name in ("app", "key") if news.get(name) != olds.get(name)]
         changed = [
             name
@@ -345,22 +414,77 @@ class FlySecretProvider(ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        props = from_wire(props)
         app, key, value = props["app"], props["key"], props["value"]
+        if (how := _claimed(app, key)) is not None:
+            raise FlySecretError(
+                f"Fly secret {key} of app {app} was already {how} by another resource in this deployment: "
+                "two resources declare the same key; keep one declaration"
+            )
         client = self._client()
         before = self._fetch(client, app, key)
-        holds_this_value = before is not None and _same_value(before.digest, value) is True
-        if before is not None and not holds_this_value and not props.get("adopt_existing"):
+        if before is not None and not props.get("adopt_existing") and not self._holds(client, app, value, before):
             raise FlySecretError(
-                f"Fly secret {key} already exists on app {app} and this stack did not write it; set "
-                "adopt_existing=True to take it over (its current value will be overwritten), or use "
-                "an alias if it belongs to a renamed resource"
+                f"Fly secret {key} already exists on app {app} with a different value, which this resource "
+                "did not write; set adopt_existing=True to take it over (its current value will be "
+                "overwritten), or use an alias if it belongs to a renamed resource"
             )
         # Even an identical value is re-sent: the fresh updated_at marks this resource as the last writer,
         # so the delete of a resource it replaces leaves the key alone.
         outs = self._write_and_maybe_roll(client, props, before)
+        _claim(app, key, "created" if before is None else "taken over")
         return CreateResult(id_=_resource_id(app, key), outs=outs)
 
+    def _holds(self, client: ApiClient, app: str, value: str, current: RemoteSecret) -> bool:
+        """Whether the key already holds exactly `value`, so writing it again loses nothing.
+
+        This is what lets a key this stack wrote be created again (`--replace`, a renamed resource, a
+        rerun after an interrupted `up` whose create landed but was never recorded). A 32-hex digest is
+        the documented md5 and is checked locally; an opaque one (16 hex, what Fly shows today) is
+        compared with the digest Fly gives the same value under a throw-away probe key.
+        """
+        verdict = _same_value(current.digest, value)
+        if verdict is not None:
+            return verdict
+        return self._probe_digest(client, app, value) == current.digest
+
+    def _probe_digest(self, client: ApiClient, app: str, value: str) -> str:
+        """The digest Fly computes for `value`, learned by setting and unsetting a probe key (staged only).
+
+        Assumes Fly's digest depends on the value alone within an app (it does for the documented md5 form;
+        for the opaque form this is unverified). If it does not, the digests differ and create refuses,
+        which is the safe side. The probe bumps the app's secrets version twice and never reaches a
+        Machine unless a deploy starts in the instant between the two calls.
+        """
+        probe = f"{PROBE_PREFIX}{secrets.token_hex(4).upper()}"
+        resource = f"Fly secret {probe} of app {app} (digest probe)"
+        path = _secret_path(app, probe)
+        learned: str | None = None
+        failure: FlySecretError | None = None
+        try:
+            with self._vendor_errors(f"learning the digest of the declared value through {probe}", value):
+                response = client.request(
+                    "POST", path, json={"value": value}, secret_values=[value], resource=resource
+                )
+                learned = RemoteSecret.from_response(response).digest
+        except FlySecretError as err:
+            failure = err
+        try:
+            # Always, even after a failed or ambiguous set: the probe may exist either way.
+            client.request("DELETE", path, tolerate=(404,), resource=resource)
+        except ApiError as err:
+            raise FlySecretError(
+                f"could not unset the digest probe {probe} of app {app} ({err}); it holds a copy of a "
+                f"declared value: run `fly secrets unset {probe} -a {app} --stage`",
+                status=err.status,
+            ) from None
+        if failure is not None:
+            raise failure
+        assert learned is not None
+        return learned
+
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = from_wire(props)
         app, key = (props["app"], props["key"]) if props.get("app") and props.get("key") else _split_id(id_)
         client = self._client()
         remote = self._fetch_current(client, app, key, props)
@@ -380,6 +504,7 @@ class FlySecretProvider(ResourceProvider):
         return ReadResult(id_=_resource_id(app, key), outs=outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = from_wire(olds), from_wire(news)
         client = self._client()
         if olds.get("value") != news["value"] or _drifted(olds) or not olds.get("written_digest"):
             before = RemoteSecret(olds.get("digest", ""), olds.get("created_at"), olds.get("updated_at"))
@@ -393,7 +518,16 @@ class FlySecretProvider(ResourceProvider):
         return UpdateResult(outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_wire(props)
         app, key = (props["app"], props["key"]) if props.get("app") and props.get("key") else _split_id(id_)
+        if _claimed(app, key) == "taken over":
+            log.warning(
+                "Fly secret %s of app %s was taken over by another resource in this deployment (a rename "
+                "or a replacement); leaving it in place",
+                key,
+                app,
+            )
+            return
         client = self._client()
         try:
             remote = self._fetch_current(client, app, key, props)
@@ -405,9 +539,13 @@ class FlySecretProvider(ResourceProvider):
         if remote is None:
             return
         written_digest = props.get("written_digest")
-        if written_digest and (
-            remote.digest != written_digest or not _same_instant(remote.updated_at, props.get("written_at"))
-        ):
+        if not written_digest:
+            # Adopted by id (`pulumi import`) and never written since: the value is somebody else's.
+            log.warning(
+                "Fly secret %s of app %s was never written by this resource; leaving it in place", key, app
+            )
+            return
+        if remote.digest != written_digest or not _same_instant(remote.updated_at, props.get("written_at")):
             log.warning(
                 "Fly secret %s of app %s was written after this resource last set it (a replacement "
                 "resource or someone else); leaving it in place",
@@ -417,7 +555,9 @@ class FlySecretProvider(ResourceProvider):
             return
         with self._vendor_errors(f"unsetting Fly secret {key} of app {app}"):
             # flyctl relies on unsetting a missing name not being an error; 404 is success too.
-            client.request("DELETE", _secret_path(app, key), tolerate=(404,))
+            client.request(
+                "DELETE", _secret_path(app, key), tolerate=(404,), resource=f"Fly secret {key} of app {app}"
+            )
 
 
 class AppSecret(Resource, module="fly", name="AppSecret"):

@@ -1,18 +1,45 @@
-"""The one HTTP client every vendor provider uses: timeouts, retry rules, rate-limit pacing, clean errors."""
+"""The one HTTP client every vendor provider uses: timeouts, retry rules, pacing, response parsing, clean errors.
+
+How a provider reads a vendor's answer (the one parsing path; never `requests` or `json.loads` directly):
+
+    response = client.request("POST", "/monitors", json=body, resource="UptimeRobot monitor careflex-health")
+    created = response.require("id")          # a JSON object holding a non-null "id", else ApiError
+    monitor_id = created["id"]
+
+    items = client.request("GET", "/monitors").json(expect=list)   # wrong top-level type -> ApiError
+    for item in items:
+        require(item, "id", "url")            # the same check on a nested object, naming its place
+
+- `request()` returns a `VendorResponse`; its `json()` raises `MalformedResponse` (an `ApiError`, also a
+  `ValueError`) for a body that is not JSON (an HTML proxy page, a truncated body), is empty, or is not
+  of the expected top-level type. The error names service, method, endpoint and `resource=`, never
+  quotes the body, and says when a write may have taken effect (a 2xx to a POST did take effect).
+- Every JSON object in a body is a `VendorObject` (a `dict`): indexing a missing key raises
+  `MalformedResponse` naming the field and its place (`monitors[3].id`) instead of a bare `KeyError`,
+  so `response.json()["id"]` in old call sites is already safe; `.get()` is unchanged.
+
+Time limits (ApiClient docstring) are enforced with `providers/http_deadline.py`; everything a vendor
+says in an error is scrubbed of credentials and `secret_values` by `providers/http_scrub.py`.
+"""
 
 from __future__ import annotations
 
 import email.utils
 import hashlib
+import json as jsonlib
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from providers.http_deadline import OutOfTime, send_within
+from providers.http_scrub import credential_values, scrubbed, secret_forms
 
 log = logging.getLogger(__name__)
 # urllib3 logs every request line (path and query) at DEBUG, and paths can name key ids (Sentry's DSN
@@ -27,13 +54,21 @@ REQUEST_ID_HEADERS = ("X-Request-Id", "Request-Id", "Fly-Request-Id", "X-Sentry-
 REMAINING_HEADERS = ("X-RateLimit-Remaining", "X-Sentry-Rate-Limit-Remaining")
 RESET_HEADERS = ("X-RateLimit-Reset", "X-Sentry-Rate-Limit-Reset")
 MAX_VENDOR_MESSAGE = 300
-REDACTED = "[redacted]"
+MAX_VENDOR_CODE = 100
+MAX_REASON = 100
+# One attempt, connect to last byte: long enough for a large listing, short enough to retry a stuck GET.
+ATTEMPT_SECONDS = 60.0
+# One call, retries and waits included. 429 waits are capped at 60 s each (UptimeRobot's window).
+DEADLINE_SECONDS = 300.0
 # A reset value below this is a delta in seconds, above it an epoch timestamp (2001-09-09).
 EPOCH_THRESHOLD = 1_000_000_000
 
 
 class ApiError(Exception):
     """A failed vendor call, described without any credential, header, body or query string."""
+
+    malformed: str | None = None
+    resource: str | None = None
 
     def __init__(
         self,
@@ -48,6 +83,8 @@ class ApiError(Exception):
         request_id: str | None = None,
         ambiguous: bool = False,
         attempts: int = 1,
+        resource: str | None = None,
+        malformed: str | None = None,
     ) -> None:
         self.service = service
         self.method = method
@@ -59,11 +96,22 @@ class ApiError(Exception):
         self.request_id = request_id
         self.ambiguous = ambiguous
         self.attempts = attempts
+        self.resource = resource
+        self.malformed = malformed
         super().__init__(self._describe())
 
+    def __str__(self) -> str:
+        return self._describe()
+
     def _describe(self) -> str:
-        text = f"{self.service} {self.method} {self.path} failed: "
-        text += f"HTTP {self.status} {self.reason}".rstrip() if self.status is not None else self.reason
+        text = f"{self.service} {self.method} {self.path}"
+        if self.resource:
+            text += f" ({self.resource})"
+        status = f"HTTP {self.status} {self.reason}".rstrip() if self.status is not None else self.reason
+        if self.malformed:
+            text += f" returned a malformed body ({status}): {self.malformed}"
+        else:
+            text += f" failed: {status}"
         if self.vendor_message:
             text += f": {self.vendor_message}"
         if self.vendor_code:
@@ -80,11 +128,160 @@ class ApiError(Exception):
         return (_rebuild_api_error, (self.__dict__.copy(),))
 
 
-def _rebuild_api_error(fields: dict[str, Any]) -> ApiError:
-    error = ApiError.__new__(ApiError)
+def _rebuild_api_error(fields: dict[str, Any], cls: type[ApiError] = ApiError) -> ApiError:
+    error = cls.__new__(cls)
     error.__dict__.update(fields)
     Exception.__init__(error, error._describe())
     return error
+
+
+class MalformedResponse(ApiError, ValueError):
+    """A vendor answer whose body is not the JSON the call needs (also a ValueError, as json() raised)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_api_error, (self.__dict__.copy(), MalformedResponse))
+
+
+@dataclass(frozen=True)
+class BodyContext:
+    """Where a body came from, so any problem found in it later can be reported like a failed call."""
+
+    service: str
+    method: str
+    path: str
+    status: int
+    reason: str
+    resource: str | None
+    # A write that got a 2xx took effect even if its body is unusable: callers must not assume otherwise.
+    took_effect: bool
+
+    def error(self, problem: str) -> MalformedResponse:
+        """The ApiError for `problem` (a description that never quotes the body)."""
+        suffix = "; the request took effect" if self.took_effect and 200 <= self.status < 300 else ""
+        return MalformedResponse(
+            service=self.service,
+            method=self.method,
+            path=self.path,
+            status=self.status,
+            reason=self.reason,
+            resource=self.resource,
+            malformed=problem + suffix,
+        )
+
+
+class VendorObject(dict[str, Any]):
+    """A JSON object from a vendor body: a missing key is a MalformedResponse naming it, not a KeyError."""
+
+    def __init__(self, items: Mapping[str, Any], context: BodyContext, where: str) -> None:
+        super().__init__(items)
+        self.vendor_context = context
+        self.vendor_where = where
+
+    def __missing__(self, key: str) -> Any:
+        raise self.vendor_context.error(f"no {_place(self.vendor_where, key)!r} field")
+
+
+def _place(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _wrap(value: Any, context: BodyContext, where: str) -> Any:
+    if isinstance(value, dict):
+        return VendorObject(
+            {k: _wrap(v, context, _place(where, str(k))) for k, v in value.items()}, context, where
+        )
+    if isinstance(value, list):
+        return [_wrap(item, context, f"{where}[{index}]") for index, item in enumerate(value)]
+    return value
+
+
+JSON_KINDS = {dict: "an object", list: "a list"}
+
+
+def _kind(value: Any) -> str:
+    for kind, name in JSON_KINDS.items():
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def require(body: Any, *fields: str, context: BodyContext | None = None) -> VendorObject:
+    """`body` as a JSON object holding every field, each non-null; else the call's MalformedResponse.
+
+    `body` is a VendorObject from `VendorResponse.json()` (it knows its call and place); pass `context`
+    for anything else.
+    """
+    context = context or getattr(body, "vendor_context", None) or BodyContext("vendor", "?", "?", 0, "", None, False)
+    where = getattr(body, "vendor_where", "")
+    if not isinstance(body, dict):
+        raise context.error(f"{where or 'the body'} is {_kind(body)}, expected an object")
+    missing = [_place(where, name) for name in fields if body.get(name) is None]
+    if missing:
+        noun = "field" if len(missing) == 1 else "fields"
+        raise context.error(f"no {', '.join(repr(name) for name in missing)} {noun}")
+    if isinstance(body, VendorObject):
+        return body
+    return VendorObject(body, context, where)
+
+
+class VendorResponse:
+    """A vendor's answer with its body fully read; `json()` is the one way to parse it."""
+
+    def __init__(self, raw: requests.Response, content: bytes, context: BodyContext) -> None:
+        self.status_code = raw.status_code
+        self.reason = raw.reason or ""
+        self.headers = raw.headers
+        self.content = content
+        self.encoding = raw.encoding
+        self.context = context
+        self._parsed: Any = _UNPARSED
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding or "utf-8", errors="replace")
+
+    def json(self, *, expect: type[dict[str, Any]] | type[list[Any]] | None = None) -> Any:
+        """The parsed body (objects as VendorObject); MalformedResponse when it is not usable JSON.
+
+        `expect=dict` or `expect=list` also checks the top-level type; without it an object or a list is
+        accepted (no vendor API here answers with a bare scalar).
+        """
+        if self._parsed is _UNPARSED:
+            self._parsed = _wrap(self._decode(), self.context, "")
+        body = self._parsed
+        wanted = (expect,) if expect is not None else (dict, list)
+        if not isinstance(body, wanted):
+            expected = " or ".join(JSON_KINDS[kind] for kind in wanted)
+            raise self.context.error(f"the body is {_kind(body)}, expected {expected}")
+        return body
+
+    def require(self, *fields: str) -> VendorObject:
+        """The body as a JSON object holding every field (non-null); else MalformedResponse."""
+        return require(self.json(expect=dict), *fields)
+
+    def malformed(self, problem: str) -> MalformedResponse:
+        """The error for a semantic problem a caller finds in this body (e.g. an id of the wrong type)."""
+        return self.context.error(problem)
+
+    def _decode(self) -> Any:
+        content_type = (self.headers.get("Content-Type") or "no content type").split(";", 1)[0].strip()
+        if not self.content.strip():
+            raise self.context.error("the body is empty, expected JSON")
+        try:
+            # Bytes, not text: json detects UTF-8/16/32 itself, where a text/* charset guess would be wrong.
+            return jsonlib.loads(self.content)
+        except ValueError:
+            # Never quote the body: an HTML error page or a half-sent body can echo the request.
+            raise self.context.error(
+                f"the body is not JSON ({content_type}, {len(self.content)} bytes)"
+            ) from None
+
+
+_UNPARSED = object()
 
 
 class _Gate:
@@ -117,7 +314,12 @@ def forget_rate_limit_state() -> None:
 
 
 class ApiClient:
-    """Sends one vendor request at a time with the estate's timeout, retry and pacing rules."""
+    """Sends one vendor request at a time with the estate's timeout, retry and pacing rules.
+
+    Time limits, from the innermost: `timeout` = (connect, silence between two received bytes);
+    `attempt_seconds`: one attempt, from connecting to the last byte of the body, however slowly it
+    drips; `deadline_seconds`: the whole call, every attempt, backoff and rate-limit wait included.
+    """
 
     def __init__(
         self,
@@ -129,6 +331,8 @@ class ApiClient:
         max_attempts: int = 5,
         max_wait_seconds: float = 60.0,
         max_total_wait_seconds: float = 300.0,
+        attempt_seconds: float = ATTEMPT_SECONDS,
+        deadline_seconds: float = DEADLINE_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
@@ -142,6 +346,8 @@ class ApiClient:
         self.max_attempts = max(1, max_attempts)
         self.max_wait_seconds = max_wait_seconds
         self.max_total_wait_seconds = max_total_wait_seconds
+        self.attempt_seconds = attempt_seconds
+        self.deadline_seconds = deadline_seconds
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -158,40 +364,65 @@ class ApiClient:
         tolerate: Collection[int] = (),
         idempotent: bool | None = None,
         secret_values: Collection[str] = (),
-    ) -> requests.Response:
-        """2xx and statuses in `tolerate` are returned; anything else raises ApiError.
+        resource: str | None = None,
+    ) -> VendorResponse:
+        """2xx and statuses in `tolerate` are returned (body read, parse with `.json()`); else ApiError.
 
         `secret_values` are extra strings (webhook URLs, routing keys) scrubbed from vendor messages,
-        on top of the credential values which are always scrubbed.
+        on top of the credential values which are always scrubbed. `resource` names what the call is
+        about ("Fly secret SENTRY_DSN of app careflex") in any error, including a malformed body.
         """
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         bare_path = path.split("?", 1)[0]
         url = f"{self.base_url}/{path.lstrip('/')}"
+        deadline = self._clock() + self.deadline_seconds
         waited = 0.0
         attempt = 0
+        maybe_sent = False  # whether an earlier attempt of a non-idempotent call may have reached the vendor
+
+        def give_up(reason: str, sent: bool) -> ApiError:
+            return ApiError(
+                service=self.service,
+                method=method,
+                path=bare_path,
+                status=None,
+                reason=reason,
+                ambiguous=(sent or maybe_sent) and not idempotent,
+                attempts=attempt,
+                resource=resource,
+            )
+
+        def may_wait(wait: float) -> bool:
+            return waited + wait <= self.max_total_wait_seconds and self._clock() + wait < deadline
+
         while True:
             attempt += 1
             auth_headers = dict(self._credentials())
             gate = _gate_for(self.service, auth_headers)
-            waited += self._wait_for_gate(gate, method, bare_path, waited)
+            waited += self._wait_for_gate(gate, method, bare_path, waited, deadline)
+            budget = min(self.attempt_seconds, deadline - self._clock())
+            if budget <= 0:
+                attempt -= 1  # this one was never sent
+                raise give_up(f"no answer within the {self.deadline_seconds:g} s deadline for the call", False)
             headers = {"Accept": "application/json", "User-Agent": self.user_agent, **auth_headers}
             try:
-                response = requests.request(
+                response, content = send_within(
+                    budget,
                     method,
                     url,
                     params=params,
                     json=json,
                     headers=headers,
-                    timeout=self.timeout,
+                    timeout=(min(self.timeout[0], budget), min(self.timeout[1], budget)),
                 )
             except requests.RequestException as exc:
                 sent = _may_have_been_sent(exc)
-                reason = _transport_reason(exc, sent)
+                reason = _transport_reason(exc, sent, budget)
                 if (idempotent or not sent) and attempt < self.max_attempts:
                     wait = self._backoff(attempt)
-                    if waited + wait <= self.max_total_wait_seconds:
+                    if may_wait(wait):
                         log.warning(
                             "%s %s %s: %s; retrying in %.1f s (attempt %d of %d)",
                             self.service,
@@ -206,25 +437,20 @@ class ApiClient:
                         waited += wait
                         continue
                 # `from None`: the requests exception text carries the full URL including any query.
-                raise ApiError(
-                    service=self.service,
-                    method=method,
-                    path=bare_path,
-                    status=None,
-                    reason=reason,
-                    ambiguous=sent and not idempotent,
-                    attempts=attempt,
-                ) from None
+                raise give_up(reason, sent) from None
 
             self._remember_pace(gate, response)
             status = response.status_code
             if 200 <= status < 300 or status in tolerate:
-                return response
+                context = BodyContext(
+                    self.service, method, bare_path, status, response.reason or "", resource, not idempotent
+                )
+                return VendorResponse(response, content, context)
 
             retryable = status == 429 or (idempotent and status in RETRYABLE_STATUSES)
             if retryable and attempt < self.max_attempts:
                 wait = self._wait_after(response, attempt)
-                if waited + wait <= self.max_total_wait_seconds:
+                if may_wait(wait):
                     if status == 429:
                         gate.hold_until(self._clock() + wait)
                     log.warning(
@@ -240,13 +466,14 @@ class ApiClient:
                     self._sleep(wait)
                     waited += wait
                     continue
-            raise self._error_from(response, method, bare_path, idempotent, attempt, secret_values)
+            raise self._error_from(response, method, bare_path, idempotent, attempt, secret_values, resource)
 
-    def _wait_for_gate(self, gate: _Gate, method: str, path: str, waited: float) -> float:
-        pause = min(gate.not_before - self._clock(), self.max_wait_seconds)
+    def _wait_for_gate(self, gate: _Gate, method: str, path: str, waited: float, deadline: float) -> float:
+        now = self._clock()
+        pause = min(gate.not_before - now, self.max_wait_seconds)
         if pause <= 0:
             return 0.0
-        pause = min(pause, max(0.0, self.max_total_wait_seconds - waited))
+        pause = min(pause, max(0.0, self.max_total_wait_seconds - waited), max(0.0, deadline - now))
         log.info("%s %s %s: pacing for the rate limit, waiting %.1f s", self.service, method, path, pause)
         self._sleep(pause)
         return pause
@@ -298,26 +525,30 @@ class ApiClient:
         idempotent: bool,
         attempts: int,
         secret_values: Collection[str],
+        resource: str | None,
     ) -> ApiError:
         message, code = _vendor_text(response)
-        if message:
-            message = _scrub(message, [*_credential_values(self._credentials()), *secret_values])
-            message = message[:MAX_VENDOR_MESSAGE]
+        # Everything a vendor (or a proxy in front of it) controls is scrubbed: message, code, request id
+        # and even the reason phrase can echo a credential or a value we sent.
+        secrets = secret_forms([*credential_values(self._credentials()), *secret_values])
         return ApiError(
             service=self.service,
             method=method,
             path=path,
             status=response.status_code,
-            reason=response.reason or "",
-            vendor_message=message,
-            vendor_code=code,
-            request_id=_first_header(response, REQUEST_ID_HEADERS),
+            reason=scrubbed(response.reason or "", secrets, MAX_REASON),
+            vendor_message=scrubbed(message, secrets, MAX_VENDOR_MESSAGE),
+            vendor_code=scrubbed(code, secrets, MAX_VENDOR_CODE),
+            request_id=scrubbed(_first_header(response, REQUEST_ID_HEADERS), secrets, MAX_VENDOR_CODE),
             ambiguous=response.status_code >= 500 and not idempotent,
             attempts=attempts,
+            resource=resource,
         )
 
 
 def _may_have_been_sent(exc: requests.RequestException) -> bool:
+    if isinstance(exc, OutOfTime):
+        return exc.connected
     if isinstance(exc, requests.ConnectTimeout):
         return False
     if isinstance(exc, requests.ConnectionError):
@@ -327,7 +558,9 @@ def _may_have_been_sent(exc: requests.RequestException) -> bool:
     return True
 
 
-def _transport_reason(exc: requests.RequestException, sent: bool) -> str:
+def _transport_reason(exc: requests.RequestException, sent: bool, budget: float) -> str:
+    if isinstance(exc, OutOfTime):
+        return f"no complete response within {budget:.3g} s"
     if isinstance(exc, requests.Timeout):
         return "timed out waiting for the response" if sent else "timed out connecting"
     if isinstance(exc, requests.ConnectionError):
@@ -391,17 +624,3 @@ def _flatten(value: Any, depth: int = 0) -> str | None:
     return None
 
 
-def _credential_values(headers: Mapping[str, str]) -> list[str]:
-    values: list[str] = []
-    for value in headers.values():
-        values.append(value)
-        scheme, _, token = value.partition(" ")
-        if token and scheme.isalpha():
-            values.append(token)
-    return values
-
-
-def _scrub(text: str, secrets: Collection[str]) -> str:
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text

@@ -1,18 +1,26 @@
-"""Plumbing shared by the Sentry providers: settings from the environment, the API client, pages, errors."""
+"""Plumbing shared by the Sentry providers: settings, the API client, pages, errors, the provider boundary
+and the adoption ledger."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN  # the placeholder for inputs not known yet during a preview
 
-from providers.http import ApiClient, ApiError
+from providers import wire
+from providers.http import ApiClient, ApiError, MalformedResponse, require
+
+log = logging.getLogger(__name__)
+Found = TypeVar("Found")
 
 SERVICE = "sentry"
 TOKEN_ENV = "SENTRY_AUTH_TOKEN"  # noqa: S105 - the variable name, not a token
@@ -20,6 +28,8 @@ URL_ENV = "SENTRY_API_URL"
 DEFAULT_API_URL = "https://sentry.io/api/0"
 SLUG_PATTERN = re.compile(r"^(?![0-9]+$)[a-z0-9_\-]+$")
 MAX_PAGES = 200
+# Fields every project body must carry for the providers to use it.
+PROJECT_FIELDS = ("id", "slug", "name")
 MAX_ERROR_TEXT = 400
 _LINK_ENTRY = re.compile(
     r'<(?P<url>[^>]*)>\s*;\s*rel="(?P<rel>[^"]+)"\s*;\s*results="(?P<results>true|false)"\s*;\s*cursor="(?P<cursor>[^"]*)"'
@@ -56,7 +66,28 @@ def api_base_url() -> str:
 
 
 def is_unknown(value: Any) -> bool:
-    return value == UNKNOWN
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN)
+
+
+def _unknowns_as_placeholder(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {key: _unknowns_as_placeholder(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unknowns_as_placeholder(item) for item in value]
+    return value
+
+
+def from_engine(props: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the provider host handed a method, made plain once at the boundary, before anything reads it.
+
+    Numbers: the engine sends every number as a double (`providers/wire.py` turns integral ones back into
+    ints). Unknowns: during a preview the host deserialises a value not known yet as a `pulumi.output.Unknown`
+    object, which `str()` or iteration would turn into garbage; it becomes Pulumi's placeholder string, which
+    the providers test with `is_unknown` and which serialises back to the engine as an unknown.
+    """
+    return _unknowns_as_placeholder(wire.props(props))
 
 
 class SentryApi:
@@ -78,12 +109,22 @@ class SentryApi:
     def sleep(self, seconds: float) -> None:
         (self.tuning.sleep or time.sleep)(seconds)
 
-    def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any | None:
-        """The JSON body, or None when Sentry says 404."""
-        response = self.client.request("GET", path, params=params, tolerate=(404,))
+    def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        resource: str = "",
+        required: Collection[str] = (),
+        secret_values: Collection[str] = (),
+    ) -> dict[str, Any] | None:
+        """The JSON object, or None when Sentry says 404; a malformed body is the client's ApiError."""
+        response = self.client.request(
+            "GET", path, params=params, tolerate=(404,), secret_values=secret_values, resource=resource or None
+        )
         if response.status_code == 404:
             return None
-        return response.json()
+        return response.require(*required)
 
     def send(
         self,
@@ -93,32 +134,149 @@ class SentryApi:
         *,
         tolerate: Collection[int] = (),
         secret_values: Collection[str] = (),
-    ) -> Any | None:
+        resource: str = "",
+        required: Collection[str] = (),
+    ) -> dict[str, Any] | None:
         """Sends a write; a 400 becomes one readable error listing Sentry's field messages."""
-        response = self.client.request(method, path, json=body, tolerate=(400, *tolerate), secret_values=secret_values)
+        response = self.client.request(
+            method,
+            path,
+            json=body,
+            tolerate=(400, *tolerate),
+            secret_values=secret_values,
+            resource=resource or None,
+        )
         if response.status_code == 400:
+            about = f" ({resource})" if resource else ""
             raise SentryProviderError(
-                f"sentry {method} {path.split('?', 1)[0]} was rejected: {validation_text(response, secret_values)}"
+                f"sentry {method} {path.split('?', 1)[0]}{about} was rejected: "
+                f"{validation_text(response, secret_values)}"
             )
-        if response.status_code in tolerate or response.status_code == 204 or not response.content:
+        if response.status_code in tolerate or response.status_code == 204:
             return None
-        return response.json()
+        if not response.content and not required:
+            return None
+        return response.require(*required)
 
-    def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def list_all(
+        self, path: str, params: Mapping[str, Any] | None = None, *, resource: str = ""
+    ) -> list[dict[str, Any]]:
         """Every item of a paginated list, following rel="next" only while Sentry says results="true"."""
         query: dict[str, Any] = {"per_page": 100, **(params or {})}
         items: list[dict[str, Any]] = []
         for _ in range(MAX_PAGES):
-            response = self.client.request("GET", path, params=query)
-            page = response.json()
-            if not isinstance(page, list):
-                raise SentryProviderError(f"sentry GET {path} returned {type(page).__name__}, expected a list")
+            response = self.client.request("GET", path, params=query, resource=resource or None)
+            page = response.json(expect=list)
+            for item in page:
+                require(item)  # every entry an object, else the call's clear error
             items.extend(page)
             cursor = next_cursor(response.headers.get("Link", ""))
             if cursor is None:
                 return items
             query = {**query, "cursor": cursor}
         raise SentryProviderError(f"sentry GET {path} kept paginating past {MAX_PAGES} pages")
+
+
+def may_have_taken_effect(error: ApiError) -> bool:
+    """A write whose outcome is unknown (timeout, 5xx) or known to have happened with an unusable answer
+    (a 2xx with an HTML page or without an id): look for the object before ever sending again."""
+    return error.ambiguous or (isinstance(error, MalformedResponse) and error.status is not None and error.status < 300)
+
+
+# -- adoption ledger -----------------------------------------------------------------------------
+#
+# The estate's one rule for adoption (the same as providers/uptimerobot_api.py, docs/sentry.md "Adoption"):
+# `create` adopts an existing object with the same natural key (an orphan of an interrupted `up`, or the
+# project and Default key Sentry already has). When a resource's URN changes (a rename without `aliases`) or
+# it is `--replace`d, the engine creates the new resource first, which adopts the live object, then deletes the
+# old URN, whose `delete` would remove the object just taken over. Every dynamic resource of one deployment
+# runs in one provider-host process, so an adoption recorded here is seen by that later delete, which then
+# forgets the object instead of deleting it. Residual risk: a run interrupted between the adopting create and
+# the old delete loses the record (use `aliases` for renames).
+#
+# The same ledger also knows every object a resource of this deployment created or adopted, so a second
+# resource declaring the same natural key is refused instead of silently sharing (and later deleting) it.
+_ADOPTED: set[tuple[str, str, str]] = set()
+_CLAIMED: set[tuple[str, str, str]] = set()
+_ADOPTED_LOCK = threading.Lock()
+
+
+def _ledger_key(kind: str, object_id: str) -> tuple[str, str, str]:
+    return (api_base_url(), kind, str(object_id))
+
+
+def record_adoption(kind: str, object_id: str, what: str) -> None:
+    """Note that a resource of this deployment takes over a Sentry object that already existed.
+
+    Refuses when another resource of this deployment already created or adopted it: two resources would then
+    manage one object (both rewriting it, and one's delete removing it for the other).
+    """
+    key = _ledger_key(kind, object_id)
+    with _ADOPTED_LOCK:
+        if key in _CLAIMED:
+            raise SentryProviderError(
+                f"{what} is already managed by another resource of this stack in this deployment: two "
+                "resources declare the same natural key; give one of them another name"
+            )
+        _ADOPTED.add(key)
+        _CLAIMED.add(key)
+
+
+def record_creation(kind: str, object_id: str) -> None:
+    """Note that a resource of this deployment created (and so manages) a Sentry object."""
+    with _ADOPTED_LOCK:
+        _CLAIMED.add(_ledger_key(kind, object_id))
+
+
+def adopted_in_this_deployment(kind: str, object_id: str) -> bool:
+    with _ADOPTED_LOCK:
+        return _ledger_key(kind, object_id) in _ADOPTED
+
+
+def forget_adoptions() -> None:
+    """For tests that run several 'deployments' in one process."""
+    with _ADOPTED_LOCK:
+        _ADOPTED.clear()
+        _CLAIMED.clear()
+
+
+def kept_for_its_adopter(kind: str, object_id: str, what: str) -> bool:
+    """True (and says so) when `delete` must leave the object to the resource that adopted it."""
+    if not adopted_in_this_deployment(kind, object_id):
+        return False
+    log.warning(
+        "sentry %s was adopted by another resource in this deployment (a rename or replacement); "
+        "forgetting it instead of deleting it",
+        what,
+    )
+    return True
+
+
+# -- a create that may have happened ----------------------------------------------------------------
+
+
+def look_again(api: SentryApi, find: Callable[[], Found | None]) -> tuple[Found | None, int]:
+    """After a create that may have taken effect: look a few times, as Sentry may still be committing it.
+
+    Returns what was found (or None) and how many looks it took.
+    """
+    attempts = max(1, api.tuning.settle_attempts)
+    for attempt in range(attempts):
+        found = find()
+        if found is not None:
+            return found, attempt + 1
+        if attempt + 1 < attempts:
+            api.sleep(api.tuning.settle_seconds)
+    return None, attempts
+
+
+def unproven_create(error: Exception, what: str, where: str, looks: int) -> SentryProviderError:
+    """The error for a create that may have happened but that Sentry does not show: never "nothing was created"."""
+    return SentryProviderError(
+        f"{error}. Sentry may have saved {what} anyway, but {where} did not show it after {looks} look(s), so this "
+        f"stack has no record of it. Before running `pulumi up` again, look for {what} in Sentry ({where}): if it "
+        "is there, the rerun adopts it (create takes the single exact match); if it is not, the rerun creates it."
+    )
 
 
 def next_cursor(link_header: str) -> str | None:
@@ -167,7 +325,9 @@ def as_number(value: Any) -> float:
 
 def project_ref(api: SentryApi, organization: str, project: str) -> dict[str, Any] | None:
     """The project a slug or numeric id names now, or None; a slug that was renamed away raises."""
-    found = api.get(f"projects/{organization}/{project}/")
+    found = api.get(
+        f"projects/{organization}/{project}/", resource=f"project {project!r}", required=PROJECT_FIELDS
+    )
     if found is None:
         return None
     if not project.isdigit() and found.get("slug") != project:

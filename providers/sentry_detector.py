@@ -16,9 +16,16 @@ from providers.sentry_common import (
     as_number,
     check_ref,
     check_slug,
+    from_engine,
     is_unknown,
+    kept_for_its_adopter,
+    look_again,
+    may_have_taken_effect,
     project_moves,
+    record_adoption,
+    record_creation,
     require_project,
+    unproven_create,
 )
 
 DETECTOR_TYPE = "metric_issue"
@@ -47,7 +54,18 @@ INPUT_KEYS = (
     "owner",
     "enabled",
 )
-OUTPUT_ONLY_KEYS = ("detector_id", "project_id", "workflow_ids", "date_updated")
+# No workflow_ids: which alerts use a monitor is owned by the workflows (their detectorIds); copying it here
+# would make every refresh after an alert is connected show a change on the monitor.
+OUTPUT_ONLY_KEYS = ("detector_id", "project_id", "date_updated")
+DETECTOR_FIELDS = ("id",)
+LEDGER_KIND = "detector"
+# Sentry's snuba-query validator refuses shorter windows on the spans dataset (reference §10).
+MIN_SPAN_WINDOW_SECONDS = 300
+SPANS_DATASET = "events_analytics_platform"
+
+
+def _resource(name: Any) -> str:
+    return f"metric monitor {name!r}"
 
 
 def _number_or_none(value: Any) -> float | None:
@@ -164,7 +182,6 @@ def _outputs(inputs: dict[str, Any], detector: dict[str, Any]) -> dict[str, Any]
         **_observed(detector),
         "detector_id": str(detector["id"]),
         "project_id": str(detector.get("projectId")),
-        "workflow_ids": sorted(str(w) for w in detector.get("workflowIds") or []),
         "date_updated": detector.get("dateUpdated"),
     }
 
@@ -177,6 +194,7 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         self.tuning = tuning
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        news = from_engine(news)
         inputs = _normalise(news)
         failures: list[tuple[str, str]] = []
         check_slug(inputs["organization"], "organization", failures)
@@ -189,6 +207,14 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
             failures.append(("direction", "direction must be 'above' or 'below'"))
         if inputs["time_window_seconds"] not in TIME_WINDOWS:
             failures.append(("time_window_seconds", f"time_window_seconds must be one of {list(TIME_WINDOWS)}"))
+        elif inputs["dataset"] == SPANS_DATASET and inputs["time_window_seconds"] < MIN_SPAN_WINDOW_SECONDS:
+            failures.append(
+                (
+                    "time_window_seconds",
+                    f"time_window_seconds must be at least {MIN_SPAN_WINDOW_SECONDS} for dataset {SPANS_DATASET} "
+                    "(Sentry rejects shorter windows on spans)",
+                )
+            )
         if inputs["owner"] is not None and not is_unknown(inputs["owner"]) and not OWNER_PATTERN.match(inputs["owner"]):
             failures.append(("owner", "owner must look like 'team:<id>' or 'user:<id>'"))
         failures.extend(self._threshold_problems(inputs))
@@ -220,6 +246,7 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         return problems
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        olds, news = from_engine(olds), from_engine(news)
         old, new = _normalise(olds), _normalise(news)
         changed = [k for k in INPUT_KEYS if old[k] != new[k]]
         replaces = ["organization"] if "organization" in changed else []
@@ -237,28 +264,36 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = from_engine(props)
         inputs = _normalise(props)
         api = SentryApi(self.tuning)
         organization = inputs["organization"]
         project_id = str(require_project(api, organization, inputs["project"])["id"])
         existing = self._find(api, organization, project_id, inputs["name"])
-        if existing is None:
+        if existing is not None:
+            record_adoption(LEDGER_KIND, existing["id"], f"metric monitor {inputs['name']!r} ({existing['id']})")
+        else:
             try:
                 created = api.send(
                     "POST",
                     f"organizations/{organization}/projects/{project_id}/detectors/",
                     _body(inputs, project_id),
                     tolerate=(404,),
+                    resource=_resource(inputs["name"]),
+                    required=DETECTOR_FIELDS,
                 )
             except ApiError as error:
-                if not error.ambiguous:
+                if not may_have_taken_effect(error):
                     raise
-                existing = self._find(api, organization, project_id, inputs["name"])
+                existing, looks = look_again(
+                    api, lambda: self._find(api, organization, project_id, inputs["name"])
+                )
                 if existing is None:
-                    raise SentryProviderError(
-                        f"creating Sentry monitor {inputs['name']!r} failed and no monitor with that name "
-                        "exists; "
-                        "nothing was created, retry the update"
+                    raise unproven_create(
+                        error,
+                        f"a metric monitor named {inputs['name']!r}",
+                        f"the monitor list of project {project_id}",
+                        looks,
                     ) from None
             else:
                 if created is None:
@@ -267,15 +302,23 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
                         "organization's plan "
                         "may not include metric alerts (Sentry says 404, not 403, for that)"
                     )
-                return dynamic.CreateResult(str(created["id"]), _outputs(inputs, created))
+                # Sentry's create builds the detector without reading `enabled` (reference §10): a monitor declared
+                # disabled comes back enabled, so converge at once instead of leaving it live until the next update.
+                detector = self._converge(api, inputs, project_id, created)
+                record_creation(LEDGER_KIND, detector["id"])
+                return dynamic.CreateResult(str(detector["id"]), _outputs(inputs, detector))
+        record_creation(LEDGER_KIND, existing["id"])
         detector = self._converge(api, inputs, project_id, existing)
         return dynamic.CreateResult(str(detector["id"]), _outputs(inputs, detector))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = from_engine(props)
         organization = props.get("organization")
         if not organization:
             raise SentryProviderError("reading a Sentry monitor needs its organization in the resource inputs")
-        detector = SentryApi(self.tuning).get(f"organizations/{organization}/detectors/{id_}/")
+        detector = SentryApi(self.tuning).get(
+            f"organizations/{organization}/detectors/{id_}/", resource=f"metric monitor {id_}", required=DETECTOR_FIELDS
+        )
         if detector is None:
             return dynamic.ReadResult(None, {})
         if detector.get("type") != DETECTOR_TYPE:
@@ -286,17 +329,28 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
         return dynamic.ReadResult(str(detector["id"]), _outputs(base, detector), inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        olds, news = from_engine(olds), from_engine(news)
         inputs = _normalise(news)
         api = SentryApi(self.tuning)
-        current = api.get(f"organizations/{inputs['organization']}/detectors/{id_}/")
+        current = api.get(
+            f"organizations/{inputs['organization']}/detectors/{id_}/",
+            resource=_resource(inputs["name"]),
+            required=DETECTOR_FIELDS,
+        )
         if current is None:
             raise SentryProviderError(f"Sentry monitor {id_} no longer exists; refresh to drop it from state")
         detector = self._converge(api, inputs, str(current.get("projectId")), current, force=True)
         return dynamic.UpdateResult(_outputs(inputs, detector))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_engine(props)
+        if kept_for_its_adopter(LEDGER_KIND, id_, f"metric monitor {id_}"):
+            return
         SentryApi(self.tuning).send(
-            "DELETE", f"organizations/{props['organization']}/detectors/{id_}/", tolerate=(404,)
+            "DELETE",
+            f"organizations/{props['organization']}/detectors/{id_}/",
+            tolerate=(404,),
+            resource=f"metric monitor {id_}",
         )
 
     @staticmethod
@@ -306,6 +360,7 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
             for d in api.list_all(
                 f"organizations/{organization}/detectors/",
                 {"project": project_id, "query": f"type:{DETECTOR_TYPE}"},
+                resource=_resource(name),
             )
             if d.get("name") == name and str(d.get("projectId")) == project_id
         ]
@@ -330,7 +385,13 @@ class SentryMetricDetectorProvider(dynamic.ResourceProvider):
             return detector
         body = _body(inputs, project_id)
         # Detector PUT is partial: links to workflows are managed from the workflow side, so never sent here.
-        return api.send("PUT", f"organizations/{inputs['organization']}/detectors/{detector['id']}/", body)
+        return api.send(
+            "PUT",
+            f"organizations/{inputs['organization']}/detectors/{detector['id']}/",
+            body,
+            resource=_resource(inputs["name"]),
+            required=DETECTOR_FIELDS,
+        )
 
 
 class SentryMetricDetector(dynamic.Resource, module="sentry", name="MetricDetector"):
@@ -355,7 +416,6 @@ class SentryMetricDetector(dynamic.Resource, module="sentry", name="MetricDetect
     enabled: pulumi.Output[bool]
     detector_id: pulumi.Output[str]
     project_id: pulumi.Output[str]
-    workflow_ids: pulumi.Output[list[str]]
     date_updated: pulumi.Output[str]
 
     def __init__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pulumi
@@ -15,9 +16,16 @@ from providers.sentry_common import (
     api_base_url,
     check_ref,
     check_slug,
+    from_engine,
     is_unknown,
+    kept_for_its_adopter,
+    look_again,
+    may_have_taken_effect,
     project_moves,
+    record_adoption,
+    record_creation,
     require_project,
+    unproven_create,
 )
 
 SECRET_OUTPUTS = ("key_id", "public_key", "secret_key", "dsn", "dsn_public", "dsn_secret", "dsn_csp")
@@ -26,6 +34,14 @@ DEFAULT_KEY_NAME = "Default"
 MAX_LABEL = 64
 MAX_RATE_WINDOW_SECONDS = 86400
 KEY_PATH_PLACEHOLDER = "{key}"
+# Fields every key body must carry for the provider to use it.
+KEY_FIELDS = ("id",)
+LEDGER_KIND = "key"
+
+
+def _ledger_id(key_id: str) -> str:
+    # The key id is the DSN's public key: the adoption ledger keeps only a digest of it.
+    return hashlib.sha256(key_id.encode()).hexdigest()
 
 
 def _normalise(props: dict[str, Any]) -> dict[str, Any]:
@@ -84,22 +100,20 @@ class _KeyEndpoint:
         )
         self.key_id = key_id
 
-    def call(self, method: str, body: Any = None, *, tolerate: tuple[int, ...] = ()) -> Any | None:
+    def call(
+        self, method: str, body: Any = None, *, tolerate: tuple[int, ...] = (), resource: str = "a client key"
+    ) -> Any | None:
+        required = () if method == "DELETE" else KEY_FIELDS
         try:
-            return self.api.send(method, "/", body, tolerate=tolerate, secret_values=[self.key_id])
+            if method == "GET":
+                return self.api.get("/", resource=resource, required=required, secret_values=[self.key_id])
+            return self.api.send(
+                method, "/", body, tolerate=tolerate, secret_values=[self.key_id], resource=resource, required=required
+            )
         except ApiError as error:
-            raise ApiError(
-                service=error.service,
-                method=error.method,
-                path=self.shown_path,
-                status=error.status,
-                reason=error.reason,
-                vendor_message=error.vendor_message,
-                vendor_code=error.vendor_code,
-                request_id=error.request_id,
-                ambiguous=error.ambiguous,
-                attempts=error.attempts,
-            ) from None
+            # The shared client names the relative path ("/"); show the key's endpoint without the key in it.
+            error.path = self.shown_path
+            raise
         except SentryProviderError as error:
             raise SentryProviderError(str(error).replace(" /", f" {self.shown_path}", 1)) from None
 
@@ -112,6 +126,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         self.tuning = tuning
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        news = from_engine(news)
         inputs = _normalise(news)
         failures: list[tuple[str, str]] = []
         check_slug(inputs["organization"], "organization", failures)
@@ -133,6 +148,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(p, r) for p, r in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        olds, news = from_engine(olds), from_engine(news)
         old, new = _normalise(olds), _normalise(news)
         # adopt_default_key only steers create(); changing it later changes nothing in Sentry.
         changed = [
@@ -156,43 +172,63 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = from_engine(props)
         inputs = _normalise(props)
         api = SentryApi(self.tuning)
         organization = inputs["organization"]
         project_id = str(require_project(api, organization, inputs["project"])["id"])
         existing, adopted = self._find(api, inputs, project_id)
-        if existing is None:
+        if existing is not None:
+            record_adoption(
+                LEDGER_KIND, _ledger_id(existing["id"]), f"client key {existing.get('name')!r} of project {project_id}"
+            )
+        else:
             body: dict[str, Any] = {"name": inputs["label"]}
             if _rate_limit_body(inputs) is not None:
                 body["rateLimit"] = _rate_limit_body(inputs)
             try:
-                created = api.send("POST", f"projects/{organization}/{project_id}/keys/", body)
+                created = api.send(
+                    "POST",
+                    f"projects/{organization}/{project_id}/keys/",
+                    body,
+                    resource=f"client key {inputs['label']!r}",
+                    required=KEY_FIELDS,
+                )
             except ApiError as error:
-                if not error.ambiguous:
+                if not may_have_taken_effect(error):
                     raise
-                existing, adopted = self._find(api, {**inputs, "adopt_default_key": False}, project_id)
+                existing, looks = look_again(
+                    api, lambda: self._find(api, {**inputs, "adopt_default_key": False}, project_id)[0]
+                )
                 if existing is None:
-                    raise SentryProviderError(
-                        f"creating Sentry client key {inputs['label']!r} failed and no key with that label "
-                        "exists; nothing was created, retry the update"
+                    raise unproven_create(
+                        error,
+                        f"a client key labelled {inputs['label']!r}",
+                        f"the key list of project {project_id}",
+                        looks,
                     ) from None
                 adopted = False
             else:
+                record_creation(LEDGER_KIND, _ledger_id(created["id"]))
                 outs = _outputs(inputs, project_id, created, adopted=False)
                 return dynamic.CreateResult(_resource_id(organization, project_id, inputs["label"]), outs)
+        record_creation(LEDGER_KIND, _ledger_id(existing["id"]))
         key = self._converge(api, inputs, project_id, existing)
         outs = _outputs(inputs, project_id, key, adopted=adopted)
         return dynamic.CreateResult(_resource_id(organization, project_id, inputs["label"]), outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = from_engine(props)
         organization, project_id, label = self._locate(id_, props)
         api = SentryApi(self.tuning)
         key_id = props.get("key_id")
         if key_id:
-            key = _KeyEndpoint(api, organization, project_id, key_id).call("GET", tolerate=(404,))
+            key = _KeyEndpoint(api, organization, project_id, key_id).call(
+                "GET", tolerate=(404,), resource=f"client key {label!r}"
+            )
         else:
             # Adoption by id alone: find the key by its label (the list path carries no key).
-            keys = api.list_all(f"projects/{organization}/{project_id}/keys/")
+            keys = api.list_all(f"projects/{organization}/{project_id}/keys/", resource=f"client key {label!r}")
             matches = [k for k in keys if k.get("name") == label]
             if len(matches) > 1:
                 raise SentryProviderError(f"{len(matches)} client keys are labelled {label!r}; cannot adopt")
@@ -213,6 +249,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         return dynamic.ReadResult(id_, outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        olds, news = from_engine(olds), from_engine(news)
         inputs = _normalise(news)
         api = SentryApi(self.tuning)
         organization, project_id = inputs["organization"], str(olds["project_id"])
@@ -224,7 +261,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
                     "declare a new key for the new project instead"
                 )
         endpoint = _KeyEndpoint(api, organization, project_id, olds["key_id"])
-        current = endpoint.call("GET", tolerate=(404,))
+        current = endpoint.call("GET", tolerate=(404,), resource=f"client key {inputs['label']!r}")
         if current is None:
             raise SentryProviderError(
                 f"Sentry client key {inputs['label']!r} no longer exists; refresh to drop it from state"
@@ -233,9 +270,10 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(_outputs(inputs, project_id, key, adopted=bool(olds.get("adopted", False))))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_engine(props)
         organization, project_id, _label = self._locate(id_, props)
         key_id = props.get("key_id")
-        if not key_id:
+        if not key_id or kept_for_its_adopter(LEDGER_KIND, _ledger_id(key_id), f"client key {id_!r}"):
             return
         _KeyEndpoint(SentryApi(self.tuning), organization, project_id, key_id).call("DELETE", tolerate=(404,))
 
@@ -250,7 +288,9 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
 
     @staticmethod
     def _find(api: SentryApi, inputs: dict[str, Any], project_id: str) -> tuple[dict[str, Any] | None, bool]:
-        keys = api.list_all(f"projects/{inputs['organization']}/{project_id}/keys/")
+        keys = api.list_all(
+            f"projects/{inputs['organization']}/{project_id}/keys/", resource=f"client key {inputs['label']!r}"
+        )
         labelled = [k for k in keys if k.get("name") == inputs["label"]]
         if len(labelled) > 1:
             raise SentryProviderError(
@@ -278,7 +318,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
         if not changes:
             return key
         endpoint = _KeyEndpoint(api, inputs["organization"], project_id, key["id"])
-        return endpoint.call("PUT", changes) or key
+        return endpoint.call("PUT", changes, resource=f"client key {inputs['label']!r}") or key
 
 
 class SentryClientKey(dynamic.Resource, module="sentry", name="ClientKey"):

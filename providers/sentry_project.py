@@ -9,16 +9,25 @@ import pulumi.dynamic as dynamic
 
 from providers.http import ApiError
 from providers.sentry_common import (
+    PROJECT_FIELDS,
     ClientTuning,
     SentryApi,
     SentryProviderError,
     check_slug,
+    from_engine,
+    kept_for_its_adopter,
+    look_again,
+    may_have_taken_effect,
     project_ref,
+    record_adoption,
+    record_creation,
+    unproven_create,
 )
 
 INPUT_KEYS = ("organization", "team", "slug", "name", "platform")
 OUTPUT_ONLY_KEYS = ("project_id", "status", "teams", "date_created", "adopted")
 MAX_NAME_ON_CREATE = 50
+LEDGER_KIND = "project"
 
 
 def _normalise(props: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +48,8 @@ def _outputs(inputs: dict[str, Any], project: dict[str, Any], *, adopted: bool) 
         "name": project["name"],
         "platform": project.get("platform"),
         "project_id": str(project["id"]),
-        "status": project.get("status"),
+        # Sentry's create response carries no status; a project it has just created is active.
+        "status": project.get("status") or "active",
         "teams": sorted(t["slug"] for t in project.get("teams") or []),
         "date_created": project.get("dateCreated"),
         "adopted": adopted,
@@ -54,6 +64,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         self.tuning = tuning
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        news = from_engine(news)
         inputs = _normalise(news)
         failures: list[tuple[str, str]] = []
         check_slug(inputs["organization"], "organization", failures)
@@ -67,6 +78,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(p, r) for p, r in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        olds, news = from_engine(olds), from_engine(news)
         old, new = _normalise(olds), _normalise(news)
         changed = [key for key in INPUT_KEYS if old[key] != new[key]]
         # A project cannot move between organisations; all else (the slug too) is edited in place.
@@ -79,6 +91,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = from_engine(props)
         inputs = _normalise(props)
         api = SentryApi(self.tuning)
         organization, slug = inputs["organization"], inputs["slug"]
@@ -92,31 +105,50 @@ class SentryProjectProvider(dynamic.ResourceProvider):
                 # Without this Sentry adds an "alert on every new issue" rule; it only works on create.
                 "default_rules": False,
             }
+            failure: ApiError | None = None
             try:
-                created = api.send("POST", f"teams/{organization}/{inputs['team']}/projects/", body, tolerate=(409,))
+                created = api.send(
+                    "POST",
+                    f"teams/{organization}/{inputs['team']}/projects/",
+                    body,
+                    tolerate=(409,),
+                    resource=f"project {slug!r}",
+                    required=PROJECT_FIELDS,
+                )
             except ApiError as error:
-                if not error.ambiguous:
+                if not may_have_taken_effect(error):
                     raise
-                created = None
-            if created is None:
-                # Ambiguous failure or 409: the slug is the natural key, so look before ever sending again.
-                existing = project_ref(api, organization, slug)
-                if existing is None:
-                    raise SentryProviderError(
-                        f"creating Sentry project {slug!r} failed and no project with that slug exists; "
-                        "nothing was created, retry the update"
-                    ) from None
-            else:
+                failure, created = error, None
+            if created is not None:
+                record_creation(LEDGER_KIND, created["id"])
                 return dynamic.CreateResult(str(created["id"]), _outputs(inputs, created, adopted=False))
+            # Ambiguous failure or 409: the slug is the natural key, so look before ever sending again.
+            existing, looks = look_again(api, lambda: project_ref(api, organization, slug))
+            if existing is None:
+                if failure is None:
+                    raise SentryProviderError(
+                        f"Sentry says the slug {slug!r} is taken in {organization!r} (409), but no project answers "
+                        "to it: a project with this slug may still be pending deletion; wait for Sentry to finish "
+                        "deleting it, or choose another slug"
+                    )
+                raise unproven_create(
+                    failure, f"a project with slug {slug!r}", f"GET projects/{organization}/{slug}/", looks
+                ) from None
+            # After a 409 the project is somebody's that appeared meanwhile; after an ambiguous failure it is ours.
+            adopted = failure is None
+        if adopted:
+            record_adoption(LEDGER_KIND, existing["id"], f"project {slug!r} ({existing['id']})")
+        record_creation(LEDGER_KIND, existing["id"])
         project = self._converge(api, inputs, existing)
         return dynamic.CreateResult(str(project["id"]), _outputs(inputs, project, adopted=adopted))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = from_engine(props)
         organization = props.get("organization")
         if not organization:
             raise SentryProviderError("reading a Sentry project needs its organization in the resource inputs")
         api = SentryApi(self.tuning)
-        project = api.get(f"projects/{organization}/{id_}/")
+        project = api.get(f"projects/{organization}/{id_}/", resource=f"project {id_}", required=PROJECT_FIELDS)
         if project is None:
             return dynamic.ReadResult(None, {})
         team_slugs = sorted(t["slug"] for t in project.get("teams") or [])
@@ -134,18 +166,24 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         return dynamic.ReadResult(str(project["id"]), outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        olds, news = from_engine(olds), from_engine(news)
         inputs = _normalise(news)
         api = SentryApi(self.tuning)
-        current = api.get(f"projects/{inputs['organization']}/{id_}/")
+        current = api.get(
+            f"projects/{inputs['organization']}/{id_}/", resource=f"project {id_}", required=PROJECT_FIELDS
+        )
         if current is None:
             raise SentryProviderError(f"Sentry project {id_} no longer exists; refresh to drop it from state")
         project = self._converge(api, inputs, current, old_team=olds.get("team"))
         return dynamic.UpdateResult(_outputs(inputs, project, adopted=bool(olds.get("adopted", False))))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_engine(props)
+        if kept_for_its_adopter(LEDGER_KIND, id_, f"project {id_}"):
+            return
         api = SentryApi(self.tuning)
         # Deletion is asynchronous in Sentry; a 404 means it is already gone.
-        api.send("DELETE", f"projects/{props['organization']}/{id_}/", tolerate=(404,))
+        api.send("DELETE", f"projects/{props['organization']}/{id_}/", tolerate=(404,), resource=f"project {id_}")
 
     @staticmethod
     def _converge(
@@ -159,13 +197,31 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         }
         if changes:
             # Numeric id in the path: after a slug rename the old slug only answers with a redirect.
-            project = api.send("PUT", f"projects/{organization}/{project_id}/", changes)
+            project = api.send(
+                "PUT",
+                f"projects/{organization}/{project_id}/",
+                changes,
+                resource=f"project {project_id}",
+                required=PROJECT_FIELDS,
+            )
         team_slugs = {t["slug"] for t in project.get("teams") or []}
         if inputs["team"] not in team_slugs:
-            project = api.send("POST", f"projects/{organization}/{project_id}/teams/{inputs['team']}/")
+            project = api.send(
+                "POST",
+                f"projects/{organization}/{project_id}/teams/{inputs['team']}/",
+                resource=f"project {project_id}",
+                required=PROJECT_FIELDS,
+            )
             if old_team and old_team != inputs["team"] and old_team in team_slugs:
                 api.send("DELETE", f"projects/{organization}/{project_id}/teams/{old_team}/", tolerate=(404,))
-                project = api.get(f"projects/{organization}/{project_id}/") or project
+                project = (
+                    api.get(
+                        f"projects/{organization}/{project_id}/",
+                        resource=f"project {project_id}",
+                        required=PROJECT_FIELDS,
+                    )
+                    or project
+                )
         return project
 
 

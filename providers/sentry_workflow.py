@@ -14,8 +14,15 @@ from providers.sentry_common import (
     SentryProviderError,
     canonical,
     check_slug,
+    from_engine,
     is_unknown,
+    kept_for_its_adopter,
+    look_again,
+    may_have_taken_effect,
+    record_adoption,
+    record_creation,
     require_project,
+    unproven_create,
 )
 
 # Documented repeat-notification intervals in minutes.
@@ -30,6 +37,41 @@ TRIGGER_TYPES = (
     "new_high_priority_issue",
     "existing_high_priority_issue",
     "issue_resolution_change",
+)
+# Filter-condition and action types Sentry's workflow validator accepts (reference §6); others are a 400.
+FILTER_TYPES = (
+    "issue_priority_greater_or_equal",
+    "issue_priority_deescalating",
+    "event_frequency_count",
+    "event_frequency_percent",
+    "event_unique_user_frequency_count",
+    "percent_sessions_count",
+    "percent_sessions_percent",
+    "issue_occurrences",
+    "age_comparison",
+    "assigned_to",
+    "issue_category",
+    "issue_type",
+    "level",
+    "tagged_event",
+    "event_attribute",
+    "latest_release",
+    "latest_adopted_release",
+)
+# `plugin` still exists on old alerts but can no longer be created.
+ACTION_TYPES = (
+    "email",
+    "slack",
+    "pagerduty",
+    "discord",
+    "msteams",
+    "opsgenie",
+    "jira",
+    "jira_server",
+    "github",
+    "vsts",
+    "sentry_app",
+    "webhook",
 )
 SPECIFIC_TARGET_TYPES = ("slack", "pagerduty", "discord", "msteams", "opsgenie")
 NEEDS_INTEGRATION = SPECIFIC_TARGET_TYPES
@@ -47,6 +89,26 @@ INPUT_KEYS = (
     "issue_stream_projects",
 )
 OUTPUT_ONLY_KEYS = ("workflow_id", "connected_detector_ids", "issue_stream_detector_ids", "date_updated")
+WORKFLOW_FIELDS = ("id",)
+LEDGER_KIND = "workflow"
+# Slack user targets keep "@"; everything else is a channel, which Sentry stores as "#" + name.
+SLACK_MEMBER_PREFIX, SLACK_CHANNEL_PREFIX = "@", "#"
+
+
+def _resource(name: Any) -> str:
+    return f"alert {name!r}"
+
+
+def _slack_display(value: Any) -> Any:
+    """A Slack target the way Sentry stores it: its form strips '#'/'@' and saves prefix + name."""
+    if not isinstance(value, str) or is_unknown(value):
+        return value
+    text = value.strip()
+    name = text.lstrip(SLACK_MEMBER_PREFIX + SLACK_CHANNEL_PREFIX)
+    if not name:
+        return None
+    prefix = SLACK_MEMBER_PREFIX if text.startswith(SLACK_MEMBER_PREFIX) else SLACK_CHANNEL_PREFIX
+    return prefix + name
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -74,14 +136,54 @@ def _normalise_action(action: dict[str, Any]) -> dict[str, Any]:
     data = {k: v for k, v in (action.get("data") or {}).items() if v not in ("", None)}
     if kind == "pagerduty":
         data.setdefault("priority", "default")
+    display = _text_or_none(action.get("target_display", config.get("targetDisplay")))
+    if kind == "slack":
+        display = _slack_display(display)
     return {
         "type": kind,
         "integration_id": _text_or_none(action.get("integration_id", action.get("integrationId"))),
         "target_type": target_type,
         "target_identifier": _text_or_none(action.get("target_identifier", config.get("targetIdentifier"))),
-        "target_display": _text_or_none(action.get("target_display", config.get("targetDisplay"))),
+        "target_display": display,
         "data": dict(sorted(data.items())),
     }
+
+
+def _as_sentry_stores(wanted: Any, observed: Any) -> Any:
+    """Observed filter groups compared the way they were asked for: Sentry resolves a Slack channel name on
+    save and stores the channel id, so a Slack action declared without an id matches any resolved id.
+
+    Without this every refresh shows a change and every `up` re-PUTs the alert, and Sentry recreates its actions.
+    """
+    if is_unknown(wanted) or is_unknown(observed) or not isinstance(wanted, list) or not isinstance(observed, list):
+        return observed
+    # Per filter group (its logic and conditions): the same channel may be pinned by id in one group only.
+    name_only = {
+        (_group_key(g), a.get("integration_id"), a.get("target_display"))
+        for g in wanted
+        if isinstance(g, dict)
+        for a in g.get("actions") or []
+        if isinstance(a, dict) and a.get("type") == "slack" and a.get("target_identifier") is None
+    }
+
+    def settle(group: str, action: dict[str, Any]) -> dict[str, Any]:
+        key = (group, action.get("integration_id"), action.get("target_display"))
+        if action.get("type") == "slack" and key in name_only:
+            return {**action, "target_identifier": None}
+        return action
+
+    return sorted(
+        (
+            {**g, "actions": sorted((settle(_group_key(g), a) for a in g.get("actions") or []), key=canonical)}
+            for g in observed
+            if isinstance(g, dict)
+        ),
+        key=canonical,
+    )
+
+
+def _group_key(group: dict[str, Any]) -> str:
+    return canonical([group.get("logic_type"), group.get("conditions")])
 
 
 def _normalise_filter(group: dict[str, Any]) -> dict[str, Any]:
@@ -176,9 +278,13 @@ def _body(inputs: dict[str, Any], detector_ids: list[str]) -> dict[str, Any]:
 
 
 def _outputs(inputs: dict[str, Any], workflow: dict[str, Any], issue_stream_ids: list[str]) -> dict[str, Any]:
+    observed = _observed(workflow, issue_stream_ids)
+    # State keeps a Slack action as declared (no channel id Sentry resolved by itself), so a refresh and the
+    # next preview see exactly what the last apply wrote.
+    observed["action_filters"] = _as_sentry_stores(inputs["action_filters"], observed["action_filters"])
     return {
         **inputs,
-        **_observed(workflow, issue_stream_ids),
+        **observed,
         "workflow_id": str(workflow["id"]),
         "connected_detector_ids": _id_list(workflow.get("detectorIds")),
         "issue_stream_detector_ids": issue_stream_ids,
@@ -193,12 +299,22 @@ def _action_problems(where: str, action: Any) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if not isinstance(kind, str) or not kind:
         problems.append((where, "action type is required (e.g. slack, pagerduty, email)"))
+    elif not is_unknown(kind) and kind not in ACTION_TYPES:
+        problems.append((f"{where}.type", f"Sentry rejects action type {kind!r}; known: {list(ACTION_TYPES)}"))
     if kind in NEEDS_INTEGRATION and not action.get("integration_id"):
         problems.append((where, f"{kind} actions need integration_id (Sentry's integration id)"))
     if kind == "pagerduty" and not action.get("target_identifier"):
         problems.append((where, "pagerduty actions need target_identifier (the Sentry PagerDuty service-table row id)"))
-    if kind == "slack" and not (action.get("target_display") or action.get("target_identifier")):
-        problems.append((where, "slack actions need target_display (channel name) or target_identifier (channel id)"))
+    display = action.get("target_display")
+    if kind == "slack" and not is_unknown(display) and not (isinstance(display, str) and _slack_display(display)):
+        # Sentry's Slack form requires the name (targetDisplay) and answers 400 to an action with only an id.
+        problems.append(
+            (
+                f"{where}.target_display",
+                "slack actions need target_display, the channel name (e.g. '#alerts'); "
+                "Sentry rejects a Slack action that carries only a channel id",
+            )
+        )
     if kind == "email" and action.get("target_type") not in ("user", "team", "issue_owners"):
         problems.append((where, "email actions need target_type user, team or issue_owners"))
     priority = (action.get("data") or {}).get("priority")
@@ -215,6 +331,7 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         self.tuning = tuning
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        news = from_engine(news)
         failures: list[tuple[str, str]] = []
         raw_filters = news.get("action_filters") or []
         if is_unknown(raw_filters):
@@ -230,8 +347,16 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
             if (group.get("logic_type") or "any-short") not in LOGIC_TYPES:
                 failures.append((where, f"logic_type must be one of {list(LOGIC_TYPES)}"))
             for c_index, condition in enumerate(group.get("conditions") or []):
-                if not isinstance(condition, dict) or not condition.get("type"):
+                kind = condition.get("type") if isinstance(condition, dict) else None
+                if not kind:
                     failures.append((f"{where}.conditions[{c_index}]", "each condition needs a type"))
+                elif not is_unknown(kind) and kind not in FILTER_TYPES:
+                    failures.append(
+                        (
+                            f"{where}.conditions[{c_index}].type",
+                            f"Sentry rejects filter condition type {kind!r}; known: {list(FILTER_TYPES)}",
+                        )
+                    )
             if not group.get("actions"):
                 failures.append((where, "a filter group without actions notifies nobody"))
             for a_index, action in enumerate(group.get("actions") or []):
@@ -253,7 +378,9 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(p, r) for p, r in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        olds, news = from_engine(olds), from_engine(news)
         old, new = _normalise(olds), _normalise(news)
+        old["action_filters"] = _as_sentry_stores(new["action_filters"], old["action_filters"])
         changed = [k for k in INPUT_KEYS if canonical(old[k]) != canonical(new[k])]
         return dynamic.DiffResult(
             changes=bool(changed),
@@ -263,47 +390,72 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         )
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = from_engine(props)
         inputs = _normalise(props)
         api = SentryApi(self.tuning)
         organization = inputs["organization"]
         issue_stream_ids = self._issue_stream_ids(api, organization, inputs["issue_stream_projects"])
         detector_ids = sorted(set(inputs["detector_ids"]) | set(issue_stream_ids))
         existing = self._find(api, organization, inputs["name"])
-        if existing is None:
+        if existing is not None:
+            record_adoption(LEDGER_KIND, existing["id"], f"alert {inputs['name']!r} ({existing['id']})")
+        else:
             try:
-                created = api.send("POST", f"organizations/{organization}/workflows/", _body(inputs, detector_ids))
+                created = api.send(
+                    "POST",
+                    f"organizations/{organization}/workflows/",
+                    _body(inputs, detector_ids),
+                    resource=_resource(inputs["name"]),
+                    required=WORKFLOW_FIELDS,
+                )
             except ApiError as error:
-                if not error.ambiguous:
+                if not may_have_taken_effect(error):
                     raise
-                existing = self._find(api, organization, inputs["name"])
+                existing, looks = look_again(api, lambda: self._find(api, organization, inputs["name"]))
                 if existing is None:
-                    raise SentryProviderError(
-                        f"creating Sentry alert {inputs['name']!r} failed and no alert with that name "
-                        "exists; "
-                        "nothing was created, retry the update"
+                    raise unproven_create(
+                        error,
+                        f"an alert named {inputs['name']!r}",
+                        f"the alert list of organization {organization!r}",
+                        looks,
                     ) from None
             else:
-                return dynamic.CreateResult(str(created["id"]), _outputs(inputs, created, issue_stream_ids))
+                # Whatever Sentry kept differently from the request (an alert declared disabled that came back
+                # enabled) is converged now, not left live until the next update.
+                workflow = self._converge(api, inputs, created, detector_ids, issue_stream_ids)
+                record_creation(LEDGER_KIND, workflow["id"])
+                return dynamic.CreateResult(str(workflow["id"]), _outputs(inputs, workflow, issue_stream_ids))
+        record_creation(LEDGER_KIND, existing["id"])
         workflow = self._converge(api, inputs, existing, detector_ids, issue_stream_ids)
         return dynamic.CreateResult(str(workflow["id"]), _outputs(inputs, workflow, issue_stream_ids))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = from_engine(props)
         organization = props.get("organization")
         if not organization:
             raise SentryProviderError("reading a Sentry alert needs its organization in the resource inputs")
-        workflow = SentryApi(self.tuning).get(f"organizations/{organization}/workflows/{id_}/")
+        workflow = SentryApi(self.tuning).get(
+            f"organizations/{organization}/workflows/{id_}/", resource=f"alert {id_}", required=WORKFLOW_FIELDS
+        )
         if workflow is None:
             return dynamic.ReadResult(None, {})
         issue_stream_ids = _id_list(props.get("issue_stream_detector_ids"))
         base = _normalise(props)
-        inputs = {**base, **_observed(workflow, issue_stream_ids)}
+        observed = _observed(workflow, issue_stream_ids)
+        observed["action_filters"] = _as_sentry_stores(base["action_filters"], observed["action_filters"])
+        inputs = {**base, **observed}
         return dynamic.ReadResult(str(workflow["id"]), _outputs(base, workflow, issue_stream_ids), inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        olds, news = from_engine(olds), from_engine(news)
         inputs = _normalise(news)
         api = SentryApi(self.tuning)
         organization = inputs["organization"]
-        current = api.get(f"organizations/{organization}/workflows/{id_}/")
+        current = api.get(
+            f"organizations/{organization}/workflows/{id_}/",
+            resource=_resource(inputs["name"]),
+            required=WORKFLOW_FIELDS,
+        )
         if current is None:
             raise SentryProviderError(f"Sentry alert {id_} no longer exists; refresh to drop it from state")
         issue_stream_ids = self._issue_stream_ids(api, organization, inputs["issue_stream_projects"])
@@ -312,15 +464,22 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(_outputs(inputs, workflow, issue_stream_ids))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_engine(props)
+        if kept_for_its_adopter(LEDGER_KIND, id_, f"alert {id_}"):
+            return
         SentryApi(self.tuning).send(
-            "DELETE", f"organizations/{props['organization']}/workflows/{id_}/", tolerate=(404,)
+            "DELETE",
+            f"organizations/{props['organization']}/workflows/{id_}/",
+            tolerate=(404,),
+            resource=f"alert {id_}",
         )
 
     @staticmethod
     def _find(api: SentryApi, organization: str, name: str) -> dict[str, Any] | None:
         # The whole list, not a `query=` search: search syntax could miss names with spaces or colons, and a
         # missed match here would mean a duplicate alert.
-        found = [w for w in api.list_all(f"organizations/{organization}/workflows/") if w.get("name") == name]
+        listed = api.list_all(f"organizations/{organization}/workflows/", resource=_resource(name))
+        found = [w for w in listed if w.get("name") == name]
         if len(found) > 1:
             raise SentryProviderError(
                 f"{len(found)} Sentry alerts are named {name!r}; merge or rename them before the estate adopts one"
@@ -345,6 +504,7 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
                 for d in api.list_all(
                     f"organizations/{organization}/detectors/",
                     {"project": project_id, "query": "type:issue_stream"},
+                    resource=f"the issue-stream monitor of project {project_id}",
                 )
                 if d.get("type") == "issue_stream" and str(d.get("projectId")) == project_id
             ]
@@ -369,15 +529,19 @@ class SentryWorkflowProvider(dynamic.ResourceProvider):
         detector_ids: list[str],
         issue_stream_ids: list[str],
     ) -> dict[str, Any]:
-        wanted = {k: inputs[k] for k in _observed(workflow, issue_stream_ids)}
         observed = _observed(workflow, issue_stream_ids)
+        observed["action_filters"] = _as_sentry_stores(inputs["action_filters"], observed["action_filters"])
+        wanted = {k: inputs[k] for k in observed}
         if canonical(wanted) == canonical(observed) and _id_list(workflow.get("detectorIds")) == detector_ids:
             return workflow
-        return api.send(
+        updated = api.send(
             "PUT",
             f"organizations/{inputs['organization']}/workflows/{workflow['id']}/",
             _body(inputs, detector_ids),
+            resource=_resource(inputs["name"]),
+            required=WORKFLOW_FIELDS,
         )
+        return updated or workflow
 
 
 class SentryWorkflow(dynamic.Resource, module="sentry", name="Workflow"):

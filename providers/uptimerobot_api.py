@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ from urllib.parse import parse_qs, urlparse
 
 from pulumi.runtime import rpc
 
-from providers.http import ApiClient
+from providers import wire
+from providers.http import ApiClient, ApiError, MalformedResponse
 
 API_KEY_ENV = "UPTIMEROBOT_API_KEY"
 API_URL_ENV = "UPTIMEROBOT_API_URL"
@@ -38,6 +40,77 @@ class Tuning:
     find_attempts: int = 4
     first_backoff_seconds: float = 0.5
     max_backoff_seconds: float = 3.0
+
+
+# --- adoption ledger ------------------------------------------------------------------------------
+#
+# Why: `create` adopts an existing object with the same natural key (an orphan of an interrupted `up`).
+# When a resource's URN changes (a rename without `aliases`) or it is `--replace`d, the engine creates
+# the new resource first, which adopts the live object, and then deletes the old URN, whose `delete`
+# would remove the object the new resource has just taken over. Every dynamic resource of one
+# deployment runs in one provider-host process, so an adoption recorded here is seen by that later
+# delete, which then only forgets the object. Residual risk (docs/uptimerobot.md): a run interrupted
+# between the adopting create and the old delete loses the record; use `aliases` for renames.
+# The same ledger also keeps two resources of one deployment from claiming one object: a create that
+# finds an object another resource created or adopted moments ago refuses to adopt it.
+_ADOPTED: set[tuple[str, str, str]] = set()
+_CLAIMED: set[tuple[str, str, str]] = set()
+_ADOPTED_LOCK = threading.Lock()
+
+
+def _ledger_key(kind: str, vendor_object_id: str) -> tuple[str, str, str]:
+    return (os.environ.get(API_URL_ENV, "").strip() or DEFAULT_API_URL, kind, vendor_object_id)
+
+
+def record_adoption(kind: str, vendor_object_id: str) -> None:
+    """Note that a resource of this deployment took over an object that already existed."""
+    with _ADOPTED_LOCK:
+        _ADOPTED.add(_ledger_key(kind, vendor_object_id))
+        _CLAIMED.add(_ledger_key(kind, vendor_object_id))
+
+
+def record_creation(kind: str, vendor_object_id: str) -> None:
+    """Note that a resource of this deployment created this object."""
+    with _ADOPTED_LOCK:
+        _CLAIMED.add(_ledger_key(kind, vendor_object_id))
+
+
+def claimed_in_this_deployment(kind: str, vendor_object_id: str) -> bool:
+    """Whether another resource of this deployment already created or adopted the object."""
+    with _ADOPTED_LOCK:
+        return _ledger_key(kind, vendor_object_id) in _CLAIMED
+
+
+def adopted_in_this_deployment(kind: str, vendor_object_id: str) -> bool:
+    with _ADOPTED_LOCK:
+        return _ledger_key(kind, vendor_object_id) in _ADOPTED
+
+
+def forget_adoptions() -> None:
+    """For tests that run several 'deployments' in one process."""
+    with _ADOPTED_LOCK:
+        _ADOPTED.clear()
+        _CLAIMED.clear()
+
+
+def write_took_effect(error: ApiError) -> bool:
+    """A 2xx whose body was unusable (no id, not JSON): the write happened, we cannot tell what it made."""
+    return isinstance(error, MalformedResponse) and error.status is not None and 200 <= error.status < 300
+
+
+def unproven_create_message(error: Exception, what: str, looks: int, waited: float) -> str:
+    """The error for a create that may have taken effect but whose object the list does not show.
+
+    Never claims that nothing was created: the list lags behind writes for longer than any recovery
+    window we can afford, so its silence proves nothing (the rerun would make a duplicate).
+    """
+    return (
+        f"{error}. UptimeRobot may have saved {what} anyway, but the list did not show it after "
+        f"{looks} look(s) over {waited:.0f} s (listings lag behind writes), so this stack has no record "
+        f"of it. Before running `pulumi up` again, look for {what} in UptimeRobot (dashboard, or the "
+        "API's list): if it is there, set adopt_id to its id, or wait until the list shows it (create "
+        "then adopts a single exact match); only if it is not there will a rerun not duplicate it."
+    )
 
 
 def api_key() -> str:
@@ -111,7 +184,8 @@ def unescape(text: Any) -> Any:
 
 
 def is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value == UNKNOWN
+    """A value another resource will compute later (an Unknown object through the host; see wire.py)."""
+    return wire.is_unknown(value)
 
 
 def contains_unknown(value: Any) -> bool:

@@ -10,18 +10,25 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
+from providers import wire
 from providers.http import ApiClient, ApiError
 from providers.uptimerobot_api import (
     Tuning,
     UptimeRobotError,
+    adopted_in_this_deployment,
     backoffs,
     changed_keys,
+    claimed_in_this_deployment,
     client,
     is_unknown,
     paged,
+    record_adoption,
+    record_creation,
     sleeper,
     unescape,
+    unproven_create_message,
     vendor_id,
+    write_took_effect,
 )
 
 log = logging.getLogger(__name__)
@@ -55,11 +62,14 @@ class AlertContactProvider(dynamic.ResourceProvider):
         super().__init__()
         self.tuning = tuning or Tuning()
 
+    # Every method first turns the host's doubles back into ints (providers/wire.py says why).
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
-        inputs, failures = normalise_contact_inputs(news)
+        inputs, failures = normalise_contact_inputs(wire.props(news))
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(key, reason) for key, reason in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        olds, news = wire.props(olds), wire.props(news)
         changed = changed_keys(INPUT_KEYS, olds, news)
         # Contacts and integrations live in different collections, and an e-mail contact's address
         # cannot be edited (PATCH takes name and notification settings only).
@@ -67,6 +77,11 @@ class AlertContactProvider(dynamic.ResourceProvider):
         return dynamic.DiffResult(changes=bool(changed), replaces=replaces, stables=["contact_id"])
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = wire.props(props)
+        created = self._create(props)
+        return dynamic.CreateResult(created.id, _with_adopt_id(created.outs, props))
+
+    def _create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         desired = _inputs_only(props)
         api = client(self.tuning)
         if props.get("adopt_id"):
@@ -87,45 +102,69 @@ class AlertContactProvider(dynamic.ResourceProvider):
         collection = COLLECTION[desired["kind"]]
         try:
             response = api.request(
-                "POST", f"/{collection}", json=contact_body(desired), secret_values=[desired["value"]]
+                "POST",
+                f"/{collection}",
+                json=contact_body(desired),
+                secret_values=[desired["value"]],
+                resource=f"{desired['kind']} contact {desired['friendly_name']!r}",
             )
+            # A 201 without a usable id saved a contact we cannot name: recover like an ambiguous create.
+            contact_id = vendor_id(response.require("id")["id"])
         except ApiError as error:
             # 409: another run (or a concurrent create) got there first; the API's check is not transactional.
-            if not (error.ambiguous or error.status == 409):
+            if not (error.ambiguous or write_took_effect(error) or error.status == 409):
                 raise
-            found = self._find(api, desired, attempts=self.tuning.find_attempts)
+            looked: list[float] = []
+            found = self._find(api, desired, attempts=self.tuning.find_attempts, waited=looked)
             if found is None:
+                what = f"the {desired['kind']} contact named {desired['friendly_name']!r} (same address or key)"
                 raise UptimeRobotError(
-                    f"{error}. No matching {desired['kind']} contact exists afterwards, so nothing was "
-                    "created; running `pulumi up` again is safe."
+                    unproven_create_message(error, what, self.tuning.find_attempts, sum(looked))
                 ) from None
             return self._adopt(api, found, desired)
-        contact_id = vendor_id(response.json()["id"])
+        record_creation(COLLECTION[desired["kind"]], contact_id)
         outputs = self._settle(api, desired["kind"], contact_id, desired, strict=False)
         return dynamic.CreateResult(_pulumi_id(desired["kind"], contact_id), outputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = wire.props(props)
         kind, contact_id = _parse_id(id_, props.get("kind"))
         api = client(self.tuning)
         found = self._get(api, kind, contact_id, _inputs_only(props) if props else None, confirm_gone=True)
         if found is None:
             return dynamic.ReadResult(None, {})
-        return dynamic.ReadResult(_pulumi_id(found["kind"], contact_id), found, _inputs_only(found))
+        return dynamic.ReadResult(
+            _pulumi_id(found["kind"], contact_id),
+            _with_adopt_id(found, props),
+            _with_adopt_id(_inputs_only(found), props),
+        )
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        desired = _inputs_only(news)
+        desired = _inputs_only(wire.props(news))
         kind, contact_id = _parse_id(id_, desired["kind"])
         api = client(self.tuning)
         self._patch(api, contact_id, desired)
-        return dynamic.UpdateResult(self._settle(api, kind, contact_id, desired, strict=False))
+        outputs = self._settle(api, kind, contact_id, desired, strict=False)
+        return dynamic.UpdateResult(_with_adopt_id(outputs, wire.props(news)))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         kind, contact_id = _parse_id(id_, props.get("kind"))
+        if adopted_in_this_deployment(COLLECTION[kind], contact_id):
+            # A renamed or replaced resource took this contact over earlier in this deployment; deleting
+            # it would cut every monitor's route to it (uptimerobot_api explains the ledger).
+            log.warning(
+                "uptimerobot %s contact %s was adopted by another resource in this deployment; "
+                "forgetting it instead of deleting it",
+                kind,
+                contact_id,
+            )
+            return
         api = client(self.tuning)
         path = f"/{COLLECTION[kind]}/{contact_id}"
-        api.request("DELETE", path, tolerate=(404, 410))
+        resource = f"{kind} contact {contact_id}"
+        api.request("DELETE", path, tolerate=(404, 410), resource=resource)
         waits, waited = backoffs(self.tuning), 0.0
-        while api.request("GET", path, tolerate=(404, 410)).status_code not in (404, 410):
+        while api.request("GET", path, tolerate=(404, 410), resource=resource).status_code not in (404, 410):
             if waited >= self.tuning.settle_timeout_seconds:
                 raise UptimeRobotError(
                     f"{kind} contact {contact_id} still readable {waited:.0f} s after delete"
@@ -145,7 +184,13 @@ class AlertContactProvider(dynamic.ResourceProvider):
             }
         else:
             body = contact_body(desired)
-        api.request("PATCH", f"/{COLLECTION[kind]}/{contact_id}", json=body, secret_values=[desired["value"]])
+        api.request(
+            "PATCH",
+            f"/{COLLECTION[kind]}/{contact_id}",
+            json=body,
+            secret_values=[desired["value"]],
+            resource=f"{kind} contact {desired['friendly_name']!r}",
+        )
 
     def _adopt(self, api: ApiClient, found: dict[str, Any], desired: dict[str, Any]) -> dynamic.CreateResult:
         contact_id = found["contact_id"]
@@ -155,6 +200,14 @@ class AlertContactProvider(dynamic.ResourceProvider):
             raise UptimeRobotError(
                 f"contact {contact_id} is not a {desired['kind']} contact for that address"
             )
+        if claimed_in_this_deployment(COLLECTION[desired["kind"]], contact_id):
+            raise UptimeRobotError(
+                f"{desired['kind']} contact {contact_id} ({desired['friendly_name']!r}) already belongs to another "
+                "resource of this deployment, which created or adopted it; two resources declare the same "
+                "contact (same address, webhook or key): declare it once and share it"
+            )
+        # From here on this resource manages it; an older resource's delete in this run must not remove it.
+        record_adoption(COLLECTION[desired["kind"]], contact_id)
         if not _matches(found, desired):
             self._patch(api, contact_id, desired)
         outputs = self._settle(api, desired["kind"], contact_id, desired, strict=True)
@@ -194,15 +247,18 @@ class AlertContactProvider(dynamic.ResourceProvider):
     ) -> dict[str, Any] | None:
         path = f"/{COLLECTION[kind]}/{contact_id}"
         secrets = [desired["value"]] if desired and isinstance(desired.get("value"), str) else []
-        response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets)
+        resource = f"{kind} contact {contact_id}"
+        response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets, resource=resource)
         if response.status_code in (404, 410) and confirm_gone:
             sleeper(self.tuning)(self.tuning.first_backoff_seconds)
-            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets)
+            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets, resource=resource)
         if response.status_code in (404, 410):
             return None
         return contact_outputs(response.json())
 
-    def _find(self, api: ApiClient, desired: Mapping[str, Any], *, attempts: int) -> dict[str, Any] | None:
+    def _find(
+        self, api: ApiClient, desired: Mapping[str, Any], *, attempts: int, waited: list[float] | None = None
+    ) -> dict[str, Any] | None:
         """The existing contact for the same kind and address/webhook/key; the natural key of a contact."""
         waits = backoffs(self.tuning)
         for attempt in range(attempts):
@@ -217,7 +273,10 @@ class AlertContactProvider(dynamic.ResourceProvider):
                 ):
                     return found
             if attempt < attempts - 1:
-                sleeper(self.tuning)(next(waits))
+                wait = next(waits)
+                sleeper(self.tuning)(wait)
+                if waited is not None:
+                    waited.append(wait)
         return None
 
 
@@ -371,6 +430,11 @@ def contact_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
         "location": str(item.get("location") or "us").lower() if kind == "pagerduty" else None,
         "auto_resolve": bool(item.get("autoResolve", False)) if kind == "pagerduty" else None,
     }
+
+
+def _with_adopt_id(values: dict[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` plus the declared `adopt_id`, kept in outputs so a refresh hands the same inputs back."""
+    return {**values, "adopt_id": props["adopt_id"]} if props.get("adopt_id") else values
 
 
 def _inputs_only(props: Mapping[str, Any]) -> dict[str, Any]:

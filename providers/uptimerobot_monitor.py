@@ -11,19 +11,26 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi.dynamic as dynamic
 
+from providers import wire
 from providers.http import ApiClient, ApiError
 from providers.uptimerobot_api import (
     Tuning,
     UptimeRobotError,
+    adopted_in_this_deployment,
     backoffs,
     changed_keys,
+    claimed_in_this_deployment,
     client,
     contains_unknown,
     is_unknown,
     paged,
+    record_adoption,
+    record_creation,
     sleeper,
     unescape,
+    unproven_create_message,
     vendor_id,
+    write_took_effect,
 )
 
 log = logging.getLogger(__name__)
@@ -40,6 +47,8 @@ KEYWORD_TYPE_ALIASES = {
 }
 TYPES_WITH_TIMEOUT = {"HTTP", "KEYWORD", "PORT", "API"}
 TYPES_WITH_HTTP_METHOD = {"HTTP", "KEYWORD", "API"}
+# PING and PORT monitors target a host; the API may give back only the host of a URL it was sent.
+HOST_ONLY_TYPES = {"PING", "PORT"}
 MIN_INTERVAL_SECONDS = 30
 MAX_INTERVAL_SECONDS = 2_678_400
 # Everything a user sets; diff compares exactly these. `adopt_id` only steers create().
@@ -60,6 +69,8 @@ INPUT_KEYS = (
 OUTPUT_ONLY_KEYS = ("monitor_id", "status")
 AMBIGUOUS_CREATE_CODE = "000-004"
 HTML_SPECIAL = re.compile(r"[&<>\"']")
+# How a contact can be named in `alert_contacts`: the vendor id, or an AlertContact's Pulumi id.
+CONTACT_REFERENCE = re.compile(r"^(?:(?:alert-contacts|integrations)/)?0*(\d+)$")
 
 
 class MonitorProvider(dynamic.ResourceProvider):
@@ -71,12 +82,14 @@ class MonitorProvider(dynamic.ResourceProvider):
 
     # --- check / diff -----------------------------------------------------------------------------
 
+    # Every method first turns the host's doubles back into ints (providers/wire.py says why).
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
-        inputs, failures = normalise_monitor_inputs(news)
+        inputs, failures = normalise_monitor_inputs(wire.props(news))
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(key, reason) for key, reason in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        changed = changed_keys(INPUT_KEYS, olds, news)
+        changed = changed_keys(INPUT_KEYS, wire.props(olds), wire.props(news))
         # The API cannot change a monitor's type: a new type is a new monitor (new id, history lost).
         replaces = [key for key in changed if key == "type"]
         stables = ["monitor_id"] + ([] if replaces else ["type"])
@@ -85,6 +98,11 @@ class MonitorProvider(dynamic.ResourceProvider):
     # --- create / read / update / delete ----------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        props = wire.props(props)
+        created = self._create(props)
+        return dynamic.CreateResult(created.id, _with_adopt_id(created.outs, props))
+
+    def _create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         desired = _inputs_only(props)
         api = client(self.tuning)
         adopt_id = props.get("adopt_id")
@@ -104,39 +122,65 @@ class MonitorProvider(dynamic.ResourceProvider):
 
         try:
             response = api.request(
-                "POST", "/monitors", json=monitor_body(desired), secret_values=_secrets(desired)
+                "POST",
+                "/monitors",
+                json=monitor_body(desired),
+                secret_values=_secrets(desired),
+                resource=f"monitor {desired['friendly_name']!r}",
             )
+            # A 201 without a usable id saved a monitor we cannot name: recover like an ambiguous create.
+            monitor_id = vendor_id(response.require("id")["id"])
         except ApiError as error:
             saved_anyway = error.status == 404 and error.vendor_code == AMBIGUOUS_CREATE_CODE
-            if not (saved_anyway or error.ambiguous):
+            if not (saved_anyway or write_took_effect(error) or error.ambiguous):
                 raise
             return self._recover_ambiguous_create(api, desired, error)
-        monitor_id = vendor_id(response.json()["id"])
+        record_creation("monitor", monitor_id)
         return dynamic.CreateResult(monitor_id, self._settle(api, monitor_id, desired, strict=False))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        props = wire.props(props)
         api = client(self.tuning)
         found = self._get(api, vendor_id(id_), _inputs_only(props) if props else None, confirm_gone=True)
         if found is None:
             return dynamic.ReadResult(None, {})
-        return dynamic.ReadResult(found["monitor_id"], found, _inputs_only(found))
+        return dynamic.ReadResult(
+            found["monitor_id"], _with_adopt_id(found, props), _with_adopt_id(_inputs_only(found), props)
+        )
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        desired = _inputs_only(news)
+        desired = _inputs_only(wire.props(news))
         api = client(self.tuning)
         body = monitor_body(desired)
         body.pop("type")
-        api.request("PATCH", f"/monitors/{vendor_id(id_)}", json=body, secret_values=_secrets(desired))
-        return dynamic.UpdateResult(self._settle(api, vendor_id(id_), desired, strict=False))
+        api.request(
+            "PATCH",
+            f"/monitors/{vendor_id(id_)}",
+            json=body,
+            secret_values=_secrets(desired),
+            resource=f"monitor {desired['friendly_name']!r}",
+        )
+        outputs = self._settle(api, vendor_id(id_), desired, strict=False)
+        return dynamic.UpdateResult(_with_adopt_id(outputs, wire.props(news)))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        if adopted_in_this_deployment("monitor", vendor_id(id_)):
+            # A renamed or replaced resource took this monitor over earlier in this deployment: the old
+            # URN's delete must not remove what the new one now manages (uptimerobot_api explains).
+            log.warning(
+                "uptimerobot monitor %s was adopted by another resource in this deployment; "
+                "forgetting it instead of deleting it",
+                vendor_id(id_),
+            )
+            return
         api = client(self.tuning)
         path = f"/monitors/{vendor_id(id_)}"
-        api.request("DELETE", path, tolerate=(404, 410))
+        resource = f"monitor {vendor_id(id_)}"
+        api.request("DELETE", path, tolerate=(404, 410), resource=resource)
         waits = backoffs(self.tuning)
         waited = 0.0
         # Deletes lag like writes do: only a 404/410 on read proves the monitor is gone.
-        while api.request("GET", path, tolerate=(404, 410)).status_code not in (404, 410):
+        while api.request("GET", path, tolerate=(404, 410), resource=resource).status_code not in (404, 410):
             if waited >= self.tuning.settle_timeout_seconds:
                 raise UptimeRobotError(f"monitor {vendor_id(id_)} still readable {waited:.0f} s after delete")
             wait = next(waits)
@@ -149,7 +193,8 @@ class MonitorProvider(dynamic.ResourceProvider):
         self, api: ApiClient, desired: dict[str, Any], error: ApiError
     ) -> dynamic.CreateResult:
         # Never re-POST: the monitor may exist. Find it (the list lags too) and adopt it only if unique.
-        matches = self._find(api, desired, attempts=self.tuning.find_attempts)
+        looked: list[float] = []
+        matches = self._find(api, desired, attempts=self.tuning.find_attempts, waited=looked)
         if len(matches) == 1:
             log.warning(
                 "uptimerobot create answered %s but monitor %s was saved; adopting it",
@@ -159,22 +204,37 @@ class MonitorProvider(dynamic.ResourceProvider):
             return self._adopt(api, matches[0], desired)
         if matches:
             raise _too_many(desired, matches) from None
+        target = f" for {desired['url']}" if desired.get("url") else ""
+        what = f"the {desired['type']} monitor named {desired['friendly_name']!r}{target}"
         raise UptimeRobotError(
-            f"{error}. No monitor named {desired['friendly_name']!r} exists afterwards, so nothing was "
-            "created; running `pulumi up` again is safe (create looks for an existing monitor first)."
+            unproven_create_message(error, what, self.tuning.find_attempts, sum(looked))
         ) from None
 
     def _adopt(self, api: ApiClient, found: dict[str, Any], desired: dict[str, Any]) -> dynamic.CreateResult:
         monitor_id = found["monitor_id"]
+        if found["type"] != desired["type"]:
+            raise UptimeRobotError(
+                f"monitor {monitor_id} is a {found['type']} monitor; its type cannot become "
+                f"{desired['type']}"
+            )
+        if claimed_in_this_deployment("monitor", monitor_id):
+            raise UptimeRobotError(
+                f"monitor {monitor_id} ({desired['friendly_name']!r}) already belongs to another resource of "
+                "this deployment, which created or adopted it; two resources declare the same monitor "
+                "(name, type and target): give one of them another name"
+            )
+        # From here on this resource manages it; an older resource's delete in this run must not remove it.
+        record_adoption("monitor", monitor_id)
         if not _matches(found, desired):
-            if found["type"] != desired["type"]:
-                raise UptimeRobotError(
-                    f"monitor {monitor_id} is a {found['type']} monitor; its type cannot become "
-                    f"{desired['type']}"
-                )
             body = monitor_body(desired)
             body.pop("type")
-            api.request("PATCH", f"/monitors/{monitor_id}", json=body, secret_values=_secrets(desired))
+            api.request(
+                "PATCH",
+                f"/monitors/{monitor_id}",
+                json=body,
+                secret_values=_secrets(desired),
+                resource=f"monitor {desired['friendly_name']!r}",
+            )
         return dynamic.CreateResult(monitor_id, self._settle(api, monitor_id, desired, strict=True))
 
     def _settle(
@@ -212,8 +272,10 @@ class MonitorProvider(dynamic.ResourceProvider):
     ) -> dict[str, Any] | None:
         path = f"/monitors/{monitor_id}"
         secrets = _secrets(desired or {})
+        name = (desired or {}).get("friendly_name")
+        resource = f"monitor {monitor_id}" + (f" ({name!r})" if isinstance(name, str) else "")
         try:
-            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets)
+            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets, resource=resource)
         except ApiError as error:
             if error.status is None or error.status < 500:
                 raise
@@ -222,12 +284,15 @@ class MonitorProvider(dynamic.ResourceProvider):
         if response.status_code in (404, 410) and confirm_gone:
             # A just-written monitor can 404 for a moment; a second look separates lag from deletion.
             sleeper(self.tuning)(self.tuning.first_backoff_seconds)
-            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets)
+            response = api.request("GET", path, tolerate=(404, 410), secret_values=secrets, resource=resource)
         if response.status_code in (404, 410):
             return None
         return monitor_outputs(response.json())
 
-    def _find(self, api: ApiClient, desired: Mapping[str, Any], *, attempts: int) -> list[dict[str, Any]]:
+    def _find(
+        self, api: ApiClient, desired: Mapping[str, Any], *, attempts: int, waited: list[float] | None = None
+    ) -> list[dict[str, Any]]:
+        """Exact natural-key matches (name, type, target); `waited` collects the pauses between looks."""
         waits = backoffs(self.tuning)
         for attempt in range(attempts):
             matches = [
@@ -239,7 +304,10 @@ class MonitorProvider(dynamic.ResourceProvider):
             ]
             if matches or attempt == attempts - 1:
                 return matches
-            sleeper(self.tuning)(next(waits))
+            wait = next(waits)
+            sleeper(self.tuning)(wait)
+            if waited is not None:
+                waited.append(wait)
         return []
 
     def _list(self, api: ApiClient, params: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -348,6 +416,8 @@ def normalise_monitor_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], l
         and urlparse(url).scheme not in {"http", "https"}
     ):
         failures.append(("url", "must be an http(s) URL"))
+    elif not is_unknown(url) and kind in HOST_ONLY_TYPES:
+        url = _host(url)
     out["url"] = url
 
     out["interval_seconds"] = _whole(
@@ -450,7 +520,21 @@ def _alert_contacts(value: Any, failures: list[tuple[str, str]]) -> Any:
                 failures.append(("alert_contacts", f"item {position}: {field} must be a whole number >= 0"))
             numbers[field] = number
         raw_id = item["id"]
-        contacts.append({"id": raw_id if is_unknown(raw_id) else vendor_id(raw_id), **numbers})
+        if is_unknown(raw_id):
+            contacts.append({"id": raw_id, **numbers})
+            continue
+        reference = CONTACT_REFERENCE.match(str(raw_id).strip())
+        if reference is None:
+            # The API answers 400 for an id that is not a number; say so before anything is deployed.
+            failures.append(
+                (
+                    "alert_contacts",
+                    f"item {position}: id {str(raw_id)!r} is not a contact id "
+                    "(a number, or an AlertContact id such as integrations/101)",
+                )
+            )
+            continue
+        contacts.append({"id": reference.group(1), **numbers})
     known = [c for c in contacts if not is_unknown(c["id"])]
     ids = [c["id"] for c in known]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
@@ -523,10 +607,12 @@ def monitor_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
     contacts.sort(key=lambda c: (len(c["id"]), c["id"]))
     return {
         "monitor_id": vendor_id(item["id"]),
-        "status": str(item.get("status", "")),
+        "status": run_state(item.get("status")),
         "friendly_name": unescape(item.get("friendlyName", "")).strip(),
         "type": kind,
-        "url": None if kind == "HEARTBEAT" else unescape(item.get("url")),
+        "url": None
+        if kind == "HEARTBEAT"
+        else (_host(unescape(item.get("url"))) if kind in HOST_ONLY_TYPES else unescape(item.get("url"))),
         "interval_seconds": item.get("interval"),
         "timeout_seconds": item.get("timeout") if kind in TYPES_WITH_TIMEOUT else None,
         "http_method": str(item.get("httpMethodType") or "GET").upper()
@@ -543,6 +629,21 @@ def monitor_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _with_adopt_id(values: dict[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` plus the declared `adopt_id`, kept in outputs so a refresh hands the same inputs back."""
+    return {**values, "adopt_id": props["adopt_id"]} if props.get("adopt_id") else values
+
+
+def run_state(status: Any) -> str:
+    """`PAUSED` or `ACTIVE`: whether UptimeRobot checks the monitor at all.
+
+    The API's own status (STARTED, UP, SEEMS_DOWN, DOWN, PAUSED) moves with every check; as an output it
+    made each refresh after the first check, and every outage, show as a change. Paused by hand is
+    drift worth seeing (a paused monitor alerts nobody), so that much is kept.
+    """
+    return "PAUSED" if str(status).strip().upper() in {"PAUSED", "0"} else "ACTIVE"
+
+
 def _inputs_only(props: Mapping[str, Any]) -> dict[str, Any]:
     return {key: props.get(key) for key in INPUT_KEYS}
 
@@ -556,8 +657,7 @@ def _matches(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
 def _same_target(kind: str, found: str | None, wanted: str | None) -> bool:
     if kind == "HEARTBEAT":
         return True
-    if kind in {"PING", "PORT"}:
-        # These may come back host-only.
+    if kind in HOST_ONLY_TYPES:
         return _host(found) == _host(wanted)
     return found == wanted
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m review plan|diff|gate ...` (see --help of each)."""
+"""Command line: `python -m review plan|diff|gate|route ...` (see --help of each)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def diff(project_dir: Path, base: str, stack: str, output_format: str) -> int:
     """Run the offline diff; print it to stdout; return the exit code."""
+    try:
+        # The working tree is checked first, in-process, exactly as `plan` checks it: its problems are the
+        # author's to fix (exit 2, every one located) and need no planning of the base to be found.
+        _validated_inputs(project_dir, stack)
+    except PolicyError as err:
+        print(err, file=sys.stderr)
+        print("Nothing was planned (the working tree is invalid).", file=sys.stderr)
+        return EXIT_INVALID
     try:
         result = diff_revisions(project_dir, base, stack)
     except DiffError as err:
@@ -97,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["gate"]:
         # The gate parses its own arguments (review/gate.py): it reads `pulumi preview --json`, not the program.
         return main_gate(argv[1:])
+    if argv[:1] == ["route"]:
+        # Who gets paged for what (review/route.py): its own arguments, like the gate.
+        from review.route import main_route
+
+        code = main_route(argv[1:])
+        _close_event_loop()
+        return code
     args = _parser().parse_args(argv)
     code = EXIT_UNEXPECTED
     if args.command == "plan":

@@ -199,10 +199,19 @@ def _safe(text: str) -> str:
 
 
 def counts(preview: Preview) -> dict[str, int]:
-    """create/update/replace/delete/same, then any other op the engine reported."""
-    summary = dict(preview.change_summary)
-    result = {op: int(summary.pop(op, 0)) for op in COUNTED_OPS}
-    result.update({op: n for op, n in sorted(summary.items()) if n})
+    """create/update/replace/delete/same, then any other op: one per resource, refused ones included.
+
+    Taken from the same logical steps as the danger list, not from the engine's changeSummary, which leaves
+    refused steps out (a blocked delete would show as 0 deletes) and, with --show-replacement-steps, still
+    counts a replacement once. `same` comes from changeSummary: same steps are listed only with --show-sames.
+    """
+    tally: dict[str, int] = {}
+    for step in preview.changes():
+        if step.op != "same":
+            tally[step.op] = tally.get(step.op, 0) + 1
+    tally["same"] = int(preview.change_summary.get("same", 0)) or sum(1 for s in preview.steps if s.op == "same")
+    result = {op: tally.pop(op, 0) for op in COUNTED_OPS}
+    result.update({op: n for op, n in sorted(tally.items()) if n})
     return result
 
 
@@ -212,6 +221,8 @@ def _why(step: Step) -> str:
         reasons.append(f"identity-bearing: loses {IDENTITY_TYPES[step.type]}")
     if step.protected:
         reasons.append("protected")
+    if step.refused:
+        reasons.append("refused by the engine: the resource is protected")
     return "; ".join(reasons)
 
 
@@ -229,16 +240,28 @@ def _danger_line(step: Step, *, compact: bool = False) -> str:
 
 
 def _danger_section(result: GateResult, budget: int) -> str:
-    if not result.blocking:
+    failed = [
+        "### ⛔ The preview failed: nothing may be applied from it",
+        "",
+        *(f"- {_safe(reason)}" for reason in result.preview_failures),
+        "",
+        "The engine's messages are not copied here (they can quote values): see the preview job's log.",
+        "",
+    ] if result.preview_failures else []
+    if not result.blocking and failed:
+        head = failed
+    elif not result.blocking:
         head = ["### ✅ No identity-bearing or protected resource is replaced or deleted", ""]
     elif result.allowed_by_label:
         head = [
+            *failed,
             f"### ⚠️ Allowed by the `{ALLOW_LABEL}` label: identity-bearing resources will be replaced or deleted",
             "",
         ]
     else:
         head = [
-            "### ⛔ Blocked: identity-bearing resources would be replaced or deleted",
+            *failed,
+            "### ⛔ Blocked: identity-bearing or protected resources would be replaced or deleted",
             "",
             f"If this is intended, a reviewer adds the `{ALLOW_LABEL}` label and the check runs again. "
             "Otherwise keep the resource's name and parent (or add an alias) and change only updatable properties.",
@@ -266,7 +289,7 @@ def _danger_section(result: GateResult, budget: int) -> str:
 
 
 def _detail_block(step: Step, secrets: frozenset[str], *, bullet: str = "- ", indent: str = "  ") -> str:
-    flags = " (protected)" if step.protected else ""
+    flags = (" (protected)" if step.protected else "") + (" (refused by the engine)" if step.refused else "")
     lines = [f"{bullet}**{_safe(step.op)}** `{_safe(step.name)}` (`{_safe(step.type)}`){flags}"]
     paths = step.changed_paths()
     diff = step.detailed_diff or {}
@@ -278,7 +301,7 @@ def _detail_block(step: Step, secrets: frozenset[str], *, bullet: str = "- ", in
 
 
 def _changed_steps(preview: Preview) -> list[Step]:
-    return [s for s in preview.steps if s.op != "same" or s.unprotects]
+    return [s for s in preview.changes() if s.op != "same" or s.unprotects]
 
 
 def _title(preview: Preview) -> str:
@@ -336,8 +359,11 @@ def render_text(preview: Preview, result: GateResult) -> str:
     problems = {k: v for k, v in preview.diagnostics.items() if k in ("error", "warning")}
     if problems:
         lines.append("diagnostics: " + ", ".join(f"{n} {k}" for k, n in sorted(problems.items())))
+    for failure in result.preview_failures:
+        lines.append(f"gate: FAILED: {failure}")
     if not result.blocking:
-        lines.append("gate: allowed (no identity-bearing or protected resource is replaced or deleted)")
+        verdict = "no identity-bearing or protected resource is replaced or deleted"
+        lines.append(f"gate: {'FAILED' if result.preview_failures else 'allowed'} ({verdict})")
     elif result.allowed_by_label:
         lines.append(f"gate: ALLOWED BY LABEL `{ALLOW_LABEL}` ({len(result.blocking)} blocking step(s)):")
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,8 @@ REPLACING_INPUTS = {
     "pulumi-python:dynamic/uptimerobot:Monitor": ("type",),
 }
 RULE_GROUP = "grafana:alerting/ruleGroup:RuleGroup"
-_IDENTITY_KEYS = ("uid", "refId", "id", "key", "name")
+_IDENTITY_KEYS = ("uid", "refId", "id", "key", "name", "label")
+_ELEMENT = re.compile(r"\[[^\[\]]*\]")
 
 
 class DiffError(Exception):
@@ -71,13 +74,19 @@ class Diff:
     added: list[Entity] = field(default_factory=list)
     removed: list[Entity] = field(default_factory=list)
     changed: list[tuple[Entity, list[Change]]] = field(default_factory=list)
+    # Who gets paged for what, before → after (review/route.py); None when it could not be computed (note says why).
+    paging: Any = None
+    paging_note: str = ""
 
     def danger(self) -> list[str]:
         """Removals and replacements of identity-bearing resources, in words."""
         lines = []
         for entity in self.removed:
             if entity.type in IDENTITY_TYPES:
-                lines.append(f"{entity.label} is deleted: loses {IDENTITY_TYPES[entity.type]}")
+                lines.append(f"{entity.label} is deleted{' (protected)' if entity.protected else ''}: "
+                             f"loses {IDENTITY_TYPES[entity.type]}")
+            elif entity.protected:
+                lines.append(f"{entity.label} is deleted (protected): the engine refuses until its protect is removed")
         for entity, changes in self.changed:
             triggers = REPLACING_INPUTS.get(entity.type, ())
             hits = [c.path for c in changes if any(c.path == t or c.path.startswith(t + ".") for t in triggers)]
@@ -123,16 +132,49 @@ def export_revision(repo: Path, ref: str, target: Path) -> None:
         tar.extractall(target, filter="data")
 
 
-def diff_revisions(repo: Path, base_ref: str, stack: str) -> Diff:
-    """Plan `base_ref` and the working tree, both offline, and compare them."""
+def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = None) -> Diff:
+    """Plan `base_ref` and the working tree, both offline, and compare them (and who gets paged, at `at`)."""
     # Equal secrets get equal fingerprints within this run only: the key is random and never shown.
     key = secrets.token_hex(32)
     with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
         base_dir = Path(tmp)
         export_revision(repo, base_ref, base_dir)
         base = plan_json(base_dir, stack, key, base_ref)
+        base_estate = _estate_or_reason(base_dir)
     head = plan_json(repo, stack, key, "the working tree")
-    return compare(base, head, base_ref)
+    diff = compare(base, head, base_ref)
+    attach_paging(diff, (base, base_estate), (head, _estate_or_reason(repo)), at or datetime.now(UTC))
+    return diff
+
+
+def _estate_or_reason(root: Path) -> Any:
+    """The policy model of a revision, read by this revision's loader; the reason as a string when it cannot be."""
+    from model.errors import PolicyError
+    from model.load import load_estate
+
+    try:
+        return load_estate(root)
+    except PolicyError as err:
+        return f"its policies do not load with this revision's model ({len(err.problems)} problem(s))"
+    except Exception as err:  # a base from before a model change: the paging section is skipped, not the diff
+        return f"its policies do not load with this revision's model ({type(err).__name__})"
+
+
+def attach_paging(diff: Diff, base: tuple[dict[str, Any], Any], head: tuple[dict[str, Any], Any],
+                  at: datetime) -> None:
+    """Compare who gets paged for what between the two plans (each with its policy model)."""
+    from review.route import Routing, compare_paging
+
+    for side, (_, estate) in (("base", base), ("working tree", head)):
+        if isinstance(estate, str):
+            diff.paging_note = f"Who gets paged for what is not shown: the {side}: {estate}."
+            return
+    try:
+        diff.paging = compare_paging(
+            (Routing.from_plan(base[0], base[1]), base[1]), (Routing.from_plan(head[0], head[1]), head[1]), at)
+    except (KeyError, StopIteration, TypeError, ValueError, AttributeError) as err:
+        # The section is an aid; a plan or model it cannot read must not cost the reviewer the diff itself.
+        diff.paging_note = f"Who gets paged for what is not shown: it could not be computed ({type(err).__name__})."
 
 
 # -- comparing plans -------------------------------------------------------------------------------------
@@ -208,8 +250,36 @@ def _expand_json_strings(value: Any) -> Any:
     return value
 
 
+def _element_keys(items: list[dict[str, Any]]) -> list[str]:
+    """Each list element's identity, so lists compare by who is in them, not by position.
+
+    Named things by their uid/refId/id/key/name/label; notification-policy routes by their matchers (and the
+    contact point when two routes share matchers); the position only when nothing else tells them apart.
+    """
+    keys = []
+    for child in items:
+        ident = next((f"{k}={child[k]}" for k in _IDENTITY_KEYS if isinstance(child.get(k), str | int)), None)
+        matchers = child.get("matchers")
+        if ident is None and isinstance(matchers, list) and all(isinstance(m, dict) for m in matchers):
+            ident = ", ".join(f"{m.get('label')}{m.get('match', '=')}{m.get('value')}" for m in matchers) or "(all)"
+            ident = f"route {ident}"
+        keys.append(ident or "")
+    for index, key in enumerate(keys):
+        if key and keys.count(key) > 1 and isinstance(items[index].get("contactPoint"), str):
+            keys[index] = f"{key} → {items[index]['contactPoint']}"
+    seen: dict[str, int] = {}
+    result = []
+    for index, key in enumerate(keys):
+        if not key:
+            result.append(str(index))
+            continue
+        seen[key] = seen.get(key, 0) + 1
+        result.append(key if keys.count(key) == 1 else f"{key} #{seen[key]}")
+    return result
+
+
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Path → scalar; list items keyed by their identity (uid, refId, id, name) when they have one."""
+    """Path → value; list items keyed by their identity; lists of scalars stay whole (diffed by element)."""
     if isinstance(value, dict) and value:
         out: dict[str, Any] = {}
         for key, child in value.items():
@@ -217,11 +287,45 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
         return out
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         out = {}
-        for index, child in enumerate(value):
-            ident = next((f"{k}={child[k]}" for k in _IDENTITY_KEYS if isinstance(child.get(k), str | int)), None)
-            out.update(_flatten(child, f"{prefix}[{ident or index}]"))
+        for key, child in zip(_element_keys(value), value, strict=True):
+            out.update(_flatten(child, f"{prefix}[{key}]"))
         return out
     return {prefix: value}
+
+
+def _element_prefixes(path: str) -> list[str]:
+    """`a[x].b[y].c` → [`a[x]`, `a[x].b[y]`]."""
+    return [path[: m.end()] for m in _ELEMENT.finditer(path)]
+
+
+def _whole_elements(changes: list[Change], old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """An element that exists on one side only is one change (route added), not one per property inside it."""
+    old_elements = {p for path in old for p in _element_prefixes(path)}
+    new_elements = {p for path in new for p in _element_prefixes(path)}
+    grouped: dict[str, Change] = {}
+    result: list[Change] = []
+    for change in changes:
+        side = None
+        for element in _element_prefixes(change.path):
+            if element in new_elements and element not in old_elements:
+                side = ("added", element)
+                break
+            if element in old_elements and element not in new_elements:
+                side = ("removed", element)
+                break
+        if side is None or change.secret:
+            result.append(change)
+            continue
+        kind, element = side
+        whole = grouped.get(element)
+        if whole is None:
+            source = new if kind == "added" else old
+            body = {path[len(element) + 1:]: v for path, v in source.items() if path.startswith(element)
+                    and not _is_secret(v)}
+            whole = Change(element, None if kind == "added" else body, body if kind == "added" else None)
+            grouped[element] = whole
+            result.append(whole)
+    return result
 
 
 def _is_secret(value: Any) -> bool:
@@ -240,6 +344,7 @@ def _changes(old: Entity, new: Entity) -> list[Change]:
                 changes.append(Change(path, None, None, secret=True))
         else:
             changes.append(Change(path, before, after))
+    changes = _whole_elements(changes, old.properties, new.properties)
     if old.protected != new.protected:
         changes.append(Change("protect", old.protected, new.protected))
     return changes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import runpy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -178,6 +179,7 @@ def run_program(
     Exceptions from the program propagate after the engine has settled.
     """
     recording = Recording()
+    _unstack_provider_pickling_patch()
     # A fresh root stack per run: the SDK keeps the previous one (and its exports) otherwise.
     set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_all_config(dict(config), secret_keys)
@@ -187,6 +189,24 @@ def run_program(
     _sync_await(run_pulumi_func(program))
     recording.outputs = _sync_await(_resolve_exports())
     return recording
+
+
+def _unstack_provider_pickling_patch() -> None:
+    """Undo the layers `pulumi.dynamic` leaves on pickle's dict writer, so many runs fit in one interpreter.
+
+    To pickle dynamic providers deterministically, the SDK's `serialize_provider` wraps
+    `pickle._Pickler._batch_setitems` in a key-sorting wrapper on every call and never restores it. Each
+    dynamic resource adds a layer; after about a thousand (a few dozen plans in one process, as the tests and
+    `review diff` checks run them) pickling one dict recurses past Python's limit. Peeling the wrappers off
+    (each holds the previous method as its only callable closure cell) leaves the SDK to add its one layer anew.
+    """
+    method = pickle._Pickler._batch_setitems
+    while getattr(method, "__name__", "").startswith("batch_set_items_sorted") and method.__closure__:
+        inner = [cell.cell_contents for cell in method.__closure__ if callable(cell.cell_contents)]
+        if len(inner) != 1:
+            break
+        method = inner[0]
+    pickle._Pickler._batch_setitems = method
 
 
 async def _resolve_exports() -> dict[str, Any]:

@@ -18,14 +18,16 @@ Input format (pulumi/pulumi, read for this module):
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-EXIT_ALLOWED, EXIT_UNREADABLE, EXIT_BLOCKED = 0, 2, 3
+EXIT_ALLOWED, EXIT_UNREADABLE, EXIT_BLOCKED, EXIT_PREVIEW_FAILED = 0, 2, 3, 4
 
 # The label a reviewer adds to a pull request to let identity-bearing replaces/deletes through; the
 # workflow checks for it and passes --allow-label-present.
@@ -44,6 +46,30 @@ KNOWN_OPS = frozenset(
 DESTRUCTIVE_OPS = frozenset(
     {"delete", "replace", "create-replacement", "delete-replaced", "read-replacement", "import-replacement"}
 )
+
+# With --show-replacement-steps one replacement is three steps (create-replacement, replace, delete-replaced, in
+# either order): one logical change of one resource.
+REPLACEMENT_OPS = frozenset({"replace", "create-replacement", "delete-replaced"})
+# The engine's refusals of protected resources, as it words them (pkg/resource/deploy/step_generator.go,
+# step.go; lifecycle golden files TestProtect, TestMultipleProtectedDeletes, TestDBRProtect):
+#   resource "<urn>" cannot be deleted because it is protected
+#   unable to replace resource "<urn>" as it is currently marked for protection
+# With deleteBeforeReplace and a protected dependent no step is listed and the error names the resource being
+# replaced. A refused step is not counted in changeSummary.
+_REFUSED_DELETE = "cannot be deleted because it is protected"
+_REFUSED_PROTECTED = "marked for protection"
+_URN_IN_TEXT = re.compile(r"urn:pulumi:[^\s\"']+")
+# Top-level keys of engine events (sdk/go/common/apitype/events.go `EngineEvent`): what
+# PULUMI_ENABLE_STREAMING_JSON_PREVIEW makes `--json` print, one object per line.
+EVENT_KEYS = frozenset(
+    {
+        "cancelEvent", "stdoutEvent", "diagnosticEvent", "preludeEvent", "summaryEvent", "resourcePreEvent",
+        "resOutputsEvent", "resOpFailedEvent", "policyEvent", "policyRemediationEvent", "policyLoadEvent",
+        "policyAnalyzeSummaryEvent", "policyRemediateSummaryEvent", "policyAnalyzeStackSummaryEvent",
+        "startDebuggingEvent", "progressEvent", "errorEvent",
+    }
+)
+_DIGEST_KEYS = frozenset({"steps", "changeSummary"})
 
 # Type tokens whose replacement or deletion loses something that cannot be set back (provider-pitfalls §1).
 IDENTITY_TYPES: Mapping[str, str] = {
@@ -100,6 +126,7 @@ class Step:
     diff_reasons: tuple[str, ...] = ()
     replace_reasons: tuple[str, ...] = ()
     detailed_diff: Mapping[str, PropertyDiff] | None = None
+    refused: bool = False  # the engine refused it (protected): the preview failed on this resource
 
     @property
     def protected(self) -> bool:
@@ -112,7 +139,7 @@ class Step:
     @property
     def destructive(self) -> bool:
         # An op this code does not know is treated as destructive: the gate fails closed.
-        return self.op in DESTRUCTIVE_OPS or self.op not in KNOWN_OPS
+        return self.refused or self.op in DESTRUCTIVE_OPS or self.op not in KNOWN_OPS
 
     @property
     def unprotects(self) -> bool:
@@ -143,6 +170,17 @@ class Preview:
     maybe_corrupt: bool = False
     # Protected resources the engine refused to replace/delete but for which no step was listed.
     protection_errors: tuple[Step, ...] = ()
+    # Why the preview itself failed (never the engine's messages, which can quote values); empty when it passed.
+    failures: tuple[str, ...] = ()
+    streamed: bool = False  # read from PULUMI_ENABLE_STREAMING_JSON_PREVIEW events, not the digest
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failures)
+
+    def changes(self) -> tuple[Step, ...]:
+        """One logical step per resource, refusals included: what the counts and the danger list both use."""
+        return logical_steps((*self.steps, *self.protection_errors))
 
 
 @dataclass(frozen=True)
@@ -152,6 +190,7 @@ class GateResult:
     blocking: tuple[Step, ...]
     allowed_by_label: bool
     unprotecting: tuple[Step, ...]
+    preview_failures: tuple[str, ...] = ()
 
     @property
     def blocked(self) -> bool:
@@ -159,7 +198,41 @@ class GateResult:
 
     @property
     def exit_code(self) -> int:
+        # A failed preview is never an all-clear, whatever the label says: nothing can be applied from it.
+        if self.preview_failures:
+            return EXIT_PREVIEW_FAILED
         return EXIT_BLOCKED if self.blocked else EXIT_ALLOWED
+
+
+def logical_steps(steps: Sequence[Step]) -> tuple[Step, ...]:
+    """Merge the steps of each resource into one: a replacement shown as three steps counts once, as `replace`.
+
+    The merged step keeps the `replace` step's diff (the halves carry none), the protection of any part, and is
+    refused when any part was refused. Order: where the resource first appeared.
+    """
+    by_urn: dict[str, list[Step]] = {}
+    for step in steps:
+        by_urn.setdefault(step.urn, []).append(step)
+    merged = []
+    for parts in by_urn.values():
+        if len(parts) == 1:
+            merged.append(parts[0])
+            continue
+        ops = {p.op for p in parts}
+        main = next((p for p in parts if p.op == "replace"), None) or next(
+            (p for p in parts if not p.refused), parts[0])
+        op = "replace" if ops & REPLACEMENT_OPS else main.op
+        old = next((p.old for p in parts if p.old is not None), None)
+        new = next((p.new for p in parts if p.new is not None), None)
+        if any(p.protected for p in parts) and old is not None and not old.protect:
+            old = ResourceState(old.type, True, old.inputs, old.outputs, old.additional_secret_outputs)
+        merged.append(Step(
+            op=op, urn=main.urn, type=main.type, name=main.name, old=old, new=new,
+            diff_reasons=main.diff_reasons,
+            replace_reasons=tuple(sorted({r for p in parts for r in p.replace_reasons})),
+            detailed_diff=main.detailed_diff, refused=any(p.refused for p in parts),
+        ))
+    return tuple(merged)
 
 
 def parse_urn(urn: str) -> tuple[str, str, str, str]:
@@ -242,6 +315,16 @@ def parse_preview(document: Any) -> Preview:
     """A `PreviewDigest` (already JSON-decoded) as a `Preview`; structural problems raise PreviewError."""
     if not isinstance(document, dict):
         raise PreviewError("the preview is not a JSON object")
+    if EVENT_KEYS & document.keys():
+        raise PreviewError("this is one engine event, not a preview digest (streaming output cut to one line?)")
+    if not _DIGEST_KEYS & document.keys():
+        raise PreviewError(
+            "the JSON is not a `pulumi preview --json` document: it has neither steps nor changeSummary"
+        )
+    return _preview_from(document)
+
+
+def _preview_from(document: dict[str, Any], *, streamed: bool = False, failures: Sequence[str] = ()) -> Preview:
     raw_steps = document.get("steps") or []
     if not isinstance(raw_steps, list):
         raise PreviewError("steps is not a list")
@@ -260,10 +343,17 @@ def parse_preview(document: Any) -> Preview:
             summary[step.op] = summary.get(step.op, 0) + 1
     diagnostics: dict[str, int] = {}
     raw_diagnostics = document.get("diagnostics") or []
-    for entry in raw_diagnostics if isinstance(raw_diagnostics, list) else []:
+    if not isinstance(raw_diagnostics, list):
+        raise PreviewError("diagnostics is not a list")
+    for entry in raw_diagnostics:
         severity = entry.get("severity") if isinstance(entry, dict) else None
         key = severity if isinstance(severity, str) and severity else "info"
         diagnostics[key] = diagnostics.get(key, 0) + 1
+    failures = list(failures)
+    if diagnostics.get("error"):
+        count = diagnostics["error"]
+        failures.append(f"the preview failed: the engine reported {count} error{'s' if count != 1 else ''}")
+    steps = _mark_refused(raw_diagnostics, steps)
     return Preview(
         steps=tuple(steps),
         change_summary=dict(summary),
@@ -272,64 +362,166 @@ def parse_preview(document: Any) -> Preview:
         diagnostics=diagnostics,
         maybe_corrupt=bool(document.get("maybeCorrupt")),
         protection_errors=_protection_errors(raw_diagnostics, steps),
+        failures=tuple(failures),
+        streamed=streamed,
     )
 
 
-def _protection_errors(diagnostics: Any, steps: list[Step]) -> tuple[Step, ...]:
-    """Refusals without a matching step, so the gate never passes what the engine itself refused.
+def _refusals(diagnostics: Any) -> dict[str, str]:
+    """urn → "delete"/"replace" for every resource an error diagnostic says the engine refused (protected).
 
-    The engine reports "unable to replace|delete resource <urn> as it is currently marked for protection"
-    (pkg/resource/deploy/step_generator.go, step.go `DeleteStep.Apply`); in a preview it still lists the
-    step, but a digest cut short by the error may not. Only the urn and the verb are kept, never the message.
+    Only the urn and the verb are kept, never the message. The urn is taken from the diagnostic and from the
+    message itself (the deleteBeforeReplace refusal names the replaced resource in the text).
     """
-    listed = {s.urn for s in steps if s.destructive}
-    refused: dict[str, Step] = {}
+    refused: dict[str, str] = {}
     for entry in diagnostics if isinstance(diagnostics, list) else []:
         if not isinstance(entry, dict) or entry.get("severity") != "error":
             continue
-        urn, message = entry.get("urn"), entry.get("message")
-        if not isinstance(urn, str) or not isinstance(message, str) or "marked for protection" not in message:
+        message = entry.get("message")
+        if not isinstance(message, str):
             continue
-        if urn in listed or urn in refused:
+        if _REFUSED_DELETE in message:
+            verb = "delete"
+        elif _REFUSED_PROTECTED in message:
+            verb = "replace" if "unable to replace" in message else "delete"
+        else:
+            continue
+        urns = _URN_IN_TEXT.findall(message)
+        if isinstance(entry.get("urn"), str) and entry["urn"]:
+            urns.insert(0, entry["urn"])
+        for urn in urns:
+            refused.setdefault(urn.rstrip(".,;:)"), verb)
+    return refused
+
+
+def _mark_refused(diagnostics: Any, steps: list[Step]) -> list[Step]:
+    refused = _refusals(diagnostics)
+    return [replace(s, refused=True) if s.urn in refused and s.op != "same" else s for s in steps]
+
+
+def _protection_errors(diagnostics: Any, steps: list[Step]) -> tuple[Step, ...]:
+    """Refusals without a listed step, so the gate never passes what the engine itself refused."""
+    listed = {s.urn for s in steps if s.op != "same"}
+    errors = []
+    for urn, verb in _refusals(diagnostics).items():
+        if urn in listed:
             continue
         try:
             _, _, urn_type, name = parse_urn(urn)
         except PreviewError:
             continue
-        op = "replace" if "unable to replace" in message else "delete"
-        state = ResourceState(urn_type, True, {}, {}, frozenset())
-        refused[urn] = Step(op=op, urn=urn, type=urn_type, name=name, old=state, new=None)
-    return tuple(refused.values())
+        known = next((s for s in steps if s.urn == urn), None)
+        # The engine refuses only protected resources (or their protected dependents): mark it protected.
+        old = known.old if known and known.old else ResourceState(urn_type, True, {}, {}, frozenset())
+        errors.append(Step(op=verb, urn=urn, type=old.type or urn_type, name=name, old=old, new=None, refused=True))
+    return tuple(errors)
+
+
+def parse_events(events: Sequence[Any]) -> Preview:
+    """A preview from PULUMI_ENABLE_STREAMING_JSON_PREVIEW's engine events (apitype.EngineEvent, one per line).
+
+    resourcePreEvent.metadata carries {op, urn, type, old, new, keys, diffs, detailedDiff{diffKind, inputDiff}};
+    diagnosticEvent {urn, message, severity}; summaryEvent {resourceChanges, maybeCorrupt}. A stream without a
+    summaryEvent ended early (the preview did not finish) and a cancelEvent means it was cancelled: both fail.
+    """
+    steps: list[dict[str, Any]] = []
+    diagnostics: list[dict[str, Any]] = []
+    summary: dict[str, Any] | None = None
+    failures: list[str] = []
+    for index, event in enumerate(events):
+        if not isinstance(event, dict) or not EVENT_KEYS & event.keys():
+            raise PreviewError(f"line {index + 1} of the event stream is not an engine event")
+        if isinstance(event.get("resourcePreEvent"), dict):
+            meta = event["resourcePreEvent"].get("metadata")
+            if not isinstance(meta, dict):
+                raise PreviewError(f"line {index + 1}: resourcePreEvent has no metadata")
+            detailed = meta.get("detailedDiff")
+            if isinstance(detailed, dict):
+                detailed = {
+                    path: {"kind": d.get("diffKind", d.get("kind")), "inputDiff": d.get("inputDiff")}
+                    if isinstance(d, dict) else d
+                    for path, d in detailed.items()
+                }
+            steps.append({"op": meta.get("op"), "urn": meta.get("urn"), "oldState": meta.get("old"),
+                          "newState": meta.get("new"), "diffReasons": meta.get("diffs"),
+                          "replaceReasons": meta.get("keys"), "detailedDiff": detailed})
+        elif isinstance(event.get("diagnosticEvent"), dict):
+            diagnostics.append(event["diagnosticEvent"])
+        elif isinstance(event.get("summaryEvent"), dict):
+            summary = event["summaryEvent"]
+        elif "cancelEvent" in event:
+            failures.append("the preview was cancelled")
+    if not any(isinstance(e, dict) and "preludeEvent" in e for e in events):
+        # Every preview starts with a prelude; without it this is a fragment, not a preview.
+        raise PreviewError("the event stream has no preludeEvent: it is not a whole preview")
+    if summary is None:
+        failures.append("the event stream ended before its summary: the preview did not finish")
+    document = {
+        "steps": steps,
+        "diagnostics": diagnostics,
+        "changeSummary": (summary or {}).get("resourceChanges") or None,
+        "maybeCorrupt": bool((summary or {}).get("maybeCorrupt")),
+    }
+    return _preview_from(document, streamed=True, failures=failures)
 
 
 def load_preview(path: Path) -> Preview:
-    """Read and parse a preview file. Text before the JSON (a CLI banner in a merged log) is skipped."""
+    """Read and parse a preview file: the `--json` digest, or the streaming engine events (one per line).
+
+    Text before the JSON (a CLI banner in a merged log) is skipped. Anything else fails closed.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise PreviewError(f"cannot read {path}: {type(err).__name__}") from None
+    events = _event_lines(text)
+    if events is not None:
+        return parse_events(events)
     decoder = json.JSONDecoder()
-    for start in [0] + [i + 1 for i, c in enumerate(text) if c == "\n" and text[i + 1: i + 2] == "{"]:
+    # The whole text first; only when that fails, each line that starts a JSON object (found lazily: a
+    # character-by-character scan of a 10,000-step preview cost more than parsing it).
+    starts = itertools.chain([None], (m.start() + 1 for m in re.finditer(r"\n(?=\{)", text)))
+    for start in starts:
         try:
-            document, _ = decoder.raw_decode(text.lstrip() if start == 0 else text[start:])
+            document, _ = decoder.raw_decode(text.lstrip() if start is None else text[start:])
         except json.JSONDecodeError:
             continue
         return parse_preview(document)
     raise PreviewError(f"{path} does not contain a JSON preview digest (run `pulumi preview --json`)")
 
 
+def _event_lines(text: str) -> list[Any] | None:
+    """The parsed lines when the text is a stream of engine events (first JSON line has an event key), else None."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    first = next((i for i, line in enumerate(lines) if line.lstrip().startswith("{")), None)
+    if first is None:
+        return None
+    try:
+        head = json.loads(lines[first])
+    except json.JSONDecodeError:
+        return None  # a pretty-printed digest starts with a lone "{"
+    if not (isinstance(head, dict) and EVENT_KEYS & head.keys()):
+        return None
+    events = []
+    for number, line in enumerate(lines[first:], start=first + 1):
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise PreviewError(f"line {number} of the event stream is not JSON") from None
+    return events
+
+
 def evaluate(preview: Preview, *, allow_label_present: bool) -> GateResult:
-    """Which steps destroy an identity-bearing or protected resource, and whether the label allows them."""
-    blocking: list[Step] = []
-    seen: set[tuple[str, str]] = set()
-    for step in (*preview.steps, *preview.protection_errors):
-        if step.destructive and (step.identity_bearing or step.protected) and (step.urn, step.op) not in seen:
-            seen.add((step.urn, step.op))
-            blocking.append(step)
+    """Which resources are destroyed while identity-bearing or protected (or refused), each once; label or not."""
+    blocking = tuple(
+        step for step in preview.changes()
+        if step.refused or (step.destructive and (step.identity_bearing or step.protected))
+    )
     return GateResult(
-        blocking=tuple(blocking),
+        blocking=blocking,
         allowed_by_label=allow_label_present and bool(blocking),
-        unprotecting=tuple(s for s in preview.steps if s.unprotects),
+        unprotecting=tuple(s for s in preview.changes() if s.unprotects),
+        preview_failures=preview.failures,
     )
 
 
@@ -348,7 +540,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main_gate(argv: Sequence[str]) -> int:
-    """`python -m review gate ...` (argv without the word `gate`): 0 allowed, 3 blocked, 2 unreadable input."""
+    """`python -m review gate ...` (argv without the word `gate`): 0 allowed, 3 blocked, 2 not a preview, 4 failed."""
     # Imported here: review.comment imports this module's types.
     from review.comment import render_markdown, render_text, render_unreadable
 
@@ -366,4 +558,6 @@ def main_gate(argv: Sequence[str]) -> int:
     if args.comment_out:
         args.comment_out.write_text(markdown, encoding="utf-8")
     sys.stdout.write(markdown if args.format == "markdown" else render_text(preview, result))
+    for failure in result.preview_failures:
+        print(f"gate: {failure}; failing closed.", file=sys.stderr)
     return result.exit_code

@@ -695,7 +695,7 @@ def test_several_defects_across_files_are_all_reported_in_one_error(tmp_path: Pa
     }
     message = str(caught.value)
     assert message.startswith("4 problems")
-    assert "dashboards/gamma.json:3" in message
+    assert "dashboards/gamma.json:2: not valid JSON: trailing comma" in message  # the comma's line
 
 
 def test_a_valid_file_not_in_normal_form_still_loads_with_the_deterministic_config(tmp_path: Path) -> None:

@@ -6,6 +6,13 @@ an app-wide secrets ``version`` that grows on every change, metadata-only reads 
 response, both auth schemes. Tests steer it with out-of-band edits, pre-seeded secrets, injected faults,
 429s and read-after-write lag, and inspect every request it received.
 
+What it stores and answers differently from what it was sent, like Fly:
+- Digests are opaque 16-hex strings by default (what real listings show; the algorithm is undocumented),
+  a function of the value alone; ``digest=md5_digest`` gives the documented 32-hex md5 form instead.
+- Timestamps are whole seconds (RFC 3339, ``Z``), whatever the sub-second time of the write.
+- Version fields are parsed strictly as integers, as Fly's Go server does: ``?version=3.0`` and a
+  ``min_secrets_version`` of ``3.0`` in a JSON body are 400s, never silently read as 3.
+
 Assumptions where the reference is silent, kept deliberate and visible here:
 - A macaroon (``fm1r_``/``fm1a_``/``fm2_``) must arrive as ``FlyV1``, any other token as ``Bearer``
   (the rule fly-go applies on the client side), so a client that mixes them up is caught.
@@ -125,9 +132,10 @@ class FakeFlyApi(LoopbackFake):
     def __init__(
         self,
         *,
-        digest: Callable[[str], str] = md5_digest,
+        digest: Callable[[str], str] = opaque_digest,
         clock: Callable[[], datetime] | None = None,
         delete_missing_status: int = 200,
+        unchanged_set_is_a_no_op: bool = False,
     ) -> None:
         self.apps: dict[str, FakeApp] = {}
         self.tokens: dict[str, FakeToken] = {}
@@ -137,6 +145,9 @@ class FakeFlyApi(LoopbackFake):
         self._digest = digest
         self._clock = clock or TickingClock()
         self._delete_missing_status = delete_missing_status
+        # The other possible Fly: setting the value a key already holds changes nothing (same updated_at,
+        # no new version). Unverified either way; the provider must be safe under both.
+        self._unchanged_set_is_a_no_op = unchanged_set_is_a_no_op
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self._request_ids = itertools.count(1)
@@ -272,6 +283,9 @@ class FakeFlyApi(LoopbackFake):
             app.lagging_reads_left = self.lagging_reads_after_write
 
     def _set(self, app: FakeApp, name: str, value: str) -> FakeSecret:
+        unchanged = app.secrets.get(name)
+        if self._unchanged_set_is_a_no_op and unchanged is not None and unchanged.value == value:
+            return unchanged
         self._before_write(app)
         now = self._timestamp()
         existing = app.secrets.get(name)
@@ -372,8 +386,8 @@ class FakeFlyApi(LoopbackFake):
         return _json(405, {"error": "method not allowed"})
 
     def _visible_secrets(self, app: FakeApp, request: Request) -> dict[str, FakeSecret]:
-        hint = request.args.get("version") or request.args.get("min_version")
-        if hint is not None and hint.isdigit() and int(hint) >= app.version:
+        hint = _version_hint(request)
+        if hint is not None and hint >= app.version:
             return app.secrets
         if app.lagging_reads_left > 0:
             app.lagging_reads_left -= 1
@@ -387,6 +401,8 @@ class FakeFlyApi(LoopbackFake):
         return entry
 
     def _list(self, app: FakeApp, request: Request, token: FakeToken) -> Response:
+        if (bad := _bad_version_hint(request)) is not None:
+            return bad
         secrets = self._visible_secrets(app, request)
         return _json(
             200,
@@ -394,6 +410,8 @@ class FakeFlyApi(LoopbackFake):
         )
 
     def _get(self, app: FakeApp, name: str, request: Request, token: FakeToken) -> Response:
+        if (bad := _bad_version_hint(request)) is not None:
+            return bad
         secret = self._visible_secrets(app, request).get(name)
         if secret is None:
             return _json(404, {"error": "secret not found"})
@@ -440,7 +458,16 @@ class FakeFlyApi(LoopbackFake):
             if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
                 return _json(400, {"error": "config is required"})
             wanted = body.get("min_secrets_version")
-            if isinstance(wanted, int) and wanted > app.version:
+            if wanted is not None and (not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 0):
+                # Go's encoding/json refuses 3.0 (or "3") for an unsigned integer field.
+                return _json(
+                    400,
+                    {
+                        "error": f"json: cannot unmarshal {json.dumps(wanted)} into Go struct field "
+                        ".min_secrets_version of type uint64"
+                    },
+                )
+            if wanted is not None and wanted > app.version:
                 return _json(412, {"error": f"min_secrets_version {wanted} is not yet available on this app"})
             machine["config"] = body["config"]
             skip_launch = body.get("skip_launch") is True
@@ -451,6 +478,20 @@ class FakeFlyApi(LoopbackFake):
             )
             return _json(200, machine)
         return _json(405, {"error": "method not allowed"})
+
+
+def _version_hint(request: Request) -> int | None:
+    hint = request.args.get("version") or request.args.get("min_version")
+    return int(hint) if hint is not None and re.fullmatch(r"[0-9]+", hint) else None
+
+
+def _bad_version_hint(request: Request) -> Response | None:
+    """A 400 for a version hint that is not a plain unsigned integer (Go's strconv.ParseUint rule)."""
+    for name in ("version", "min_version"):
+        hint = request.args.get(name)
+        if hint is not None and not re.fullmatch(r"[0-9]+", hint):
+            return _json(400, {"error": f"invalid {name} {hint!r}: must be an unsigned integer"})
+    return None
 
 
 def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:

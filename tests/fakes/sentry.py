@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import secrets
@@ -16,6 +17,7 @@ from urllib.parse import urlencode
 
 from werkzeug import Request, Response
 
+from providers.sentry_common import forget_adoptions
 from tests.fakes.loopback import LoopbackFake
 
 FULL_SCOPES = frozenset(
@@ -77,6 +79,8 @@ ACTION_TYPES = frozenset(
         "github",
         "webhook",
         "sentry_app",
+        "jira_server",
+        "vsts",
     }
 )
 LOGIC_TYPES = frozenset({"any", "any-short", "all", "none"})
@@ -125,6 +129,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     delay: float = 0.0
+    raw: str | None = None
+    content_type: str = "text/html; charset=utf-8"
 
 
 @dataclass
@@ -166,6 +172,13 @@ class FakeSentry(LoopbackFake):
         self.deprecated_calls: list[tuple[str, str]] = []
         self.statuses: list[tuple[str, str, int]] = []
         self.issue_stream_lag = 0
+        # Assumed, not documented: how many list calls a newly created workflow or detector stays out of lists.
+        self.list_lag = 0
+        # The Slack workspace behind every Slack integration: channel name -> channel id. Names not listed are
+        # found (and given a stable id) unless they are in `missing_slack_channels`.
+        self.slack_channels: dict[str, str] = {}
+        self.missing_slack_channels: set[str] = set()
+        self.slack_lookups = 0
         self._next_id = 4500
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}
         self._lock = threading.RLock()
@@ -310,10 +323,24 @@ class FakeSentry(LoopbackFake):
         headers: Mapping[str, str] | None = None,
         body: Any = None,
         delay: float = 0.0,
+        raw: str | None = None,
+        content_type: str = "text/html; charset=utf-8",
     ) -> None:
+        """Scripts a failure; `raw` answers with that text verbatim (an HTML proxy page, truncated JSON)."""
         with self._lock:
             self.faults.append(
-                Fault(method, re.compile(path_pattern), status, times, after_effect, dict(headers or {}), body, delay)
+                Fault(
+                    method,
+                    re.compile(path_pattern),
+                    status,
+                    times,
+                    after_effect,
+                    dict(headers or {}),
+                    body,
+                    delay,
+                    raw,
+                    content_type,
+                )
             )
 
     # -- HTTP plumbing -----------------------------------------------------------------------------
@@ -360,7 +387,7 @@ class FakeSentry(LoopbackFake):
         fault = self._take_fault(request.method, path)
         if fault is not None and not fault.after_effect and fault.status is not None:
             time.sleep(fault.delay)
-            return self._respond(fault.status, fault.body or {"detail": "Internal Error"}, fault.headers)
+            return self._fault_response(fault)
         try:
             body = request.get_json(silent=True) if request.data else None
             status, payload, extra_headers = handler(request, body, **match.groupdict())
@@ -369,8 +396,16 @@ class FakeSentry(LoopbackFake):
         if fault is not None:
             time.sleep(fault.delay)
             if fault.status is not None:
-                return self._respond(fault.status, fault.body or {"detail": "Internal Error"}, fault.headers)
+                return self._fault_response(fault)
+            if fault.raw is not None or fault.body is not None:
+                return self._fault_response(fault, status)
         return self._respond(status, payload, {**extra_headers, **self._rate_headers(token, family)})
+
+    def _fault_response(self, fault: Fault, status: int | None = None) -> Response:
+        code = fault.status if fault.status is not None else status or 200
+        if fault.raw is not None:
+            return Response(fault.raw, status=code, headers=fault.headers, content_type=fault.content_type)
+        return self._respond(code, fault.body or {"detail": "Internal Error"}, fault.headers)
 
     def _route(self, method: str, path: str) -> tuple[Callable[..., Any], re.Match[str]] | None:
         for route_method, pattern, handler in self._routes:
@@ -433,12 +468,11 @@ class FakeSentry(LoopbackFake):
                 start, count = now, 0
             if count >= self.rate_limit:
                 headers = self._rate_headers(token, family)
+                # Sentry's rate-limit middleware answers with a bare JSON string and no Retry-After (reference §10).
                 return self._respond(
                     429,
-                    {
-                        "detail": f"You are attempting to use this endpoint too frequently. Limit is "
-                        f"{self.rate_limit} requests in {self.rate_window_seconds} seconds"
-                    },
+                    f"You are attempting to use this endpoint too frequently. Limit is "
+                    f"{self.rate_limit} requests in {self.rate_window_seconds} seconds",
                     headers,
                 )
             self._windows[(token, family)] = (start, count + 1)
@@ -620,7 +654,10 @@ class FakeSentry(LoopbackFake):
             project = self._make_project(organization, organization.teams[team], slug, name, body.get("platform"))
             # Sentry only skips its "alert on every new issue" rule when asked; remember what was asked.
             project["_default_rules"] = body.get("default_rules", True)
-        return 201, self._public_project(project), {}
+        created = self._public_project(project)
+        # The create response carries no status (reference §10); reads do.
+        created.pop("status", None)
+        return 201, created, {}
 
     @staticmethod
     def _public_project(project: dict[str, Any]) -> dict[str, Any]:
@@ -877,6 +914,9 @@ class FakeSentry(LoopbackFake):
                 errors["dataSources"] = ["Invalid timeWindow"]
             elif not source.get("aggregate") or source.get("dataset") is None:
                 errors["dataSources"] = ["aggregate and dataset are required"]
+            elif source.get("dataset") == "events_analytics_platform" and source["timeWindow"] < 300:
+                # snuba_query_validator.py: spans need a window of at least 5 minutes.
+                errors["dataSources"] = {"timeWindow": ["Invalid time window for this dataset."]}
         group = body.get("conditionGroup")
         if group is not None:
             for condition in group.get("conditions", []):
@@ -969,12 +1009,14 @@ class FakeSentry(LoopbackFake):
                 "dataSources": [self._snuba_source(organization, s, None) for s in body["dataSources"]],
                 "conditionGroup": self._condition_group(organization, body.get("conditionGroup") or {}),
                 "config": dict(body.get("config") or {}),
-                "enabled": body.get("enabled", True),
+                # Sentry's detector create does not read `enabled` (reference §10): every new monitor is live.
+                "enabled": True,
                 "alertRuleId": None,
                 "ruleId": None,
                 "latestGroup": None,
             }
             organization.detectors[detector_id] = detector
+            detector["_hidden_lists"] = self.list_lag
             for workflow_id in body.get("workflowIds") or []:
                 workflow = organization.workflows.get(str(workflow_id))
                 if workflow and detector_id not in workflow["detectorIds"]:
@@ -1074,8 +1116,7 @@ class FakeSentry(LoopbackFake):
         if errors:
             raise _invalid(errors)
 
-    @staticmethod
-    def _action_problem(action: dict[str, Any], own_action_ids: set[str]) -> str | None:
+    def _action_problem(self, action: dict[str, Any], own_action_ids: set[str]) -> Any:
         kind = action.get("type")
         if kind not in ACTION_TYPES:
             return f"Invalid action type: {kind}"
@@ -1087,8 +1128,8 @@ class FakeSentry(LoopbackFake):
                 return f"integrationId is required for {kind} actions"
             if kind == "pagerduty" and not config.get("targetIdentifier"):
                 return "targetIdentifier is required for pagerduty actions"
-            if kind == "slack" and not (config.get("targetDisplay") or config.get("targetIdentifier")):
-                return "A Slack channel name or ID is required"
+            if kind == "slack":
+                return self._slack_problem(config)
         if kind == "pagerduty" and (action.get("data") or {}).get("priority", "default") not in {
             "default",
             "critical",
@@ -1099,6 +1140,40 @@ class FakeSentry(LoopbackFake):
             return "Invalid PagerDuty severity"
         return None
 
+    # -- Slack: Sentry's Slack form resolves the channel on every save ---------------------------------------
+    # getsentry/sentry SlackActionValidatorHandler + SlackNotifyServiceForm: `channel` (targetDisplay) is a required
+    # field; '#'/'@' are stripped and the name looked up in Slack unless a channel id was sent; the action is stored
+    # with targetDisplay = prefix + name and targetIdentifier = the channel id.
+
+    def _slack_problem(self, config: dict[str, Any]) -> Any:
+        display = config.get("targetDisplay")
+        if not isinstance(display, str) or not display.strip("#@ "):
+            return {"config": {"targetDisplay": ["This field is required."]}}
+        if not config.get("targetIdentifier") and display.strip().lstrip("#@") in self.missing_slack_channels:
+            name = display.strip().lstrip("#@")
+            return (
+                f'The resource "{name}" does not exist or has not been granted access in the Slack workspace.'
+            )
+        return None
+
+    def slack_channel_id(self, name: str) -> str:
+        """The id Slack gives a channel name (stable per fake, like a real workspace)."""
+        with self._lock:
+            self.slack_lookups += 1
+            if name not in self.slack_channels:
+                self.slack_channels[name] = "C" + hashlib.sha256(name.encode()).hexdigest()[:10].upper()
+            return self.slack_channels[name]
+
+    def _resolved_slack_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        display = config.get("targetDisplay")
+        if not isinstance(display, str):
+            return config  # only seeded state skips validation
+        display = display.strip()
+        name = display.lstrip("#@")
+        prefix = "@" if display.startswith("@") else "#"
+        channel_id = config.get("targetIdentifier") or self.slack_channel_id(name)
+        return {**config, "targetDisplay": prefix + name, "targetIdentifier": channel_id}
+
     def _store_action(self, action: dict[str, Any], existing_id: str | None) -> dict[str, Any]:
         data = dict(action.get("data") or {})
         if action["type"] == "slack":
@@ -1108,6 +1183,8 @@ class FakeSentry(LoopbackFake):
         config = dict(action.get("config") or {})
         config.setdefault("targetDisplay", None)
         config.setdefault("targetIdentifier", None)
+        if action["type"] == "slack":
+            config = self._resolved_slack_config(config)
         return {
             "id": existing_id or self.new_id(),
             "type": action["type"],
@@ -1196,7 +1273,7 @@ class FakeSentry(LoopbackFake):
         return workflow
 
     def _public_workflow(self, workflow: dict[str, Any]) -> dict[str, Any]:
-        out = copy.deepcopy(workflow)
+        out = {k: copy.deepcopy(v) for k, v in workflow.items() if not k.startswith("_")}
         out["detectorIds"] = sorted(out["detectorIds"], reverse=True)
         return out
 
@@ -1213,6 +1290,9 @@ class FakeSentry(LoopbackFake):
                     continue
                 if query and query not in workflow["name"].lower():
                     continue
+                if workflow.get("_hidden_lists", 0) > 0:
+                    workflow["_hidden_lists"] -= 1
+                    continue
                 if project_ids and not any(
                     organization.detectors.get(d, {}).get("projectId") in project_ids for d in workflow["detectorIds"]
                 ):
@@ -1227,6 +1307,7 @@ class FakeSentry(LoopbackFake):
         with self._lock:
             self._validate_workflow(organization, body, None)
             workflow = self._store_workflow(organization, body, None)
+            workflow["_hidden_lists"] = self.list_lag
         return 201, self._public_workflow(workflow), {}
 
     def _workflow(self, organization: Org, workflow_id: str) -> dict[str, Any]:
@@ -1291,6 +1372,7 @@ def fake_for_tests(monkeypatch: Any, **kwargs: Any) -> Iterator[FakeSentry]:
     fake = FakeSentry(clock=clock.time, **kwargs).start()
     fake.virtual = clock  # type: ignore[attr-defined]
     fake.add_org(ORG, teams=("platform", "payments"))
+    forget_adoptions()  # each test is its own deployment
     monkeypatch.setenv("SENTRY_AUTH_TOKEN", CANARY_TOKEN)
     monkeypatch.setenv("SENTRY_API_URL", fake.base_url)
     try:

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from werkzeug import Request, Response
 
@@ -77,6 +77,12 @@ class Fault:
     delay: float = 0.0  # real seconds to stall before answering (drives client timeouts)
     echo_request: bool = False  # quote the request back in the error, as v2's `passed_value` does
     times: int = 1
+    html: str | None = None  # answer with this text/html page instead of `body` (a proxy's error page)
+
+    def response(self) -> Response:
+        if self.html is not None:
+            return Response(self.html, status=self.status, headers=self.headers, content_type="text/html")
+        return _json(self.status, self.body, self.headers)
 
 
 class FakeUptimeRobot(LoopbackFake):
@@ -84,7 +90,10 @@ class FakeUptimeRobot(LoopbackFake):
 
     Quirks it reproduces: names and URLs stored HTML-escaped (optionally twice), alert-contact order
     reversed and ids returned as numbers, header keys lower-cased, integer ids, cursor pagination with
-    `nextLink`, 409 on a duplicate integration, 404 `000-004` for an unknown monitor, 401 for a bad key.
+    `nextLink`, 409 on a duplicate integration, 404 `000-004` for an unknown monitor, 401 for a bad key,
+    strict integers (`60.0` is a 400), lists that lag behind creates (`stale_reads(list_lag_calls=N)`),
+    and the free plan's zero thresholds (`free_plan=True`). docs/uptimerobot.md says which of these are
+    confirmed by the vendor's sources and which are assumed.
     """
 
     def __init__(
@@ -97,6 +106,8 @@ class FakeUptimeRobot(LoopbackFake):
         read_only_keys: tuple[str, ...] = (),
         min_interval: int = 30,
         legacy_list_format: bool = False,
+        free_plan: bool = False,
+        host_only_targets: bool = False,
     ) -> None:
         self.api_key = api_key
         self.read_only_keys = read_only_keys
@@ -105,6 +116,10 @@ class FakeUptimeRobot(LoopbackFake):
         self.escape_times = escape_times
         self.min_interval = min_interval
         self.legacy_list_format = legacy_list_format
+        # Free plan (reference §3): contact threshold and recurrence must both be 0.
+        self.free_plan = free_plan
+        # Reference §3: PING/PORT targets "may come back host-only" (uncertain; off unless a test asks).
+        self.host_only_targets = host_only_targets
         self.monitors: dict[int, dict[str, Any]] = {}
         self.contacts: dict[int, dict[str, Any]] = {}
         self.integrations: dict[int, dict[str, Any]] = {}
@@ -167,6 +182,18 @@ class FakeUptimeRobot(LoopbackFake):
             self.counts.clear()
             self.log.clear()
 
+    def run_checks(self, *, down: tuple[int, ...] = ()) -> None:
+        """What the vendor does once checks have run: a monitor's status moves from STARTED to UP (or DOWN)."""
+        with self._lock:
+            for ident, item in self.monitors.items():
+                if item["status"] != "PAUSED" and not item.get("_deleted"):
+                    item["status"] = "DOWN" if ident in down else "UP"
+
+    def pause(self, ident: int) -> None:
+        """Somebody pauses the monitor in the dashboard."""
+        with self._lock:
+            self.monitors[ident]["status"] = "PAUSED"
+
     def monitors_named(self, name: str) -> list[dict[str, Any]]:
         return [
             m
@@ -204,7 +231,7 @@ class FakeUptimeRobot(LoopbackFake):
         if fault is not None and not fault.apply_first:
             if fault.delay:
                 time.sleep(fault.delay)
-            return self._finish(method, path, _json(fault.status, fault.body, fault.headers), limit_headers)
+            return self._finish(method, path, fault.response(), limit_headers)
         try:
             body = request.get_json(silent=True) if request.data else None
             with self._lock:
@@ -214,7 +241,7 @@ class FakeUptimeRobot(LoopbackFake):
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
-            response = _json(fault.status, fault.body, fault.headers)
+            response = fault.response()
         return self._finish(method, path, response, limit_headers)
 
     def _finish(self, method: str, path: str, response: Response, headers: dict[str, str]) -> Response:
@@ -402,10 +429,10 @@ class FakeUptimeRobot(LoopbackFake):
         if kind != "HEARTBEAT" and not fields.get("url"):
             problems.append("url is required")
         interval = fields.get("interval")
-        if not isinstance(interval, int) or interval < self.min_interval:
+        if not _is_integer(interval) or interval < self.min_interval:
             problems.append(f"interval must be at least {self.min_interval} seconds")
         timeout = fields.get("timeout", 30)
-        if not isinstance(timeout, int) or not 0 <= timeout <= 60:
+        if not _is_integer(timeout) or not 0 <= timeout <= 60:
             problems.append("timeout must be between 0 and 60")
         if kind == "KEYWORD":
             if fields.get("keywordType") not in KEYWORD_TYPES:
@@ -419,8 +446,11 @@ class FakeUptimeRobot(LoopbackFake):
             ):
                 problems.append(f"alert contact {ident} does not exist")
             for number in ("threshold", "recurrence"):
-                if not isinstance(assigned.get(number, 0), int) or assigned.get(number, 0) < 0:
+                value = assigned.get(number, 0)
+                if not _is_integer(value) or value < 0:
                     problems.append(f"{number} must be a non-negative integer")
+                elif self.free_plan and value != 0:
+                    problems.append(f"{number} must be 0 on the free plan")
         if problems:
             raise _ApiFailure(400, "; ".join(problems))
 
@@ -459,7 +489,9 @@ class FakeUptimeRobot(LoopbackFake):
 
     def _store_monitor_fields(self, item: dict[str, Any], body: dict[str, Any]) -> None:
         for key, value in body.items():
-            if key in {"friendlyName", "url"}:
+            if key == "url" and self.host_only_targets and item.get("type", body.get("type")) in {"PING", "PORT"}:
+                item[key] = self._escape(urlsplit(str(value)).hostname or str(value))
+            elif key in {"friendlyName", "url"}:
                 item[key] = self._escape(str(value))
             elif key == "customHttpHeaders":
                 item[key] = {str(k).lower(): v for k, v in (value or {}).items()}
@@ -585,6 +617,11 @@ class _ApiFailure(Exception):
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body), status=status, headers=headers or {}, content_type="application/json")
+
+
+def _is_integer(value: Any) -> bool:
+    """The API parses integers strictly: JSON `60.0` or `true` is not an interval (assumed from its 400s)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _unescape(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -500,7 +501,8 @@ def encode(value):
 
 root = Path(sys.argv[1])
 config = load_stack_config(root, "prod")
-recording = run_project(root, config=config.values, secret_keys=config.secret_keys, project=config.project,
+values = {**config.values, **json.loads(sys.argv[2])}  # a supported setting other than the stack file's
+recording = run_project(root, config=values, secret_keys=config.secret_keys, project=config.project,
                         stack="prod")
 json.dump([{"type": r.type, "name": r.name, "urn": r.urn, "protect": r.protect, "custom": r.custom,
             "additional_secret_outputs": list(r.additional_secret_outputs), "inputs": encode(r.inputs)}
@@ -518,10 +520,9 @@ def _reveal(value: Any) -> Any:
     return value
 
 
-@pytest.fixture(scope="module")
-def estate() -> list[ResourceView]:
-    result = subprocess.run([sys.executable, "-c", _RECORD_ESTATE, str(ROOT)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, check=False)
+def record_estate(overrides: dict[str, str]) -> list[ResourceView]:
+    result = subprocess.run([sys.executable, "-c", _RECORD_ESTATE, str(ROOT), json.dumps(overrides)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     return [
         ResourceView(
@@ -531,6 +532,11 @@ def estate() -> list[ResourceView]:
         )
         for r in json.loads(result.stdout) if r["custom"]
     ]
+
+
+@pytest.fixture(scope="module")
+def estate() -> list[ResourceView]:
+    return record_estate({})
 
 
 def test_the_declared_estate_passes_every_rule(estate: list[ResourceView]):
@@ -557,3 +563,89 @@ def test_the_declared_estate_fails_the_paging_rule_once_its_pagerduty_route_is_r
                 if r["labels"]["severity"] == "critical"]
     assert "critical-alerts-reach-pagerduty" not in rules.check_stack(estate)
     assert len(rules.check_stack(mutated)["critical-alerts-reach-pagerduty"]) == len(critical) > 0
+
+
+# --- the pack agrees with every supported stack setting ---------------------------------------------------------
+
+MANAGE_POLICY = "monitoring-estate:manageGrafanaNotificationPolicy"
+
+
+@pytest.mark.parametrize("manage", ["true", "false"])
+def test_the_declared_estate_passes_every_mandatory_rule_under_each_notification_policy_setting(manage: str):
+    estate = record_estate({MANAGE_POLICY: manage})
+    assert any(r.type == rules.NOTIFICATION_POLICY for r in estate) is (manage == "true")
+    settings = rules.StackSettings.from_config({MANAGE_POLICY: manage})
+    mandatory = {r.name for r in (*rules.RESOURCE_RULES, *rules.STACK_RULES) if r.level == "mandatory"}
+    violations = {k: v for k, v in rules.check_stack(estate, settings).items() if k in mandatory}
+    assert violations == {}
+
+
+def test_without_a_managed_policy_tree_a_rule_naming_its_own_contact_point_is_still_checked():
+    own = alert_rule(notificationSettings={"contactPoint": "slack-alerts"})
+    unmanaged = rules.StackSettings(manage_notification_policy=False)
+    assert rules.critical_alerts_reach_pagerduty([rule_group(alert_rule()), *CONTACT_POINTS], unmanaged) == []
+    assert len(rules.critical_alerts_reach_pagerduty([rule_group(own), *CONTACT_POINTS], unmanaged)) == 1
+
+
+def test_when_the_setting_is_not_visible_the_pack_assumes_the_stack_owns_the_tree():
+    assert rules.StackSettings.from_config({}).manage_notification_policy is None
+    assert len(rules.critical_alerts_reach_pagerduty([rule_group(alert_rule()), *CONTACT_POINTS])) == 1
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ({"monitoring-estate:manageGrafanaNotificationPolicy": "false"}, False),
+    ({"other-project:manageGrafanaNotificationPolicy": "True"}, True),
+    ({"monitoring-estate:manageGrafanaNotificationPolicy": "yes"}, None),
+    ({"monitoring-estate:flyOrg": "x"}, None),
+])
+def test_stack_settings_are_read_from_engine_config_keys_of_any_project(config: dict[str, str], expected):
+    assert rules.StackSettings.from_config(config).manage_notification_policy is expected
+
+
+def _serve(env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Any]:
+    import grpc
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", "."], cwd=ROOT / "policy_pack",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+    )
+    port = int(process.stdout.readline().strip())
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    grpc.channel_ready_future(channel).result(timeout=15)
+    return process, analyzer_pb2_grpc.AnalyzerStub(channel)
+
+
+def _paging_violations(stub: Any) -> list[str]:
+    from pulumi.runtime.proto import analyzer_pb2
+
+    resources = [rule_group(alert_rule()), *CONTACT_POINTS]  # no notification policy in the stack
+    response = stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[
+        analyzer_pb2.AnalyzerResource(type=r.type, urn=r.urn, name=r.name, properties=_struct(dict(r.props)),
+                                      options=analyzer_pb2.AnalyzerResourceOptions())
+        for r in resources
+    ]))
+    return [d.policyName for d in response.diagnostics]
+
+
+@pytest.mark.parametrize("how", ["configure-stack", "pulumi-config-env"])
+def test_the_served_pack_reads_the_config_of_the_stack_it_runs_under(how: str):
+    from pulumi.runtime.proto import analyzer_pb2
+
+    unmanaged = {MANAGE_POLICY: "false"}
+    process, stub = _serve({"PULUMI_CONFIG": json.dumps(unmanaged)} if how == "pulumi-config-env" else None)
+    try:
+        if how == "configure-stack":
+            assert _paging_violations(stub) == ["critical-alerts-reach-pagerduty"]  # nothing configured yet
+            stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack="prod", project="monitoring-estate", dry_run=True, config=unmanaged))
+        assert _paging_violations(stub) == []
+        if how == "configure-stack":
+            stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack="prod", project="monitoring-estate", config={MANAGE_POLICY: "true"}))
+            assert _paging_violations(stub) == ["critical-alerts-reach-pagerduty"]
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        process.stdout.close()
+        process.stderr.close()

@@ -22,9 +22,10 @@ from providers.fly_secrets import (
     FlySecretError,
     FlySecretProvider,
     authorization_header,
+    forget_claims,
 )
 from providers.http import forget_rate_limit_state
-from tests.fakes.fly import FakeFlyApi, opaque_digest
+from tests.fakes.fly import FakeFlyApi, md5_digest, opaque_digest
 
 APP = "careflex-prod"
 OAUTH_TOKEN = "CANARY-fly-oauth-token-3c9d"
@@ -69,9 +70,11 @@ def fly(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeFlyApi]:
     monkeypatch.setenv("FLY_API_URL", fake.url)
     monkeypatch.setenv("FLY_API_TOKEN", OAUTH_TOKEN)
     forget_rate_limit_state()
+    forget_claims()
     yield fake
     fake.stop()
     forget_rate_limit_state()
+    forget_claims()
 
 
 @pytest.fixture
@@ -98,6 +101,10 @@ def create(provider: FlySecretProvider, **inputs: Any) -> tuple[str, dict[str, A
     return result.id, result.outs
 
 
+def no_probe_left(fly: FakeFlyApi) -> bool:
+    return not any(name.startswith("PULUMI_DIGEST_PROBE_") for name in fly.apps[APP].secrets)
+
+
 def foreign_untouched(fly: FakeFlyApi) -> bool:
     values = {name: fly.value_of(APP, name) for name in FOREIGN}
     touched = fly.count(path_regex="DATABASE_URL|SECRET_KEY_BASE")
@@ -118,7 +125,8 @@ def test_fake_lists_names_and_digests_but_values_only_to_an_in_app_caller(fly: F
     )
 
     assert [s["name"] for s in deploy_view.json()["secrets"]] == ["DATABASE_URL", "SECRET_KEY_BASE"]
-    assert all("value" not in s and len(s["digest"]) == 32 for s in deploy_view.json()["secrets"])
+    # Opaque 16-hex digests by default, as real listings show (the docs' md5 form is an option of the fake).
+    assert all("value" not in s and len(s["digest"]) == 16 for s in deploy_view.json()["secrets"])
     assert {s["name"]: s["value"] for s in in_app_view.json()["secrets"]} == FOREIGN
     assert deploy_view.headers["Fly-Request-Id"] != in_app_view.headers["Fly-Request-Id"]
 
@@ -375,26 +383,70 @@ def test_create_refuses_to_overwrite_a_different_value_it_does_not_own(
         create(provider, key="DATABASE_URL")
 
     assert fly.value_of(APP, "DATABASE_URL") == FOREIGN["DATABASE_URL"]
-    assert fly.count("POST") == 0
+    assert fly.count("POST", "/secrets/DATABASE_URL$") == 0 and fly.count("DELETE", "/secrets/DATABASE_URL$") == 0
+    assert no_probe_left(fly)
     assert VALUE not in str(raised.value) and FOREIGN["DATABASE_URL"] not in str(raised.value)
 
 
-def test_create_with_opaque_digests_cannot_prove_the_value_and_refuses_unless_adopting(
-    provider: FlySecretProvider, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("digest", [opaque_digest, md5_digest], ids=["opaque 16-hex", "documented md5"])
+def test_a_key_this_stack_wrote_can_be_created_again_after_an_interrupted_up_whatever_the_digest_form(
+    provider: FlySecretProvider, monkeypatch: pytest.MonkeyPatch, digest: Any
 ) -> None:
-    fake = start_fake(digest=opaque_digest)
+    fake = start_fake(digest=digest)
     monkeypatch.setenv("FLY_API_URL", fake.url)
     monkeypatch.setenv("FLY_API_TOKEN", OAUTH_TOKEN)
     try:
-        fake.set_out_of_band(APP, "SENTRY_DSN", VALUE)
-        with pytest.raises(FlySecretError, match="already exists"):
-            create(provider)
+        create(provider)  # landed, but `up` was interrupted before the engine recorded it
+        names_before = sorted(fake.apps[APP].secrets)
+        forget_claims()  # the rerun is a new deployment (a new provider process)
 
-        _, outs = create(provider, adopt_existing=True)
+        _, outs = create(provider)  # the rerun creates it again
 
-        assert len(outs["digest"]) == 16 and fake.value_of(APP, "SENTRY_DSN") == VALUE
+        assert sorted(fake.apps[APP].secrets) == names_before and no_probe_left(fake)
+        assert fake.value_of(APP, "SENTRY_DSN") == VALUE
+        assert outs["written_digest"] == fake.metadata_of(APP, "SENTRY_DSN")["digest"] == digest(VALUE)
     finally:
         fake.stop()
+
+
+def test_with_opaque_digests_create_refuses_a_different_value_without_writing_the_key(
+    provider: FlySecretProvider, fly: FakeFlyApi
+) -> None:
+    fly.set_out_of_band(APP, "SENTRY_DSN", "https://someone-else@o1.ingest.sentry.io/1")
+    before = fly.metadata_of(APP, "SENTRY_DSN")
+
+    with pytest.raises(FlySecretError, match="different value") as raised:
+        create(provider)
+
+    assert fly.metadata_of(APP, "SENTRY_DSN") == before
+    assert fly.count("POST", "/secrets/SENTRY_DSN$") == 0 and no_probe_left(fly)
+    assert VALUE not in str(raised.value)
+    _, outs = create(provider, adopt_existing=True)
+    assert fly.value_of(APP, "SENTRY_DSN") == VALUE and outs["adopt_existing"] is True
+
+
+def test_a_probe_whose_set_fails_is_still_unset_and_create_fails_cleanly(
+    provider: FlySecretProvider, fly: FakeFlyApi
+) -> None:
+    fly.set_out_of_band(APP, "SENTRY_DSN", VALUE)
+    fly.fail("POST", "/secrets/PULUMI_DIGEST_PROBE_", status=502, after_apply=True)
+
+    with pytest.raises(FlySecretError, match="learning the digest") as raised:
+        create(provider)
+
+    assert no_probe_left(fly) and fly.count("DELETE", "PULUMI_DIGEST_PROBE_") == 1
+    assert VALUE not in str(raised.value)
+
+
+def test_a_probe_that_cannot_be_unset_names_itself_so_a_human_can_remove_it(
+    provider: FlySecretProvider, fly: FakeFlyApi
+) -> None:
+    fly.set_out_of_band(APP, "SENTRY_DSN", VALUE)
+    fly.fail("DELETE", "/secrets/PULUMI_DIGEST_PROBE_", status=503, times=5)
+
+    with pytest.raises(FlySecretError, match=r"fly secrets unset PULUMI_DIGEST_PROBE_[0-9A-F]{8} -a careflex-prod"):
+        create(provider)
+    assert fly.count("POST", "/secrets/SENTRY_DSN$") == 0
 
 
 def test_create_with_adopt_existing_takes_over_a_secret_it_did_not_write(
@@ -450,6 +502,7 @@ def test_replacement_of_the_same_key_create_new_then_delete_old_keeps_the_value_
     provider: FlySecretProvider, fly: FakeFlyApi, new_value: str, adopt: bool
 ) -> None:
     old_id, old_outs = create(provider)
+    forget_claims()  # the replacement happens in a later deployment
 
     # The engine's default order for a replacement (or a URN change): create the new, then delete the old.
     _, new_outs = create(provider, value=new_value, adopt_existing=adopt)
@@ -457,7 +510,44 @@ def test_replacement_of_the_same_key_create_new_then_delete_old_keeps_the_value_
 
     assert fly.value_of(APP, "SENTRY_DSN") == new_value
     assert provider.read(old_id, new_outs).outs["drifted"] is False
-    assert fly.count("DELETE") == 0
+    assert fly.count("DELETE", "/secrets/SENTRY_DSN$") == 0 and no_probe_left(fly)
+
+
+def test_two_resources_declaring_the_same_key_in_one_deployment_fail_instead_of_sharing_it(
+    provider: FlySecretProvider, fly: FakeFlyApi
+) -> None:
+    create(provider)
+    writes = fly.count("POST")
+
+    with pytest.raises(FlySecretError, match="already created by another resource in this deployment"):
+        create(provider, value=NEW_VALUE, adopt_existing=True)
+
+    assert fly.count("POST") == writes and fly.value_of(APP, "SENTRY_DSN") == VALUE
+
+
+def test_a_rename_keeps_the_key_even_if_fly_does_not_move_updated_at_for_an_unchanged_value(
+    provider: FlySecretProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = start_fake(unchanged_set_is_a_no_op=True)
+    monkeypatch.setenv("FLY_API_URL", fake.url)
+    monkeypatch.setenv("FLY_API_TOKEN", OAUTH_TOKEN)
+    forget_claims()
+    try:
+        old_id, old_outs = create(provider)  # the resource under its old logical name
+        forget_claims()  # renamed in a later deployment
+        _, new_outs = create(provider)  # the same key under its new name: create-new ...
+        assert new_outs["written_at"] == old_outs["written_at"]  # nothing moved on Fly's side
+
+        provider.delete(old_id, old_outs)  # ... then delete-old
+
+        assert fake.value_of(APP, "SENTRY_DSN") == VALUE
+        assert fake.count("DELETE", "/secrets/SENTRY_DSN$") == 0
+        forget_claims()
+        provider.delete(old_id, new_outs)  # a later destroy of the new resource still unsets it
+        assert fake.value_of(APP, "SENTRY_DSN") is None
+    finally:
+        fake.stop()
+        forget_claims()
 
 
 def test_renaming_the_key_replaces_create_before_delete_and_moves_the_value(
@@ -492,6 +582,14 @@ def test_check_lists_every_bad_input_without_echoing_the_value(provider: FlySecr
     assert sorted(f.property for f in result.failures) == ["app", "key", "restart_machines", "value"]
     bad_type = provider.check({}, {"app": APP, "key": "K", "value": 42})
     assert [f.property for f in bad_type.failures] == ["value"]
+
+
+def test_check_refuses_a_key_named_like_the_digest_probe(provider: FlySecretProvider) -> None:
+    result = provider.check({}, {"app": APP, "key": "PULUMI_DIGEST_PROBE_0A1B2C3D", "value": VALUE})
+
+    assert [(f.property, f.reason) for f in result.failures] == [
+        ("key", "key must not start with PULUMI_DIGEST_PROBE_ (the provider's digest probe)")
+    ]
 
 
 def test_check_normalises_whitespace_keeps_case_and_drops_output_placeholders(
@@ -738,3 +836,93 @@ def test_a_registered_app_secret_sends_the_value_as_secret_and_a_clean_provider_
 
     value_is_secret = pulumi.Output.from_input(secret.value.is_secret())
     return pulumi.Output.all(secret.urn, value_is_secret, secret.key).apply(verify)
+
+
+# ---- numbers as the engine hands them over (doubles) ------------------------------------------------
+
+
+def as_from_the_wire(outs: dict[str, Any]) -> dict[str, Any]:
+    """State as a real engine hands it back: every number a double (pulumi-engine-facts.md §1)."""
+    return {
+        name: float(item) if isinstance(item, int) and not isinstance(item, bool) else item
+        for name, item in outs.items()
+    }
+
+
+def test_the_read_after_write_hint_goes_out_as_an_integer_when_state_holds_the_version_as_a_double(
+    provider: FlySecretProvider, fly: FakeFlyApi
+) -> None:
+    fly.lagging_reads_after_write = 5
+    id_, outs = create(provider)
+
+    read = provider.read(id_, as_from_the_wire(outs))
+
+    assert read.id == id_ and read.outs["digest"] == outs["digest"]
+    assert fly.seen("GET", "SENTRY_DSN$")[-1].query == {"version": str(outs["version"])}
+
+
+def test_min_secrets_version_goes_out_as_an_integer_when_state_holds_the_version_as_a_double(
+    provider: FlySecretProvider, fly: FakeFlyApi
+) -> None:
+    id_, outs = create(provider)
+    news = checked(provider, {"app": APP, "key": "SENTRY_DSN", "value": VALUE, "restart_machines": True})
+
+    provider.update(id_, as_from_the_wire(outs), news)
+
+    assert [u["min_secrets_version"] for u in fly.machine_updates] == [outs["version"]] * 3
+
+
+def test_the_fake_parses_version_fields_strictly_like_fly(fly: FakeFlyApi) -> None:
+    headers = {"Authorization": f"Bearer {OAUTH_TOKEN}"}
+    read = requests.get(
+        f"{fly.url}/apps/{APP}/secrets/DATABASE_URL", params={"version": "3.0"}, headers=headers, timeout=5
+    )
+    machine = next(iter(fly.apps[APP].machines))
+    update = requests.post(
+        f"{fly.url}/apps/{APP}/machines/{machine}",
+        headers=headers,
+        timeout=5,
+        json={"config": {}, "min_secrets_version": 1.0},
+    )
+
+    assert (read.status_code, update.status_code) == (400, 400)
+    assert "uint64" in update.json()["error"] and fly.machine_updates == []
+
+
+# ---- a set answer must carry a digest; destroy never unsets what it did not write ---------------------
+
+
+@pytest.mark.parametrize("body", [{"name": "SENTRY_DSN", "version": 9}, {"digest": ""}, "<html>proxy</html>"])
+def test_a_set_answer_without_a_usable_digest_is_an_error_saying_the_value_was_written(
+    provider: FlySecretProvider, fly: FakeFlyApi, body: Any
+) -> None:
+    fly.fail("POST", "/secrets/SENTRY_DSN$", status=200, body=body, after_apply=True)
+
+    with pytest.raises(FlySecretError) as raised:
+        create(provider)
+
+    text = str(raised.value)
+    assert "Fly secret SENTRY_DSN of app careflex-prod" in text and "malformed" in text
+    assert "took effect" in text and VALUE not in text
+
+
+def test_a_get_answer_without_a_digest_is_an_error_not_a_secret_with_an_empty_digest(
+    provider: FlySecretProvider, fly: FakeFlyApi
+) -> None:
+    id_, outs = create(provider)
+    fly.fail("GET", "/secrets/SENTRY_DSN$", status=200, body={"name": "SENTRY_DSN"})
+
+    with pytest.raises(FlySecretError, match="no 'digest' field"):
+        provider.read(id_, outs)
+
+
+def test_destroy_leaves_a_key_this_resource_adopted_by_id_but_never_wrote(
+    provider: FlySecretProvider, fly: FakeFlyApi
+) -> None:
+    fly.set_out_of_band(APP, "PAPERTRAIL_URL", "syslog+tls://logs1.papertrailapp.com:11111")
+    adopted = provider.read(f"{APP}/PAPERTRAIL_URL", {})
+
+    provider.delete(adopted.id, adopted.outs)
+
+    assert fly.value_of(APP, "PAPERTRAIL_URL") == "syslog+tls://logs1.papertrailapp.com:11111"
+    assert fly.count("DELETE") == 0

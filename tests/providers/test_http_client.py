@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import json
 import logging
+import re
 import threading
 import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from providers.http import ApiClient, ApiError, forget_rate_limit_state
+from providers.http import ApiClient, ApiError, MalformedResponse, forget_rate_limit_state, require
+from tests.fakes.loopback import DrippingServer
 
 CANARY_KEY = "CANARY-http-key-5d1e"
 CANARY_BODY = "CANARY-http-body-91ac"
@@ -100,9 +105,7 @@ def scripted(loopback_server: HTTPServer, virtual: VirtualTime) -> Iterator[Scri
     loopback_server.clear()
 
 
-def make_client(
-    scripted: ScriptedServer, virtual: VirtualTime, *, rng: float = 1.0, **options: object
-) -> ApiClient:
+def make_client(scripted: ScriptedServer, virtual: VirtualTime, *, rng: float = 1.0, **options: object) -> ApiClient:
     return ApiClient(
         "uptimerobot",
         scripted.url,
@@ -159,9 +162,7 @@ def test_client_error_is_raised_at_once_without_retry_and_is_not_ambiguous(
     assert virtual.sleeps == []
 
 
-def test_not_implemented_is_not_worth_retrying_even_for_get(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
+def test_not_implemented_is_not_worth_retrying_even_for_get(scripted: ScriptedServer, virtual: VirtualTime) -> None:
     scripted.then(Scripted(501), Scripted(200))
     with pytest.raises(ApiError) as caught:
         make_client(scripted, virtual).request("GET", "/thing")
@@ -169,9 +170,7 @@ def test_not_implemented_is_not_worth_retrying_even_for_get(
     assert len(scripted.seen) == 1
 
 
-def test_tolerated_status_is_returned_instead_of_raised(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
+def test_tolerated_status_is_returned_instead_of_raised(scripted: ScriptedServer, virtual: VirtualTime) -> None:
     scripted.then(Scripted(404, {"message": "not found"}))
     response = make_client(scripted, virtual).request("DELETE", "/thing", tolerate=(404, 410))
     assert response.status_code == 404
@@ -195,18 +194,14 @@ def test_retries_stop_after_max_attempts_and_the_error_counts_them(
 def test_rate_limited_call_is_retried_for_any_method_after_retry_after_seconds(
     scripted: ScriptedServer, virtual: VirtualTime, method: str
 ) -> None:
-    scripted.then(
-        Scripted(429, {"message": "Too Many Requests"}, {"Retry-After": "7"}), Scripted(201, {"id": 1})
-    )
+    scripted.then(Scripted(429, {"message": "Too Many Requests"}, {"Retry-After": "7"}), Scripted(201, {"id": 1}))
     response = make_client(scripted, virtual).request(method, "/thing", json={})
     assert response.status_code == 201
     assert virtual.sleeps == [7.0]
     assert scripted.seen[1][2] - scripted.seen[0][2] == pytest.approx(7.0)
 
 
-def test_retry_after_as_http_date_waits_until_that_moment(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
+def test_retry_after_as_http_date_waits_until_that_moment(scripted: ScriptedServer, virtual: VirtualTime) -> None:
     moment = email.utils.formatdate(START + 42, usegmt=True)
     scripted.then(Scripted(429, headers={"Retry-After": moment}), Scripted(200))
     make_client(scripted, virtual).request("GET", "/thing")
@@ -221,9 +216,7 @@ def test_rate_limited_without_retry_after_waits_for_the_reset_epoch(
     assert virtual.sleeps == [pytest.approx(13.0)]
 
 
-def test_retry_after_longer_than_the_cap_is_cut_to_the_cap(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
+def test_retry_after_longer_than_the_cap_is_cut_to_the_cap(scripted: ScriptedServer, virtual: VirtualTime) -> None:
     scripted.then(Scripted(429, headers={"Retry-After": "900"}), Scripted(200))
     make_client(scripted, virtual, max_wait_seconds=20).request("GET", "/thing")
     assert virtual.sleeps == [20.0]
@@ -262,9 +255,7 @@ def test_exhausted_quota_makes_the_next_call_wait_for_the_reset_before_any_429(
 def test_pacing_is_shared_by_separate_clients_with_the_same_key_but_not_other_keys(
     scripted: ScriptedServer, virtual: VirtualTime
 ) -> None:
-    scripted.then(
-        Scripted(200, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(START + 9))})
-    )
+    scripted.then(Scripted(200, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(START + 9))}))
     make_client(scripted, virtual).request("GET", "/thing")
     other_key = ApiClient(
         "uptimerobot",
@@ -279,12 +270,8 @@ def test_pacing_is_shared_by_separate_clients_with_the_same_key_but_not_other_ke
     assert virtual.sleeps == [pytest.approx(9.0)]
 
 
-def test_remaining_quota_above_zero_does_not_slow_anything(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
-    scripted.then(
-        Scripted(200, headers={"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": str(int(START + 60))})
-    )
+def test_remaining_quota_above_zero_does_not_slow_anything(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    scripted.then(Scripted(200, headers={"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": str(int(START + 60))}))
     client = make_client(scripted, virtual)
     client.request("GET", "/thing")
     client.request("GET", "/thing")
@@ -301,9 +288,7 @@ def test_backoff_is_exponential_capped_and_scaled_by_full_jitter(
     assert virtual.sleeps == [0.5, 1.0, 2.0, 3.0, 3.0]
 
 
-def test_jitter_draws_each_wait_uniformly_below_the_ceiling(
-    scripted: ScriptedServer, virtual: VirtualTime
-) -> None:
+def test_jitter_draws_each_wait_uniformly_below_the_ceiling(scripted: ScriptedServer, virtual: VirtualTime) -> None:
     scripted.then(Scripted(503), Scripted(503), Scripted(200))
     make_client(scripted, virtual, rng=0.25, backoff_base_seconds=2.0).request("GET", "/thing")
     assert virtual.sleeps == [0.5, 1.0]
@@ -498,3 +483,261 @@ def test_request_paths_never_reach_the_logs_even_at_debug(
     make_client(scripted, virtual).request("GET", "/thing", params={"cursor": key_in_path})
     client_records = [r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")]
     assert not any(key_in_path in message for message in client_records), client_records
+
+
+# --- one parsing path for every vendor body ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "problem"),
+    [
+        ('{"id": 12', "application/json", "not JSON (application/json, 9 bytes)"),
+        (f"<html><body>502 from the proxy {CANARY_BODY}</body></html>", "text/html", "not JSON (text/html"),
+        ("", "application/json", "the body is empty"),
+        ("null", "application/json", "the body is null, expected an object or a list"),
+    ],
+)
+def test_a_2xx_body_that_is_not_usable_json_is_an_api_error_naming_the_call_and_resource(
+    scripted: ScriptedServer, virtual: VirtualTime, body: str, content_type: str, problem: str
+) -> None:
+    scripted.server.clear()
+    scripted.server.expect_request("/api/thing").respond_with_data(body, status=200, content_type=content_type)
+    response = make_client(scripted, virtual).request("GET", "/thing", resource="monitor careflex-health")
+    with pytest.raises(ApiError) as caught:
+        response.json()
+    text = str(caught.value)
+    assert text.startswith("uptimerobot GET /thing (monitor careflex-health) returned a malformed body (HTTP 200 OK)")
+    assert problem in text
+    assert CANARY_BODY not in text
+    assert isinstance(caught.value, ValueError)  # old `except ValueError` around .json() still holds
+
+
+def test_a_created_object_without_its_id_is_an_api_error_that_says_the_write_took_effect(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(201, {"friendlyName": "careflex"}))
+    response = make_client(scripted, virtual).request("POST", "/thing", json={}, resource="monitor careflex")
+    with pytest.raises(ApiError) as caught:
+        response.require("id")
+    assert "no 'id' field" in str(caught.value)
+    assert "the request took effect" in str(caught.value)
+    assert caught.value.status == 201
+
+
+def test_indexing_a_missing_field_the_old_way_is_an_api_error_not_a_key_error(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(200, {"monitors": [{"id": 1}, {"url": "https://x"}]}))
+    body = make_client(scripted, virtual).request("GET", "/thing").json()
+    assert body["monitors"][0]["id"] == 1
+    with pytest.raises(ApiError, match=r"no 'monitors\[1\]\.id' field"):
+        body["monitors"][1]["id"]
+    assert body["monitors"][1].get("id") is None
+    assert body == {"monitors": [{"id": 1}, {"url": "https://x"}]}
+
+
+@pytest.mark.parametrize(
+    ("payload", "expect", "problem"),
+    [([{"id": 1}], dict, "a list, expected an object"), ({"id": 1}, list, "an object, expected a list")],
+)
+def test_a_body_of_the_wrong_top_level_type_is_an_api_error(
+    scripted: ScriptedServer, virtual: VirtualTime, payload: object, expect: type, problem: str
+) -> None:
+    scripted.then(Scripted(200, payload))
+    response = make_client(scripted, virtual).request("GET", "/thing")
+    with pytest.raises(ApiError, match=problem):
+        response.json(expect=expect)
+
+
+def test_require_names_every_missing_or_null_field_of_a_nested_object(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(200, [{"id": 7, "name": None}]))
+    items = make_client(scripted, virtual).request("GET", "/thing").json(expect=list)
+    with pytest.raises(ApiError, match=r"no '\[0\]\.name', '\[0\]\.url' fields"):
+        require(items[0], "id", "name", "url")
+    assert require(items[0], "id")["id"] == 7
+
+
+def test_a_malformed_body_error_survives_pickling(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    import pickle
+
+    scripted.then(Scripted(200, "<html>"))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("GET", "/thing").json()
+    copy = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own object
+    assert isinstance(copy, MalformedResponse)
+    assert str(copy) == str(caught.value)
+
+
+# --- credentials scrubbed in every form they can be echoed in ------------------------------------------
+
+MACAROON_ONE = "fm1r_CANARYone+Ab/Cd=="
+MACAROON_TWO = "fm2_CANARYtwo+Ef/Gh=="
+FLY_HEADER = f"FlyV1 {MACAROON_ONE},{MACAROON_TWO}"
+
+
+def _canary_echo(echoed: str, *, field: str = "message") -> Scripted:
+    return Scripted(400, {field: f"token {echoed} is invalid"})
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        f"{MACAROON_ONE},{MACAROON_TWO}",  # without the FlyV1 prefix
+        MACAROON_TWO,  # one part of a multi-part macaroon
+        MACAROON_ONE.removeprefix("fm1r_"),  # a part's body without its prefix
+        quote(f"{MACAROON_ONE},{MACAROON_TWO}", safe=""),  # URL-encoded
+        re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(MACAROON_TWO, safe="")),  # %2b, not %2B
+        quote_plus(FLY_HEADER),  # the whole header, form-encoded
+        base64.b64encode(FLY_HEADER.encode()).decode(),  # base64 of the header
+    ],
+)
+def test_a_fly_token_echoed_in_any_form_never_reaches_the_error(
+    scripted: ScriptedServer, virtual: VirtualTime, echoed: str
+) -> None:
+    scripted.then(_canary_echo(echoed))
+    client = ApiClient("fly", scripted.url, lambda: {"Authorization": FLY_HEADER}, sleep=virtual.sleep)
+    with pytest.raises(ApiError) as caught:
+        client.request("POST", "/thing", json={})
+    text = "".join(traceback.format_exception(caught.value)) + repr(vars(caught.value))
+    for canary in ("CANARYone", "CANARYtwo", echoed):
+        assert canary not in text
+    assert "[redacted]" in str(caught.value)
+
+
+def test_code_request_id_and_reason_phrase_are_scrubbed_too(loopback_server: HTTPServer, virtual: VirtualTime) -> None:
+    loopback_server.clear()
+    routing_key = "CANARY-routing-key-77aa"
+
+    def answer(_request: Request) -> Response:
+        body = json.dumps({"message": "no", "code": f"bad-token-{MACAROON_TWO}"})
+        headers = {"X-Request-Id": f"req-{quote(MACAROON_ONE, safe='')}", "Fly-Request-Id": "ignored"}
+        return Response(body, status=f"400 Rejected {routing_key}", headers=headers, content_type="application/json")
+
+    loopback_server.expect_request("/api/thing").respond_with_handler(answer)
+    client = ApiClient("fly", loopback_server.url_for("/api"), lambda: {"Authorization": FLY_HEADER})
+    with pytest.raises(ApiError) as caught:
+        client.request("POST", "/thing", json={}, secret_values=[routing_key])
+    error = caught.value
+    text = str(error) + repr(vars(error))
+    for canary in ("CANARYone", "CANARYtwo", routing_key):
+        assert canary not in text
+    assert error.vendor_code == "bad-token-[redacted]"
+    assert error.request_id == "req-[redacted]"
+    loopback_server.clear()
+
+
+@pytest.mark.parametrize("encode", [lambda v: quote(v, safe=""), lambda v: v.replace("/", "\\/")], ids=["url", "json"])
+def test_a_secret_value_sent_in_the_body_is_scrubbed_when_echoed_encoded(
+    scripted: ScriptedServer, virtual: VirtualTime, encode: Any
+) -> None:
+    webhook = "https://hooks.slack.com/services/T0/B0/CANARYhook"
+    scripted.then(_canary_echo(encode(webhook)))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("POST", "/thing", json={"url": webhook}, secret_values=[webhook])
+    assert "CANARYhook" not in str(caught.value)
+
+
+# --- one overall deadline per call ----------------------------------------------------------------------
+
+
+def _real_time_client(url: str, **options: object) -> ApiClient:
+    # Real clock and sleep: the deadline is about wall-clock time spent on a real socket.
+    return ApiClient(
+        "sentry",
+        url,
+        lambda: {"Authorization": f"Bearer {CANARY_KEY}"},
+        backoff_base_seconds=0.01,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("drip_headers", [False, True], ids=["body drips", "headers drip"])
+def test_a_response_that_drips_cannot_hold_a_get_beyond_the_call_deadline(drip_headers: bool) -> None:
+    # One byte every 50 ms never trips a 1 s read timeout; the server would go on for 6 s.
+    with DrippingServer(interval=0.05, for_seconds=6.0, drip_headers=drip_headers) as server:
+        client = _real_time_client(server.url, timeout=(1.0, 1.0), attempt_seconds=0.4, deadline_seconds=1.0)
+        started = time.monotonic()
+        with pytest.raises(ApiError) as caught:
+            client.request("GET", "/thing")
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5, f"held for {elapsed:.1f} s"
+    assert "no complete response within" in str(caught.value)
+    assert server.connections >= 2  # a GET is retried within the deadline after a stuck attempt
+    assert caught.value.attempts == server.connections
+
+
+def test_a_post_whose_answer_drips_is_cut_at_its_deadline_flagged_ambiguous_and_never_resent() -> None:
+    with DrippingServer(interval=0.05, for_seconds=6.0) as server:
+        client = _real_time_client(server.url, timeout=(1.0, 1.0), attempt_seconds=5.0, deadline_seconds=0.8)
+        started = time.monotonic()
+        with pytest.raises(ApiError) as caught:
+            client.request("POST", "/thing", json={})
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0, f"held for {elapsed:.1f} s"
+    assert caught.value.ambiguous
+    assert server.connections == 1
+
+
+def test_a_body_without_length_cut_at_the_deadline_is_never_returned_as_if_complete() -> None:
+    with DrippingServer(interval=0.02, for_seconds=6.0, content_length=False) as server:
+        client = _real_time_client(server.url, attempt_seconds=0.3, deadline_seconds=0.3)
+        with pytest.raises(ApiError, match="no complete response within"):
+            client.request("GET", "/thing")
+
+
+def test_retries_and_waits_stop_at_the_call_deadline(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    scripted.then(*[Scripted(503, headers={"Retry-After": "40"})] * 5)
+    client = make_client(scripted, virtual, deadline_seconds=100.0)
+    with pytest.raises(ApiError) as caught:
+        client.request("GET", "/thing")
+    assert sum(virtual.sleeps) < 100  # without the deadline: 4 waits of 40 s (the 300 s wait budget allows it)
+    assert caught.value.status == 503
+    assert len(scripted.seen) == 3
+
+
+def test_a_rate_limit_pause_before_the_first_attempt_counts_against_the_deadline(
+    scripted: ScriptedServer, virtual: VirtualTime
+) -> None:
+    scripted.then(Scripted(200, {"ok": True}, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "50"}))
+    make_client(scripted, virtual).request("GET", "/thing")
+    with pytest.raises(ApiError, match="deadline"):
+        make_client(scripted, virtual, deadline_seconds=30.0).request("GET", "/thing")
+    assert virtual.sleeps == [30.0]
+    assert len(scripted.seen) == 1
+
+
+def test_a_tls_handshake_that_drips_is_cut_at_the_attempt_limit() -> None:
+    # The https path goes through the same watched connections; the 10 s read timeout must not apply.
+    with DrippingServer(tls_stall=True, for_seconds=6.0) as server:
+        client = _real_time_client(
+            server.url.replace("http://", "https://"),
+            timeout=(1.0, 10.0),
+            attempt_seconds=0.3,
+            deadline_seconds=0.6,
+        )
+        started = time.monotonic()
+        with pytest.raises(ApiError, match="no complete response within"):
+            client.request("GET", "/thing")
+        assert time.monotonic() - started < 2.0
+
+
+def test_a_failed_call_names_the_resource_it_was_about(scripted: ScriptedServer, virtual: VirtualTime) -> None:
+    scripted.then(Scripted(409, {"message": "name taken"}))
+    with pytest.raises(ApiError) as caught:
+        make_client(scripted, virtual).request("POST", "/thing", json={}, resource="monitor careflex-health")
+    assert str(caught.value).startswith("uptimerobot POST /thing (monitor careflex-health) failed: HTTP 409")
+
+
+def test_the_watchdog_firing_after_the_body_is_complete_does_not_discard_it() -> None:
+    from providers.http_deadline import _Watch
+
+    finished_first = _Watch()
+    assert finished_first.finish()
+    finished_first.expire()  # the timer fires a moment too late
+    assert not finished_first.expired
+
+    cut_first = _Watch()
+    cut_first.expire()
+    assert not cut_first.finish()  # cut before the end: the body may be truncated

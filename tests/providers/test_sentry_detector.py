@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from providers.http import forget_rate_limit_state
-from providers.sentry_common import ClientTuning, SentryProviderError
+from providers.sentry_common import ClientTuning, SentryProviderError, forget_adoptions
 from providers.sentry_detector import SentryMetricDetectorProvider
 from tests.fakes.sentry import ORG, FakeSentry, fake_for_tests
 
@@ -106,6 +106,7 @@ def test_create_adopts_a_monitor_with_the_same_name_and_converges_it(
     fake: FakeSentry, provider: SentryMetricDetectorProvider, project: dict[str, Any]
 ) -> None:
     first = provider.create(checked(provider, critical_threshold=0.1))
+    forget_adoptions()  # an earlier deployment made it (an interrupted `up` that never recorded it)
 
     adopted = provider.create(checked(provider))
 
@@ -194,3 +195,34 @@ def test_read_by_id_alone_adopts_a_monitor_for_import(
     assert (read.inputs["critical_threshold"], read.inputs["warning_threshold"]) == (0.05, 0.01)
     assert read.inputs["environment"] == "production"
     assert provider.check({}, read.inputs).failures == []
+
+
+def test_a_monitor_declared_disabled_is_created_disabled(
+    fake: FakeSentry, provider: SentryMetricDetectorProvider, project: dict[str, Any]
+) -> None:
+    inputs = checked(provider, enabled=False)
+
+    created = provider.create(inputs)
+
+    # Sentry's create ignores `enabled`; the provider follows with a PUT instead of leaving the monitor live.
+    assert fake.orgs[ORG].detectors[created.id]["enabled"] is False
+    assert created.outs["enabled"] is False
+    assert provider.diff(created.id, provider.read(created.id, created.outs).outs, inputs).changes is False
+
+
+def test_an_enabled_monitor_is_created_with_one_request_and_no_follow_up(
+    fake: FakeSentry, provider: SentryMetricDetectorProvider, project: dict[str, Any]
+) -> None:
+    provider.create(checked(provider))
+
+    assert fake.calls("PUT", rf"/api/0/organizations/{ORG}/detectors/\d+/") == 0
+
+
+def test_check_refuses_a_span_window_shorter_than_sentry_accepts(provider: SentryMetricDetectorProvider) -> None:
+    props = {"organization": ORG, "project": "careflex-app", "name": "fast", "critical_threshold": 0.05}
+
+    spans = provider.check({}, {**props, "time_window_seconds": 60}).failures
+    errors = provider.check({}, {**props, "time_window_seconds": 60, "dataset": "events"}).failures
+
+    assert [(f.property, "at least 300" in f.reason) for f in spans] == [("time_window_seconds", True)]
+    assert errors == []

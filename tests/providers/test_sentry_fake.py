@@ -114,3 +114,129 @@ def test_over_the_limit_the_fake_answers_429_with_reset_headers(monkeypatch: pyt
         assert limited.status_code == 429
         assert limited.headers["X-Sentry-Rate-Limit-Remaining"] == "0"
         assert int(limited.headers["X-Sentry-Rate-Limit-Reset"]) > fake.virtual.now  # type: ignore[attr-defined]
+        assert isinstance(limited.json(), str) and "Retry-After" not in limited.headers
+
+
+def _workflow_with_action(action: dict, detector_id: str) -> dict:
+    return {
+        "name": "slack routing",
+        "detectorIds": [detector_id],
+        "triggers": {"logicType": "any-short", "conditions": [], "actions": []},
+        "actionFilters": [{"logicType": "any", "conditions": [], "actions": [action]}],
+    }
+
+
+def _issue_stream(fake: FakeSentry) -> str:
+    project = fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    return next(d["id"] for d in fake.detectors_of(ORG, project["id"]) if d["type"] == "issue_stream")
+
+
+def test_slack_channels_are_resolved_on_save_and_stored_as_prefix_name_and_channel_id(fake: FakeSentry) -> None:
+    action = {"type": "slack", "integrationId": "12", "config": {"targetType": "specific", "targetDisplay": "ops"}}
+
+    created = requests.post(
+        f"{fake.base_url}/organizations/{ORG}/workflows/",
+        json=_workflow_with_action(action, _issue_stream(fake)),
+        headers=AUTH,
+        timeout=5,
+    )
+
+    stored = created.json()["actionFilters"][0]["actions"][0]["config"]
+    assert created.status_code == 201
+    assert stored["targetDisplay"] == "#ops"
+    assert stored["targetIdentifier"] == fake.slack_channels["ops"]
+    assert fake.slack_lookups == 1
+
+
+def test_a_slack_action_with_only_a_channel_id_is_rejected_with_400(fake: FakeSentry) -> None:
+    action = {
+        "type": "slack",
+        "integrationId": "12",
+        "config": {"targetType": "specific", "targetIdentifier": "C04ABCDEF", "targetDisplay": None},
+    }
+
+    rejected = requests.post(
+        f"{fake.base_url}/organizations/{ORG}/workflows/",
+        json=_workflow_with_action(action, _issue_stream(fake)),
+        headers=AUTH,
+        timeout=5,
+    )
+
+    assert rejected.status_code == 400
+    assert "targetDisplay" in rejected.text and fake.orgs[ORG].workflows == {}
+
+
+def test_a_slack_channel_the_workspace_does_not_have_is_rejected_with_400(fake: FakeSentry) -> None:
+    fake.missing_slack_channels.add("nowhere")
+    action = {"type": "slack", "integrationId": "12", "config": {"targetType": "specific", "targetDisplay": "#nowhere"}}
+
+    rejected = requests.post(
+        f"{fake.base_url}/organizations/{ORG}/workflows/",
+        json=_workflow_with_action(action, _issue_stream(fake)),
+        headers=AUTH,
+        timeout=5,
+    )
+
+    assert rejected.status_code == 400 and "does not exist" in rejected.text
+
+
+def test_detector_create_ignores_enabled_but_update_honours_it(fake: FakeSentry) -> None:
+    project = fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    body = {
+        "name": "m",
+        "type": "metric_issue",
+        "enabled": False,
+        "dataSources": [
+            {"aggregate": "count()", "dataset": "events", "eventTypes": ["error"], "query": "", "timeWindow": 300}
+        ],
+        "conditionGroup": {"logicType": "any", "conditions": [{"type": "gt", "comparison": 5, "conditionResult": 75}]},
+    }
+
+    created = requests.post(
+        f"{fake.base_url}/organizations/{ORG}/projects/{project['id']}/detectors/", json=body, headers=AUTH, timeout=5
+    ).json()
+    updated = requests.put(
+        f"{fake.base_url}/organizations/{ORG}/detectors/{created['id']}/",
+        json={"enabled": False},
+        headers=AUTH,
+        timeout=5,
+    ).json()
+
+    assert (created["enabled"], updated["enabled"]) == (True, False)
+
+
+def test_span_windows_under_five_minutes_are_rejected(fake: FakeSentry) -> None:
+    project = fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    source = {"aggregate": "failure_rate()", "dataset": "events_analytics_platform", "eventTypes": ["trace_item_span"]}
+    body = {"name": "m", "type": "metric_issue", "dataSources": [{**source, "query": "", "timeWindow": 60}]}
+
+    rejected = requests.post(
+        f"{fake.base_url}/organizations/{ORG}/projects/{project['id']}/detectors/", json=body, headers=AUTH, timeout=5
+    )
+
+    assert rejected.status_code == 400 and "timeWindow" in rejected.text
+
+
+def test_project_create_answers_without_status_and_reads_carry_it(fake: FakeSentry) -> None:
+    created = requests.post(
+        f"{fake.base_url}/teams/{ORG}/platform/projects/", json={"name": "App", "slug": "app"}, headers=AUTH, timeout=5
+    ).json()
+    read = requests.get(f"{fake.base_url}/projects/{ORG}/{created['id']}/", headers=AUTH, timeout=5).json()
+
+    assert "status" not in created and read["status"] == "active"
+
+
+def test_sentrys_own_429_without_retry_after_is_waited_out_until_the_announced_reset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forget_rate_limit_state()
+    for fake in fake_for_tests(monkeypatch, rate_limit=1, rate_window_seconds=60):
+        clock = fake.virtual  # type: ignore[attr-defined]
+        api = SentryApi(ClientTuning(sleep=clock.sleep, clock=clock.time))
+        api.list_all(f"organizations/{ORG}/workflows/")
+        forget_rate_limit_state()  # another process spent the budget: this client does not know to pace
+
+        assert api.list_all(f"organizations/{ORG}/workflows/") == []
+
+        assert [status for _m, _p, status in fake.statuses] == [200, 429, 200]
+        assert sum(clock.sleeps) == pytest.approx(60.0, abs=1.0)

@@ -11,7 +11,7 @@ import dill
 import pytest
 
 from providers.http import ApiError, forget_rate_limit_state
-from providers.sentry_common import UNKNOWN, ClientTuning, SentryProviderError
+from providers.sentry_common import UNKNOWN, ClientTuning, SentryProviderError, forget_adoptions
 from providers.sentry_key import SECRET_OUTPUTS, SentryClientKeyProvider
 from tests.fakes.sentry import CANARY_TOKEN, ORG, FakeSentry, fake_for_tests
 
@@ -168,6 +168,7 @@ def test_key_lists_are_followed_across_pages(
     fake.page_size = 2
     for index in range(4):
         provider.create(checked(provider, label=f"extra-{index}", adopt_default_key=False))
+    forget_adoptions()  # the keys were made by an earlier deployment
 
     created = provider.create(checked(provider, label="extra-3"))
 

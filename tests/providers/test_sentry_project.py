@@ -155,14 +155,26 @@ def test_create_after_ambiguous_failure_finds_the_project_instead_of_duplicating
     assert created.id == fake.project_by_slug(ORG, "careflex-app")["id"]
 
 
-def test_create_after_ambiguous_failure_that_did_nothing_says_so(
+def test_an_ambiguous_create_sentry_does_not_show_never_claims_nothing_was_created(
     fake: FakeSentry, provider: SentryProjectProvider
 ) -> None:
     fake.inject("POST", r"/api/0/teams/careflex/platform/projects/", 500)
 
-    with pytest.raises(SentryProviderError, match="no project with that slug exists"):
+    with pytest.raises(SentryProviderError) as raised:
         provider.create(checked(provider))
+
+    message = str(raised.value)
+    assert "nothing was created" not in message
+    assert "may have saved a project with slug 'careflex-app'" in message and "Before running `pulumi up`" in message
     assert fake.calls("POST", r"/api/0/teams/.*/projects/") == 1
+    assert fake.calls("GET", rf"/api/0/projects/{ORG}/careflex-app/") > 2  # looked more than once
+
+
+def test_a_taken_slug_no_project_answers_to_is_explained(fake: FakeSentry, provider: SentryProjectProvider) -> None:
+    fake.inject("POST", r"/api/0/teams/careflex/platform/projects/", 409, body={"detail": "slug taken"})
+
+    with pytest.raises(SentryProviderError, match="pending deletion"):
+        provider.create(checked(provider))
 
 
 def test_create_refuses_a_slug_that_now_redirects_to_a_renamed_project(

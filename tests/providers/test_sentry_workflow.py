@@ -312,7 +312,9 @@ def test_create_that_times_out_after_sending_finds_the_alert_instead_of_duplicat
     assert fake.calls("POST", rf"/api/0/organizations/{ORG}/workflows/") == 1
 
 
-def test_read_by_id_alone_adopts_an_alert_for_import(provider: SentryWorkflowProvider, detector_id: str) -> None:
+def test_read_by_id_alone_adopts_an_alert_for_import(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
     inputs = checked(provider, routing(detector_id))
     created = provider.create(inputs)
 
@@ -320,5 +322,131 @@ def test_read_by_id_alone_adopts_an_alert_for_import(provider: SentryWorkflowPro
 
     assert read.id == created.id
     assert read.inputs["detector_ids"] == [detector_id]
-    assert read.inputs["action_filters"] == inputs["action_filters"]
+    # Imported as Sentry stores it: the Slack channel id it resolved is part of what was read.
+    slack = next(a for g in read.inputs["action_filters"] for a in g["actions"] if a["type"] == "slack")
+    resolved = fake.slack_channels["careflex-alerts"]
+    assert (slack["target_display"], slack["target_identifier"]) == ("#careflex-alerts", resolved)
+    assert provider.check({}, read.inputs).failures == []
     assert provider.diff(created.id, read.outs, inputs).changes is False
+
+
+def test_a_slack_routed_alert_settles_after_sentry_stores_the_resolved_channel_id(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    inputs = checked(provider, routing(detector_id))
+    created = provider.create(inputs)
+    stored = next(
+        a for g in fake.orgs[ORG].workflows[created.id]["actionFilters"] for a in g["actions"] if a["type"] == "slack"
+    )
+    assert stored["config"]["targetIdentifier"] == fake.slack_channels["careflex-alerts"]
+
+    refreshed = provider.read(created.id, created.outs)
+    puts_before = fake.calls("PUT", rf"/api/0/organizations/{ORG}/workflows/\d+/")
+    lookups_before = fake.slack_lookups
+
+    assert refreshed.outs == created.outs
+    assert provider.diff(created.id, refreshed.outs, inputs).changes is False
+    provider.update(created.id, refreshed.outs, inputs)
+    assert fake.calls("PUT", rf"/api/0/organizations/{ORG}/workflows/\d+/") == puts_before
+    assert fake.slack_lookups == lookups_before
+
+
+def test_a_slack_channel_named_without_its_hash_is_compared_the_way_sentry_stores_it(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    bare = routing(detector_id)
+    bare["action_filters"][1]["actions"] = [{**SLACK, "target_display": "careflex-alerts"}]
+    inputs = checked(provider, bare)
+
+    created = provider.create(inputs)
+
+    assert provider.diff(created.id, provider.read(created.id, created.outs).outs, inputs).changes is False
+    assert fake.calls("PUT", rf"/api/0/organizations/{ORG}/workflows/\d+/") == 0
+
+
+def test_a_slack_channel_moved_in_the_ui_still_shows_as_drift(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    inputs = checked(provider, routing(detector_id))
+    created = provider.create(inputs)
+    for group in fake.orgs[ORG].workflows[created.id]["actionFilters"]:
+        for action in group["actions"]:
+            if action["type"] == "slack":
+                action["config"].update(targetDisplay="#random", targetIdentifier=fake.slack_channel_id("random"))
+
+    refreshed = provider.read(created.id, created.outs)
+
+    assert provider.diff(created.id, refreshed.outs, inputs).changes is True
+
+
+def test_a_declared_slack_channel_id_is_kept_and_compared(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    pinned = routing(detector_id)
+    pinned["action_filters"][1]["actions"] = [{**SLACK, "target_identifier": "C0PINNED01"}]
+    inputs = checked(provider, pinned)
+    created = provider.create(inputs)
+
+    assert provider.diff(created.id, created.outs, inputs).changes is False
+    assert fake.slack_lookups == 0  # a given id spares Sentry the Slack look-up
+    moved = routing(detector_id)
+    moved["action_filters"][1]["actions"] = [{**SLACK, "target_identifier": "C0PINNED02"}]
+    assert provider.diff(created.id, created.outs, checked(provider, moved)).changes is True
+
+
+def test_a_slack_action_with_only_a_channel_id_fails_check_naming_the_field(provider: SentryWorkflowProvider) -> None:
+    id_only = routing("4242")
+    id_only["action_filters"][1]["actions"] = [
+        {"type": "slack", "integration_id": "1202", "target_identifier": "C04ABCDEF"}
+    ]
+
+    failures = provider.check({}, id_only).failures
+
+    assert [f.property for f in failures] == ["action_filters[1].actions[0].target_display"]
+    assert "channel name" in failures[0].reason and "rejects" in failures[0].reason
+
+
+def test_a_slack_target_still_unknown_at_preview_passes_check(provider: SentryWorkflowProvider) -> None:
+    pending = routing("4242")
+    pending["action_filters"][1]["actions"] = [{**SLACK, "target_display": UNKNOWN}]
+
+    assert provider.check({}, pending).failures == []
+
+
+def test_an_alert_declared_disabled_is_created_disabled(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    inputs = checked(provider, routing(detector_id, enabled=False))
+
+    created = provider.create(inputs)
+
+    assert fake.orgs[ORG].workflows[created.id]["enabled"] is False
+    assert created.outs["enabled"] is False
+    assert provider.diff(created.id, created.outs, inputs).changes is False
+
+
+def test_a_channel_pinned_by_id_in_one_group_and_named_in_another_settles(
+    fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
+) -> None:
+    both = routing(detector_id)
+    both["action_filters"][0]["actions"] = [PAGERDUTY, {**SLACK, "target_identifier": "C0PINNED01"}]
+    inputs = checked(provider, both)
+
+    created = provider.create(inputs)
+
+    assert provider.diff(created.id, provider.read(created.id, created.outs).outs, inputs).changes is False
+    assert fake.calls("PUT", rf"/api/0/organizations/{ORG}/workflows/\d+/") == 0
+
+
+def test_condition_and_action_types_sentry_does_not_know_fail_check_by_path(provider: SentryWorkflowProvider) -> None:
+    bad = routing("4242")
+    bad["action_filters"][0]["conditions"] = [{"type": "issue_priority_at_least", "comparison": 75}]
+    bad["action_filters"][1]["actions"] = [{"type": "plugin", "target_display": "legacy"}]
+
+    failures = {f.property: f.reason for f in provider.check({}, bad).failures}
+
+    assert set(failures) == {"action_filters[0].conditions[0].type", "action_filters[1].actions[0].type"}
+    assert "Sentry rejects filter condition type 'issue_priority_at_least'" in failures[
+        "action_filters[0].conditions[0].type"
+    ]
+    assert "Sentry rejects action type 'plugin'" in failures["action_filters[1].actions[0].type"]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
@@ -24,6 +25,7 @@ from providers.uptimerobot import (
     Tuning,
     UptimeRobotError,
 )
+from providers.uptimerobot_api import forget_adoptions
 from tests.fakes.uptimerobot import FakeUptimeRobot, ScaledClock, VirtualClock
 
 API_KEY = "CANARY-uptimerobot-key-7f3a"
@@ -41,6 +43,7 @@ def clock() -> VirtualClock:
 @pytest.fixture
 def fake(clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeUptimeRobot]:
     forget_rate_limit_state()
+    forget_adoptions()  # each test is its own deployment
     with FakeUptimeRobot(API_KEY, clock=clock.now, page_size=2) as server:
         monkeypatch.setenv("UPTIMEROBOT_API_KEY", API_KEY)
         monkeypatch.setenv("UPTIMEROBOT_API_URL", server.url)
@@ -280,6 +283,7 @@ def test_doubly_escaped_names_and_urls_read_back_without_a_diff(
         assert stored["friendlyName"] == "Care &amp;amp; Flex &amp;lt;prod&amp;gt;"
         read = provider.read(created.id, created.outs)
         assert provider.diff(created.id, read.outs, inputs).changes is False
+        forget_adoptions()  # the next `up` (an interrupted one's rerun) is a new deployment
         assert provider.create(inputs).id == created.id
         assert len(fake.monitors) == 1
 
@@ -321,6 +325,7 @@ def test_create_after_an_interrupted_run_adopts_the_orphan_instead_of_duplicatin
 ) -> None:
     first = monitors.create(monitor_inputs(monitors))
     fake.reset_counts()
+    forget_adoptions()  # the rerun is a new deployment
     second = monitors.create(monitor_inputs(monitors, interval_seconds=90))
     assert second.id == first.id
     assert fake.count("POST", "/monitors") == 0
@@ -392,12 +397,15 @@ def test_create_after_a_server_error_that_saved_anyway_ends_with_exactly_one_mon
     assert [str(m["id"]) for m in fake.monitors.values()] == [created.id]
 
 
-def test_create_after_a_server_error_that_saved_nothing_fails_cleanly_and_a_rerun_creates_one(
+def test_create_after_a_server_error_that_saved_nothing_says_what_to_check_and_a_rerun_creates_one(
     fake: FakeUptimeRobot, monitors: MonitorProvider
 ) -> None:
     fake.inject("POST", r"/monitors$", status=500, apply_first=False)
-    with pytest.raises(UptimeRobotError, match=r"nothing was\s+created"):
+    # An empty list proves nothing (it lags), so the error never says "nothing was created".
+    with pytest.raises(UptimeRobotError, match=r"may have saved the KEYWORD monitor named") as raised:
         monitors.create(monitor_inputs(monitors))
+    assert "nothing was" not in str(raised.value)
+    assert "adopt_id" in str(raised.value)
     assert fake.monitors == {}
     assert fake.count("POST", "/monitors") == 1
     created = monitors.create(monitor_inputs(monitors))
@@ -503,6 +511,7 @@ def test_legacy_list_envelope_with_next_cursor_id_is_paged_through(
                     }
                 )
         existing = provider.create(monitor_inputs(provider))
+        forget_adoptions()  # the rerun is a new deployment
         assert provider.create(monitor_inputs(provider)).id == existing.id
         # Page size 1: two pages for A and B, then three once the new monitor exists too.
         assert fake.count("GET", "/monitors") == 2 + 3
@@ -776,3 +785,146 @@ def test_pickled_providers_hold_no_key_secret_or_lock_and_secret_outputs_are_dec
         provider = dill.loads(blob)  # noqa: S301 - our own blob
         assert isinstance(provider, MonitorProvider | AlertContactProvider)
     assert mocks.inputs["health"]["alert_contacts"] == [{"id": "101", "threshold_minutes": 5}]
+
+
+# --- issue 11: what the real engine hands over, listings that lag, renames ---------------------------
+
+
+def test_check_accepts_the_unknown_objects_the_host_hands_over_during_preview(
+    monitors: MonitorProvider, contacts: AlertContactProvider
+) -> None:
+    # Through `python -m pulumi.dynamic`, check receives pulumi.output.Unknown, not the sentinel string.
+    checked = monitors.check(
+        {}, {"friendly_name": "x", "url": Unknown(), "keyword_value": "ok", "alert_contacts": [{"id": Unknown()}]}
+    )
+    assert [(f.property, f.reason) for f in checked.failures] == []
+    contact = contacts.check({}, {"kind": "pagerduty", "friendly_name": "PD", "value": Unknown()})
+    assert [(f.property, f.reason) for f in contact.failures] == []
+    assert monitors.diff("1", {"url": HEALTH_URL}, {"url": Unknown()}).changes is True
+
+
+def test_check_accepts_whole_numbers_that_arrive_as_doubles(monitors: MonitorProvider) -> None:
+    checked = monitors.check(
+        {},
+        {
+            "friendly_name": "x",
+            "url": HEALTH_URL,
+            "keyword_value": "ok",
+            "interval_seconds": 60.0,
+            "timeout_seconds": 30.0,
+            "alert_contacts": [{"id": 7001.0, "threshold_minutes": 5.0, "recurrence_minutes": 0.0}],
+        },
+    )
+    assert [(f.property, f.reason) for f in checked.failures] == []
+    assert checked.inputs["alert_contacts"] == [{"id": "7001", "threshold_minutes": 5, "recurrence_minutes": 0}]
+    assert type(checked.inputs["interval_seconds"]) is int
+
+
+def test_a_contact_named_by_its_pulumi_id_is_assigned_by_its_number_and_other_text_fails_check(
+    fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    contact_id = add_email_contact(fake)
+    inputs = monitor_inputs(monitors, alert_contacts=[{"id": f"alert-contacts/{contact_id}"}])
+    assert inputs["alert_contacts"] == [{"id": contact_id, "threshold_minutes": 0, "recurrence_minutes": 0}]
+    monitors.create(inputs)
+    checked = monitors.check({}, {**_as_raw(inputs), "alert_contacts": [{"id": "pagerduty-careflex"}]})
+    assert [f.property for f in checked.failures] == ["alert_contacts"]
+    assert "'pagerduty-careflex' is not a contact id" in checked.failures[0].reason
+
+
+def test_an_ambiguous_create_whose_listing_lags_longer_than_the_recovery_window_says_what_to_check(
+    fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    fake.ambiguous_create_next()
+    fake.stale_reads(0, list_lag_calls=monitors.tuning.find_attempts + 5)
+    with pytest.raises(UptimeRobotError) as raised:
+        monitors.create(monitor_inputs(monitors))
+    message = str(raised.value)
+    assert len(fake.monitors_named("careflex-prod health")) == 1
+    assert "nothing was created" not in message and "again is safe" not in message
+    assert "may have saved the KEYWORD monitor named 'careflex-prod health'" in message
+    assert "set adopt_id" in message
+
+
+def test_an_integration_whose_create_answered_409_but_is_not_listed_yet_is_never_called_absent(
+    fake: FakeUptimeRobot, contacts: AlertContactProvider
+) -> None:
+    raw = {"kind": "slack", "friendly_name": "Ops", "value": SLACK_URL, "channel": "#alerts"}
+    contacts.create(contacts.check({}, raw).inputs)
+    fake.stale_reads(0, list_lag_calls=50)
+    fake.inject("GET", r"/integrations$", status=200, body={"data": [], "nextLink": None}, times=50)
+    with pytest.raises(UptimeRobotError) as raised:
+        contacts.create(contacts.check({}, raw).inputs)
+    assert "nothing was created" not in str(raised.value)
+    assert "may have saved the slack contact named 'Ops'" in str(raised.value)
+    assert SLACK_URL not in str(raised.value)
+
+
+def test_the_old_urn_of_a_renamed_monitor_does_not_delete_what_the_new_urn_adopted(
+    fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    old = monitors.create(monitor_inputs(monitors))
+    forget_adoptions()  # the rename is a later deployment
+    new = monitors.create(monitor_inputs(monitors))  # the new URN finds the live monitor by natural key
+    assert new.id == old.id
+    monitors.delete(old.id, old.outs)
+    assert len(fake.monitors_named("careflex-prod health")) == 1
+    assert fake.count("DELETE", "/monitors/{id}") == 0
+
+
+def test_the_old_urn_of_a_renamed_integration_does_not_delete_what_the_new_urn_adopted(
+    fake: FakeUptimeRobot, contacts: AlertContactProvider
+) -> None:
+    raw = {"kind": "pagerduty", "friendly_name": "PD", "value": ROUTING_KEY}
+    old = contacts.create(contacts.check({}, raw).inputs)
+    forget_adoptions()  # the rename is a later deployment
+    new = contacts.create(contacts.check({}, raw).inputs)
+    assert new.id == old.id
+    contacts.delete(old.id, old.outs)
+    assert [i for i in fake.integrations.values() if not i.get("_deleted")] != []
+
+
+@pytest.mark.parametrize("kind", ["PING", "PORT"])
+def test_a_host_monitor_given_a_url_shows_no_diff_when_the_api_keeps_only_the_host(
+    monkeypatch: pytest.MonkeyPatch, clock: VirtualClock, monitors: MonitorProvider, kind: str
+) -> None:
+    with FakeUptimeRobot(API_KEY, clock=clock.now, host_only_targets=True) as fake:
+        monkeypatch.setenv("UPTIMEROBOT_API_KEY", API_KEY)
+        monkeypatch.setenv("UPTIMEROBOT_API_URL", fake.url)
+        inputs = monitor_inputs(monitors, type=kind, url="https://Shop.example.com/health")
+        created = monitors.create(inputs)
+        read = monitors.read(created.id, created.outs)
+        assert monitors.diff(created.id, read.outs, inputs).changes is False
+        assert fake.count("PATCH", "/monitors/{id}") == 0
+
+
+def test_a_monitor_going_up_or_down_is_not_a_change_to_its_outputs_but_a_pause_is(
+    fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    created = monitors.create(monitor_inputs(monitors))
+    fake.run_checks()
+    assert monitors.read(created.id, created.outs).outs == created.outs
+    fake.run_checks(down=(int(created.id),))
+    assert monitors.read(created.id, created.outs).outs == created.outs
+    fake.pause(int(created.id))
+    assert monitors.read(created.id, created.outs).outs["status"] == "PAUSED"
+
+
+def test_two_resources_declaring_the_same_monitor_in_one_deployment_do_not_share_it(
+    fake: FakeUptimeRobot, monitors: MonitorProvider
+) -> None:
+    monitors.create(monitor_inputs(monitors))
+    with pytest.raises(UptimeRobotError, match="already belongs to another resource of this deployment"):
+        monitors.create(monitor_inputs(monitors))
+    assert len(fake.monitors) == 1 and fake.count("PATCH", "/monitors/{id}") == 0
+
+
+def test_two_resources_declaring_the_same_integration_in_one_deployment_do_not_share_it(
+    fake: FakeUptimeRobot, contacts: AlertContactProvider
+) -> None:
+    raw = {"kind": "pagerduty", "friendly_name": "PD", "value": ROUTING_KEY}
+    contacts.create(contacts.check({}, raw).inputs)
+    with pytest.raises(UptimeRobotError, match="declare it once and share it") as raised:
+        contacts.create(contacts.check({}, {**raw, "friendly_name": "PD again"}).inputs)
+    assert ROUTING_KEY not in str(raised.value)
+    assert fake.integrations[101]["friendlyName"] == "PD"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from review.diff import compare
+from review.diff import compare, plan_json
 from review.diff_report import MAX_COMMENT_CHARS, render_markdown
 from review.engine import run_project
 from review.plan import build_plan
@@ -150,9 +151,27 @@ def test_a_fifty_app_estate_renders_under_the_comment_cap_with_summary_first(pro
     comment = render_markdown(diff)
     assert len(comment) <= MAX_COMMENT_CHARS
     assert comment.splitlines()[3].startswith(f"**{len(diff.added)} added, 0 removed")
-    assert "left out to stay under GitHub's comment size limit" in comment
+    assert re.search(r"- … \d+ more added entries not shown \(GitHub's comment size limit\): \d+ ", comment)
     small = render_markdown(diff, limit=2_000)
     assert len(small) <= 2_000 and f"**{len(diff.added)} added" in small
+    # The changed notification policy (and every other change) is shown or counted, never silently dropped.
+    totals = {"Added": len(diff.added), "Removed": len(diff.removed),
+              "Changed": sum(len(changes) for _, changes in diff.changed)}
+    assert totals["Changed"] > 0
+    for text in (comment, small, render_markdown(diff, limit=8_000)):
+        for title, total in totals.items():
+            assert _shown_plus_left_out(text, title) == total, (title, len(text))
+    assert "grafana NotificationPolicy notification-policy: policies[route app=app-00, severity=critical]" in comment
+
+
+def _shown_plus_left_out(comment: str, title: str) -> int:
+    """Entries of one section shown in the comment plus the number its left-out line says were not shown."""
+    shown = 0
+    block = re.search(rf"<summary>{title} \(\d+\)</summary>\n\n(.*?)\n\n</details>", comment, re.S)
+    if block:
+        shown = sum(1 for line in block[1].splitlines() if line.startswith("- ") and not line.startswith("- … "))
+    left = re.search(rf"- … (\d+) more {title.lower()} entries not shown", comment)
+    return shown + (int(left[1]) if left else 0)
 
 
 def _record(project: Path):
@@ -185,3 +204,86 @@ def test_a_change_outside_the_named_rule_properties_is_still_reported():
         ("threshold", 1, 2),
         ("datas[refId=A].model.intervalMs", 1000, 2000),
     }
+
+
+def _plan(*resources: dict) -> dict:
+    return {"resources": list(resources)}
+
+
+def _resource(type_token: str, name: str, inputs: dict, *, protected: bool = False) -> dict:
+    return {"type": type_token, "name": name, "urn": f"urn:pulumi:prod::p::{type_token}::{name}",
+            "component": False, "service": "x", "flags": ["protected"] if protected else [], "inputs": inputs}
+
+
+def _route(contact_point: str, **matchers: str) -> dict:
+    return {"contactPoint": contact_point, "continue": True, "repeatInterval": "1h",
+            "matchers": [{"label": k, "match": "=", "value": v} for k, v in matchers.items()]}
+
+
+POLICY = "grafana:alerting/notificationPolicy:NotificationPolicy"
+SCHEDULE = "pagerduty:index/schedule:Schedule"
+
+
+def test_adding_a_route_in_front_is_one_change_not_a_shift_of_every_route_after_it():
+    routes = [_route(f"pagerduty-{app}", app=app, severity="critical") for app in ("b", "c", "d")]
+    routes.append(_route("slack-alerts", severity="critical"))
+    before = _plan(_resource(POLICY, "policy", {"contactPoint": "email", "policies": routes}))
+    after = _plan(_resource(POLICY, "policy", {"contactPoint": "email", "policies": [
+        _route("pagerduty-a", app="a", severity="critical"), *routes]}))
+    [(_, changes)] = compare(before, after).changed
+    assert [(c.path, c.old) for c in changes] == [("policies[route app=a, severity=critical]", None)]
+    assert changes[0].new["contactPoint"] == "pagerduty-a"
+    assert "added {contactPoint: \"pagerduty-a\"" in render_markdown(compare(before, after))
+
+
+def test_reordering_routes_is_no_change_and_a_changed_contact_point_is_one_change():
+    routes = [_route("pagerduty-a", app="a", severity="critical"), _route("slack-alerts", severity="warning")]
+    before = _plan(_resource(POLICY, "policy", {"policies": routes}))
+    assert compare(before, _plan(_resource(POLICY, "policy", {"policies": routes[::-1]}))).empty
+    moved = [routes[0], {**routes[1], "contactPoint": "slack-ops"}]
+    [(_, changes)] = compare(before, _plan(_resource(POLICY, "policy", {"policies": moved}))).changed
+    assert [(c.path, c.old, c.new) for c in changes] == [
+        ("policies[route severity=warning].contactPoint", "slack-alerts", "slack-ops")]
+
+
+def test_rotation_members_are_diffed_by_element_however_long_the_list():
+    people = [f"(PagerDuty user someone-with-a-long-address-{n}@example.com)" for n in range(8)]
+    layer = {"name": "Weekly", "rotationTurnLengthSeconds": 604800, "users": people}
+    swapped = {**layer, "users": [*people[:5], "(PagerDuty user newcomer@example.com)", *people[6:]]}
+    before = _plan(_resource(SCHEDULE, "primary", {"layers": [layer]}))
+    after = _plan(_resource(SCHEDULE, "primary", {"layers": [swapped]}))
+    comment = render_markdown(compare(before, after))
+    assert f'removed "{people[5]}"' in comment
+    assert 'added "(PagerDuty user newcomer@example.com)"' in comment
+    reordered = _plan(_resource(SCHEDULE, "primary", {"layers": [{**layer, "users": people[::-1]}]}))
+    line = next(x for x in render_markdown(compare(before, reordered)).splitlines() if "layers[name=Weekly]" in x)
+    assert "order" in line and people[7] in line and "…" not in line
+
+
+def test_a_deleted_protected_resource_is_marked_protected_in_the_list_and_the_danger_section():
+    folder = _resource("grafana:oss/folder:Folder", "folder-a", {"uid": "a"}, protected=True)
+    group = _resource("grafana:alerting/contactPoint:ContactPoint", "slack", {"name": "slack"}, protected=True)
+    diff = compare(_plan(folder, group), _plan())
+    comment = render_markdown(diff)
+    assert "`-` grafana Folder folder-a (protected)" in comment
+    assert "grafana ContactPoint slack (protected)" in comment
+    assert any("slack is deleted (protected)" in line for line in diff.danger())
+
+
+def test_adding_an_app_changes_the_real_notification_policy_only_by_that_apps_own_routes(project_copy: Path):
+    # Planned in fresh interpreters (as `review diff` does): the mock engine is process-global.
+    base = plan_json(project_copy, "prod", "ab" * 32, "base")
+    _add_app(project_copy, "zz-new-app")
+    diff = compare(base, plan_json(project_copy, "prod", "ab" * 32, "head"))
+    [changes] = [changes for entity, changes in diff.changed if entity.type == POLICY]
+    assert changes and all("app=zz-new-app" in c.path and c.old is None for c in changes)
+
+
+def test_a_long_string_change_shows_the_part_that_differs_however_far_in_it_is():
+    text = "Primary on-call for the whole estate: " + ", ".join(f"person-{n}@example.com" for n in range(20))
+    changed = text.replace("person-17@example.com", "newcomer@example.com")
+    before = _plan(_resource(SCHEDULE, "primary", {"description": text}))
+    after = _plan(_resource(SCHEDULE, "primary", {"description": changed}))
+    line = next(x for x in render_markdown(compare(before, after)).splitlines() if "description" in x)
+    assert "person-17@example.com" in line and "newcomer@example.com" in line
+    assert len(line) < len(text)

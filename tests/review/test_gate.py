@@ -12,6 +12,7 @@ from review.comment import MARKER
 from review.gate import (
     EXIT_ALLOWED,
     EXIT_BLOCKED,
+    EXIT_PREVIEW_FAILED,
     EXIT_UNREADABLE,
     IDENTITY_TYPES,
     PreviewError,
@@ -129,7 +130,7 @@ def test_replacement_steps_shown_with_show_replacement_steps_are_each_listed_onc
     steps = [step(op, integration, "careflex-grafana-events") for op in ("create-replacement", "replace")]
     steps += [step("delete-replaced", integration, "careflex-grafana-events")] * 2
     result = evaluate(parse_preview(digest(*steps)), allow_label_present=False)
-    assert [s.op for s in result.blocking] == ["create-replacement", "replace", "delete-replaced"]
+    assert [(s.op, s.name) for s in result.blocking] == [("replace", "careflex-grafana-events")]
 
 
 def test_removing_protection_is_reported_but_does_not_block():
@@ -171,20 +172,42 @@ def test_counts_are_taken_from_the_steps_when_the_change_summary_is_missing():
         ("no-changes.json", EXIT_ALLOWED),
         ("threshold-update.json", EXIT_ALLOWED),
         ("fly-secret-rotation.json", EXIT_ALLOWED),
-        ("pagerduty-integration-replace.json", EXIT_BLOCKED),
-        ("sentry-key-delete.json", EXIT_BLOCKED),
+        ("show-replacement-steps.json", EXIT_BLOCKED),
+        ("import.json", EXIT_ALLOWED),
+        ("dynamic-resources.json", EXIT_BLOCKED),
     ],
 )
-def test_the_cli_exit_code_for_each_fixture(fixture, expected, capsys):
+def test_the_cli_exit_code_for_each_fixture_of_a_preview_that_passed(fixture, expected, capsys):
     assert main_gate([str(FIXTURES / fixture)]) == expected
     assert main_gate([str(FIXTURES / fixture), "--allow-label-present"]) == EXIT_ALLOWED
     capsys.readouterr()
 
 
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "pagerduty-integration-replace.json",
+        "sentry-key-delete.json",
+        "pagerduty-service-delete-refused.json",
+        "pagerduty-service-delete-refused.events.jsonl",
+        "dbr-protected-dependent.json",
+        "provider-error.json",
+    ],
+)
+def test_a_failed_preview_fails_the_gate_with_or_without_the_label_and_says_so(fixture, tmp_path, capsys):
+    comment = tmp_path / "gate.md"
+    assert main_gate([str(FIXTURES / fixture), "--comment-out", str(comment)]) == EXIT_PREVIEW_FAILED
+    assert main_gate([str(FIXTURES / fixture), "--allow-label-present"]) == EXIT_PREVIEW_FAILED
+    captured = capsys.readouterr()
+    assert "the preview failed" in captured.err or "did not finish" in captured.err
+    assert "The preview failed" in comment.read_text()
+    assert "No identity-bearing or protected resource" not in comment.read_text()
+
+
 def test_the_cli_lists_each_blocking_step_with_type_name_op_and_property_paths_but_no_values(capsys):
     code = main_gate([str(FIXTURES / "pagerduty-integration-replace.json"), "--format", "text"])
     out = capsys.readouterr().out
-    assert code == EXIT_BLOCKED
+    assert code == EXIT_PREVIEW_FAILED
     verdict = [line for line in out.splitlines() if "careflex-grafana-events" in line and "forced by" in line]
     assert len(verdict) == 1
     line = verdict[0]
@@ -197,7 +220,7 @@ def test_the_cli_writes_the_markdown_comment_whatever_the_stdout_format(tmp_path
     comment = tmp_path / "comment.md"
     code = main_gate([str(FIXTURES / "sentry-key-delete.json"), "--format", "text", "--comment-out", str(comment)])
     text = comment.read_text(encoding="utf-8")
-    assert code == EXIT_BLOCKED
+    assert code == EXIT_PREVIEW_FAILED
     assert text.startswith(MARKER) and "careflex-key" in text
     assert not capsys.readouterr().out.startswith(MARKER)
 
@@ -251,9 +274,24 @@ def test_lines_printed_before_the_json_are_skipped(tmp_path):
     assert [s.name for s in preview.steps] == ["monitoring-estate-prod", "folder-careflex"]
 
 
-def test_an_empty_digest_is_a_preview_without_changes(tmp_path, capsys):
-    assert main_gate([str(write(tmp_path, "{}"))]) == EXIT_ALLOWED
+def test_a_digest_with_only_the_stack_is_a_preview_without_changes(tmp_path, capsys):
+    assert main_gate([str(write(tmp_path, {**digest(), "changeSummary": {"same": 1}}))]) == EXIT_ALLOWED
     assert "0 create" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {},
+        {"version": 3, "deployment": {"manifest": {}, "resources": []}},  # pulumi stack export
+        {"sequence": 3, "timestamp": 1, "summaryEvent": {"resourceChanges": {"same": 3}}},  # one event, alone
+        {"config": {"monitoring-estate:flyOrg": "x"}},
+    ],
+    ids=["empty-object", "stack-export", "single-event", "config-only"],
+)
+def test_json_that_is_not_a_preview_is_refused(document, tmp_path, capsys):
+    assert main_gate([str(write(tmp_path, document))]) == EXIT_UNREADABLE
+    assert "failing closed" in capsys.readouterr().err
 
 
 def test_parse_errors_name_the_step_without_its_content():
@@ -279,7 +317,14 @@ def test_a_protection_refusal_for_a_listed_step_is_not_counted_twice():
     assert len(evaluate(preview, allow_label_present=False).blocking) == 1
 
 
-def test_other_error_diagnostics_do_not_block():
+def test_other_error_diagnostics_block_nothing_but_fail_the_preview():
     noise = {"urn": urn_of("x:y:Z", "z"), "severity": "error", "message": "provider said no"}
     preview = parse_preview({**digest(), "diagnostics": [noise]})
-    assert not evaluate(preview, allow_label_present=False).blocked
+    result = evaluate(preview, allow_label_present=False)
+    assert not result.blocked and result.exit_code == EXIT_PREVIEW_FAILED
+
+
+def test_warnings_alone_do_not_fail_the_preview():
+    warning = {"severity": "warning", "message": "deprecated field"}
+    preview = parse_preview({**digest(), "diagnostics": [warning]})
+    assert evaluate(preview, allow_label_present=False).exit_code == EXIT_ALLOWED

@@ -1,0 +1,112 @@
+"""Value checks that need a real grammar: PromQL, e-mail addresses, URLs, numbers within their unit.
+
+Each returns None when the value is fine, or a message saying what is wrong. They are pure and offline:
+no DNS or HTTP look-ups, so a plan and a test run give the same answer anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from urllib.parse import urlsplit
+
+import promql_parser
+from email_validator import EmailNotValidError, validate_email
+
+from model.limits import MAX_PROMQL_CHARS, MAX_PROMQL_DEPTH, MAX_PROMQL_OPERATORS
+from model.signals import UNIT_BOUNDS
+
+_URL_SCHEMES = ("http", "https")
+# Outside any 64-bit float's whole-number precision (2**53) a count threshold cannot even be compared exactly.
+MAX_COUNT = float(2**53)
+
+
+def promql_problem(expr: str) -> str | None:
+    """Why `expr` (placeholders already filled) is not a PromQL expression an alert rule can evaluate."""
+    too_big = _promql_size_problem(expr)
+    if too_big:
+        return too_big
+    try:
+        parsed = promql_parser.parse(expr)
+    except ValueError as err:
+        return f"not valid PromQL: {err}"
+    except BaseException as err:  # a Rust panic surfaces as pyo3's PanicException, a BaseException
+        if isinstance(err, KeyboardInterrupt | SystemExit):
+            raise
+        return f"not valid PromQL: the parser gave up ({type(err).__name__})"
+    while isinstance(parsed, promql_parser.ParenExpr):
+        parsed = parsed.expr
+    if isinstance(parsed, promql_parser.MatrixSelector | promql_parser.SubqueryExpr):
+        return "evaluates to a range vector (series[5m]): an alert needs an instant vector, e.g. rate(...[5m])"
+    if isinstance(parsed, promql_parser.StringLiteral):
+        return "evaluates to a string: an alert needs an instant vector or a number"
+    return None
+
+
+_PROMQL_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_PROMQL_OPERATOR = re.compile(r"[-+*/%^]|==|!=|<=|>=|[<>]|\b(?:and|or|unless|atan2)\b")
+
+
+def _promql_size_problem(expr: str) -> str | None:
+    """Why `expr` is too big to hand to the parser safely (see model/limits.py), else None. Strings are skipped."""
+    if len(expr) > MAX_PROMQL_CHARS:
+        return f"is {len(expr):,} characters long; the limit is {MAX_PROMQL_CHARS:,}"
+    code = _PROMQL_STRING.sub('""', expr)
+    depth = deepest = 0
+    for char in code:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    if deepest > MAX_PROMQL_DEPTH:
+        return f"nests brackets {deepest} deep; the limit is {MAX_PROMQL_DEPTH}"
+    operators = len(_PROMQL_OPERATOR.findall(code))
+    if operators > MAX_PROMQL_OPERATORS:
+        return f"has {operators} operators; the limit is {MAX_PROMQL_OPERATORS}: split it into recording rules"
+    return None
+
+
+def email_problem(address: str) -> str | None:
+    """Why `address` is not a plain addr-spec (`name@example.com`): syntax only, deliverability is not checked."""
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as err:
+        return str(err)
+    return None
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not an absolute http(s) URL with a host and no whitespace."""
+    if any(char.isspace() or ord(char) < 0x20 for char in url):
+        return "contains a space or control character (encode it as %20, or remove it)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # parses the port: ValueError when it is not a number in 0..65535
+    except ValueError as err:
+        return f"cannot be parsed as a URL ({err})"
+    if parts.scheme not in _URL_SCHEMES:
+        shown = f'"{parts.scheme}"' if parts.scheme else "none"
+        return f"needs an http:// or https:// scheme (found {shown})"
+    if not parts.hostname:
+        return "has no host name"
+    if port == 0:
+        return "port 0 is not a usable port"
+    return None
+
+
+def number_problem(value: float, unit: str) -> str | None:
+    """Why `value` is not a usable threshold in `unit` (finite, and within the unit's range)."""
+    if not math.isfinite(value):
+        return f"{value} is not a finite number"
+    low, high = unit_range(unit)
+    if not low <= value <= high:
+        hint = " (ratios are 0..1: write 0.05 for 5%)" if unit == "ratio" else ""
+        shown_high = "2^53" if high == MAX_COUNT else f"{high:g}"
+        return f"{value:g} is outside the {unit} range {low:g}..{shown_high}{hint}"
+    return None
+
+
+def unit_range(unit: str) -> tuple[float, float]:
+    """The closed range a threshold in `unit` must fall in."""
+    return UNIT_BOUNDS.get(unit, (0.0, MAX_COUNT))
