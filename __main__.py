@@ -11,7 +11,8 @@ from model.inputs import load_inputs
 ROOT = Path(__file__).resolve().parent
 
 try:
-    estate, dashboards = load_inputs(ROOT)
+    # The stack's overlay (alert_policies/stacks/<stack>.yaml), if it has one, shapes what this stack declares.
+    estate, dashboards = load_inputs(ROOT, stack=pulumi.get_stack())
 except PolicyError as err:
     # RunError: Pulumi prints the message without a traceback, and nothing is declared.
     raise pulumi.RunError(str(err)) from None

@@ -10,8 +10,9 @@ from typing import Any
 import pulumi
 from pulumiverse_grafana import alerting, oss
 
-from model import specs
+from model import naming, specs
 from model.dashboards import Dashboard
+from model.naming import email_contact_point, pagerduty_contact_point, slack_contact_point
 from model.rules import GRAFANA_EXEC_ERROR, GRAFANA_NO_DATA, alert_annotations, alert_labels, evaluation, rule_uid
 from model.specs import GrafanaAdoption
 
@@ -92,23 +93,37 @@ def rule_stages(rule: specs.AlertRule) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-def pagerduty_contact_point(app_id: str) -> str:
-    """The contact point that pages an app's on-call through its PagerDuty service."""
-    return f"pagerduty-{app_id}"
+def pages_through_grafana(app: specs.App) -> bool:
+    """Whether Grafana pages this app's on-call itself (it then needs the app's Grafana routing key)."""
+    return app.oncall is not None and "grafana" in app.oncall.senders
 
 
-def slack_contact_point(channel_id: str) -> str:
-    """The contact point posting to one Slack channel: named by the channel's id from estate.yaml.
+def routes_of(estate: specs.Estate) -> list[tuple[str, dict[str, str], specs.Severity]]:
+    """(contact point, label matchers, severity) for every route: one per app, severity and channel reached.
 
-    Channel ids are unique, and e-mail and PagerDuty points are named by audience and app, so the name is
-    free; renaming a contact point replaces it and breaks routing for a moment, so the name stays the id.
+    Only severities an app has Grafana rules for get routes, so each alert reaches exactly the channels
+    the policy lists for it (tests/test_estate_invariants.py follows this tree to prove it).
     """
-    return channel_id
-
-
-def email_contact_point(audience: str) -> str:
-    """The contact point mailing one audience."""
-    return f"email-{audience}"
+    routes = []
+    for app in estate.apps:
+        rules = app.alerts_from("prometheus")
+        for severity in estate.severities:
+            chosen = [rule for rule in rules if rule.severity == severity.name]
+            if not chosen:
+                continue
+            matchers = {"app": app.id, "severity": severity.name}
+            points: list[str] = []
+            for channel_id in app.channels_of(severity.name):
+                point = naming.contact_point_of(estate.channel(channel_id), app.id)
+                if point not in points:
+                    points.append(point)
+                    routes.append((point, matchers, severity))
+            if severity.email_audience:
+                for audience in sorted({rule.audience for rule in chosen}):
+                    point = email_contact_point(audience)
+                    if point not in points:  # already mailed for every alert of this severity
+                        routes.append((point, {**matchers, "audience": audience}, severity))
+    return routes
 
 
 class Alerting(pulumi.ComponentResource):
@@ -142,7 +157,9 @@ class Alerting(pulumi.ComponentResource):
         self.data_source = self._data_source(fly_org, fly_metrics_token)
         adoption = estate.grafana_adoption or GrafanaAdoption()
         self._adoption = adoption
-        self.app_folders = {app.id: self._folder(app.id, app.name, app.adopt_grafana_folder) for app in estate.apps}
+        self.app_folders = {
+            app.id: self._folder(naming.folder_uid(app.id), app.name, app.adopt_grafana_folder) for app in estate.apps
+        }
         self.shared_folder = self._folder(SHARED_FOLDER_UID, SHARED_FOLDER_TITLE, adoption.shared_folder)
         self.dashboards = {uid: self._dashboard(board) for uid, board in sorted(dashboards.items())}
         self.rule_groups = {
@@ -227,7 +244,7 @@ class Alerting(pulumi.ComponentResource):
             chosen = [rule for rule in rules if rule.severity == severity.name]
             if not chosen:
                 continue
-            group_name = f"{app.id}-{severity.name}"
+            group_name = naming.rule_group_name(app.id, severity.name)
             groups[group_name] = alerting.RuleGroup(
                 f"rules-{group_name}",
                 name=group_name,
@@ -267,6 +284,8 @@ class Alerting(pulumi.ComponentResource):
     ) -> dict[str, alerting.ContactPoint]:
         points: dict[str, alerting.ContactPoint] = {}
         for app in self._estate.apps:
+            if not pages_through_grafana(app):
+                continue
             point = pagerduty_contact_point(app.id)
             points[point] = alerting.ContactPoint(
                 point,
@@ -306,44 +325,18 @@ class Alerting(pulumi.ComponentResource):
         return points
 
     def _notification_policy(self) -> alerting.NotificationPolicy:
-        estate = self._estate
-        root = email_contact_point("devops")
-        if root not in self.contact_points:
-            raise ValueError("the notification policy needs an e-mail channel for the devops audience as its default")
-        routes: list[alerting.NotificationPolicyPolicyArgs] = []
-        paged = [s for s in estate.severities if _routes_to(estate, s, "pagerduty")]
-        for app in estate.apps:
-            for severity in paged:
-                routes.append(
-                    _route(
-                        pagerduty_contact_point(app.id),
-                        {"app": app.id, "severity": severity.name},
-                        severity.repeat_interval,
-                    )
-                )
-        for severity in estate.severities:
-            for channel_id in severity.channels:
-                if estate.channel(channel_id).type == "slack":
-                    routes.append(
-                        _route(slack_contact_point(channel_id), {"severity": severity.name}, severity.repeat_interval)
-                    )
-        for severity in estate.severities:
-            if not severity.email_audience:
-                continue
-            for channel in estate.channels:
-                if channel.type != "email":
-                    continue
-                # A digest, not a stream: collect an hour of alerts into the first mail, then send changes
-                # at most once per the severity's repeat interval (a day for info).
-                routes.append(
-                    _route(
-                        email_contact_point(_audience(channel)),
-                        {"severity": severity.name, "audience": _audience(channel)},
-                        severity.repeat_interval,
-                        group_wait="1h",
-                        group_interval=severity.repeat_interval,
-                    )
-                )
+        root = naming.contact_point_of(self._estate.channel(self._estate.default_channel), "")
+        routes = [
+            _route(
+                point,
+                matchers,
+                severity.repeat_interval,
+                # From the policy: critical goes out at once, the info digest waits an hour and then a day.
+                group_wait=severity.group_wait,
+                group_interval=severity.group_interval,
+            )
+            for point, matchers, severity in routes_of(self._estate)
+        ]
         # The org has exactly one policy tree and this resource replaces all of it: contact points it names
         # must exist first, and the default must be one that always does.
         return alerting.NotificationPolicy(
@@ -384,10 +377,6 @@ def _route(
     )
 
 
-def _routes_to(estate: specs.Estate, severity: specs.Severity, channel_type: str) -> bool:
-    return any(estate.channel(channel_id).type == channel_type for channel_id in severity.channels)
-
-
 def _audience(channel: specs.Channel) -> str:
     if channel.audience is None:
         raise ValueError(f"e-mail channel {channel.id!r} has no audience")
@@ -404,6 +393,10 @@ def _check_secrets_cover(
         for c in estate.channels
         if c.type == "slack" and c.id not in slack_webhooks
     ]
-    missing += [f"PagerDuty routing key for app {a.id!r}" for a in estate.apps if a.id not in pagerduty_keys]
+    missing += [
+        f"PagerDuty routing key for app {a.id!r}"
+        for a in estate.apps
+        if pages_through_grafana(a) and a.id not in pagerduty_keys
+    ]
     if missing:
         raise ValueError("Alerting is missing: " + ", ".join(missing))

@@ -89,7 +89,10 @@ class AppErrorTracking(pulumi.ComponentResource):
             aggregate="failure_rate()",
             critical_threshold=rules["critical"].threshold,
             warning_threshold=rules["warning"].threshold if "warning" in rules else None,
-            time_window_seconds=max(60, rules["critical"].for_seconds),
+            # The critical alert's `for` is the window; the loader refuses one Sentry does not take
+            # (model/vendor_limits.py).
+            time_window_seconds=rules["critical"].for_seconds,
+            environment=estate.sentry.environment,
             description=rules["critical"].summary,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -54,7 +54,7 @@ def declare_estate(estate: specs.Estate, dashboards: Mapping[str, Dashboard], se
         pagerduty_keys={
             app.id: oncall.integration_key(app.id, "uptimerobot")
             for app in estate.apps
-            if "uptimerobot" in app.oncall.senders
+            if app.oncall is not None and "uptimerobot" in app.oncall.senders
         },
         slack_webhooks=slack_webhooks,
         health_tokens={app_id: values["HEALTH_CHECK_TOKEN"] for app_id, values in generated.items()
@@ -68,7 +68,9 @@ def declare_estate(estate: specs.Estate, dashboards: Mapping[str, Dashboard], se
         fly_metrics_token=settings.fly_metrics_token,
         slack_webhooks=slack_webhooks,
         pagerduty_keys={
-            app.id: oncall.integration_key(app.id, "grafana") for app in estate.apps if "grafana" in app.oncall.senders
+            app.id: oncall.integration_key(app.id, "grafana")
+            for app in estate.apps
+            if app.oncall is not None and "grafana" in app.oncall.senders
         },
         runbook_url=settings.runbook_url,
         manage_notification_policy=settings.manage_notification_policy,

@@ -32,6 +32,7 @@ class AppPaging(pulumi.ComponentResource):
     ) -> None:
         super().__init__(self.TYPE, name, None, opts)
         oncall = app.oncall
+        assert oncall is not None, "only apps that page get a PagerDuty service"
         # protect: deleting or replacing the service drops its incident history and every routing key.
         self.service = pagerduty.Service(
             f"{name}-service",
@@ -86,14 +87,19 @@ class OnCall(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         # Users are looked up, never created: PagerDuty seats, contact methods and notification rules
         # belong to the people themselves.
+        # Only what paging apps use is declared: a stack that pages nobody (staging) declares no PagerDuty
+        # object at all, rather than a second copy of production's schedules.
+        policies = _used_policies(estate)
+        schedules = _used_schedules(estate, policies)
         self.user_ids: dict[str, pulumi.Output[str]] = {
             person.id: pagerduty.get_user_output(
                 email=person.email, opts=pulumi.InvokeOutputOptions(parent=self)
             ).id
             for person in estate.people
+            if person.id in _used_people(schedules, policies)
         }
-        self.schedules = {s.id: self._schedule(s) for s in estate.schedules}
-        self.escalation_policies = {p.id: self._escalation_policy(p) for p in estate.escalation_policies}
+        self.schedules = {s.id: self._schedule(s) for s in schedules}
+        self.escalation_policies = {p.id: self._escalation_policy(p) for p in policies}
         self.apps = {
             app.id: AppPaging(
                 app.id,
@@ -102,6 +108,7 @@ class OnCall(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for app in estate.apps
+            if app.oncall is not None  # an app that does not page has no PagerDuty objects at all
         }
         self.register_outputs(
             {
@@ -228,6 +235,21 @@ def _adopting(adopt_id: str | None) -> list[str] | None:
     # description always differs from ours: ignore it while adopting; once the adopt entry is removed after the
     # first `up`, the next `up` writes ours. Every other difference is real and must be reconciled first.
     return ["description"] if adopt_id else None
+
+
+def _used_policies(estate: specs.Estate) -> list[specs.EscalationPolicy]:
+    used = {app.oncall.escalation_policy for app in estate.apps if app.oncall is not None}
+    return [p for p in estate.escalation_policies if p.id in used]
+
+
+def _used_schedules(estate: specs.Estate, policies: list[specs.EscalationPolicy]) -> list[specs.Schedule]:
+    used = {t.ref for p in policies for level in p.levels for t in level.targets if t.kind == "schedule"}
+    return [s for s in estate.schedules if s.id in used]
+
+
+def _used_people(schedules: list[specs.Schedule], policies: list[specs.EscalationPolicy]) -> set[str]:
+    people = {member for s in schedules for layer in s.layers for member in layer.members}
+    return people | {t.ref for p in policies for level in p.levels for t in level.targets if t.kind == "person"}
 
 
 def _seconds_or_null(minutes: int | None) -> str:

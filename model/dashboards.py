@@ -220,6 +220,12 @@ def _syntax_problem(text: str, err: json.JSONDecodeError, relative: str) -> Prob
         if before.endswith(",") and text[err.pos : err.pos + 1] in ("]", "}"):
             comma = len(before) - 1
             return Problem(relative, line_of_offset(text, comma), "", "not valid JSON: trailing comma (remove it)")
+    if err.msg.startswith("Expecting ',' delimiter"):
+        # The comma is missing at the end of the previous value, which is often on the line before.
+        end_of_value = len(text[: err.pos].rstrip())
+        if end_of_value and line_of_offset(text, end_of_value - 1) < err.lineno:
+            line = line_of_offset(text, end_of_value - 1)
+            return Problem(relative, line, "", "not valid JSON: missing comma at the end of this line")
     return Problem(relative, err.lineno, "", f"not valid JSON: {err.msg} (column {err.colno})")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -33,12 +34,46 @@ def _adopted_dashboards_exist(estate: Estate, dashboards: dict[str, Dashboard]) 
     ]
 
 
-def load_inputs(root: Path) -> tuple[Estate, dict[str, Dashboard]]:
-    """Policies and dashboards under `root`; one PolicyError listing every problem in either and between them."""
+# `review plan` validates the inputs before it runs the program, and the program loads them again in the same
+# process: the second load is served from here while the inputs are byte for byte the same, so the
+# policies are parsed once per run. Contents, not modification times: a test may rewrite a file within the
+# file system's timestamp granularity.
+_CACHE: dict[tuple[Path, str | None], tuple[str, tuple[Estate, dict[str, Dashboard]]]] = {}
+_CONTENT_DIRS = ("alert_policies", "dashboards")
+_NAMES_ONLY_DIRS = ("runbooks",)  # the loader only checks that runbook files exist
+
+
+def _fingerprint(root: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for name in (*_CONTENT_DIRS, *_NAMES_ONLY_DIRS):
+        for path in sorted((root / name).rglob("*")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            if name in _CONTENT_DIRS and path.is_file():
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def load_inputs(root: Path, stack: str | None = None) -> tuple[Estate, dict[str, Dashboard]]:
+    """Policies and dashboards under `root` as `stack` sees them (its overlay applied).
+
+    One PolicyError lists every problem in either and between them.
+    """
+    key = (root.resolve(), stack)
+    stamp = _fingerprint(root)
+    cached = _CACHE.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    loaded = _load_inputs(root, stack)
+    _CACHE.clear()  # one tree at a time: a long test session must not hold every estate it ever loaded
+    _CACHE[key] = (stamp, loaded)
+    return loaded
+
+
+def _load_inputs(root: Path, stack: str | None) -> tuple[Estate, dict[str, Dashboard]]:
     problems: list[Problem] = []
     estate = dashboards = None
     try:
-        estate = load_estate(root)
+        estate = load_estate(root, stack=stack)
     except PolicyError as err:
         problems += err.problems
     try:

@@ -10,12 +10,16 @@ from model.errors import Problem
 # is a mistake (a pasted log, a generated file in the wrong place). The cap also bounds the time a file can cost:
 # composing and checking YAML runs in Python at roughly 1 s per 250 KB even with the C parser.
 MAX_YAML_BYTES = 256_000
-# Exported Grafana dashboards are bigger (tens to hundreds of KB); a few MB is still far beyond any real one.
-MAX_JSON_BYTES = 5_000_000
+# Exported Grafana dashboards are bigger (the shipped ones are 18-47 KB; large real ones a few hundred KB). The
+# line map of a dashboard is built in Python at about 1 s per MB, so 1 MB also keeps a file under the 2 s bound.
+MAX_JSON_BYTES = 1_000_000
 # The deepest shipped policy path is 7 levels (escalation_policies[].levels[].targets[].schedule) and the
 # deepest dashboard path about 10; the limits leave room and stay far below Python's recursion limit,
 # which recursive parsers (PyYAML's composer, json, jsonschema) would otherwise hit with a traceback.
 MAX_YAML_DEPTH = 32
+# Composing and checking costs about 50 µs per YAML value in Python; the shipped app file has about 600 values.
+# 20,000 keeps any file within a second, whatever the size cap lets through (dense lists: 60,000 took 2.7 s).
+MAX_YAML_NODES = 20_000
 MAX_JSON_DEPTH = 64
 
 # promql-parser (Rust) recurses per nesting level and per binary operator: 5,000 chained `1+` overflow its
@@ -24,6 +28,8 @@ MAX_JSON_DEPTH = 64
 MAX_PROMQL_CHARS = 2_000
 MAX_PROMQL_DEPTH = 32
 MAX_PROMQL_OPERATORS = 64
+
+# At most model.errors.MAX_PROBLEMS_PER_FILE problems are listed per file (it lives there: this module needs Problem).
 
 
 def read_source(path: Path, shown_as: str, max_bytes: int) -> tuple[str | None, list[Problem]]:

@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from model import specs
+from model import naming, specs, vendor_limits
+from model.app_routes import resolve_routes
 from model.config_refs import declared_config, undeclared_config_problem
-from model.errors import PolicyError, Problem
+from model.errors import MAX_PROBLEMS_PER_FILE, PolicyError, Problem
 from model.exporters import DEFAULT_EXPORTER, EXPORTERS, Exporter
 from model.limits import MAX_YAML_BYTES, read_source
+from model.overlay import OVERLAY_DIR, Overlay, load_overlay
+from model.rule_tests import rule_tests
 from model.schema_check import KINDS, schema_problems
 from model.signals import PLACEHOLDERS, SIGNALS, render_query, template_placeholders, unbraced_placeholders
 from model.strict_yaml import Document, format_path, load_document
@@ -28,9 +31,12 @@ _SENDER_OF_SOURCE = {"prometheus": "grafana", "uptimerobot": "uptimerobot", "sen
 _DURATION_PART = re.compile(r"([0-9]+)([smh])")
 
 
-def load_estate(root: Path, policy_dir: str = POLICY_DIR) -> specs.Estate:
-    """The validated estate under `root/policy_dir`; raises PolicyError listing every problem found."""
-    return _Loader(root, policy_dir).load()
+def load_estate(root: Path, policy_dir: str = POLICY_DIR, stack: str | None = None) -> specs.Estate:
+    """The validated estate under `root/policy_dir` as `stack` sees it (its overlay applied, if it has one).
+
+    Raises PolicyError listing every problem found, in the policies and in the overlay.
+    """
+    return _Loader(root, policy_dir, stack).load()
 
 
 def parse_duration(text: str) -> int:
@@ -107,11 +113,14 @@ def _parse_path(text: str) -> tuple[str | int, ...]:
 class _Loader:
     """One loading run: collects problems from every file before deciding."""
 
-    def __init__(self, root: Path, policy_dir: str) -> None:
+    def __init__(self, root: Path, policy_dir: str, stack: str | None = None) -> None:
         self.root = root
         self.policy_dir = policy_dir
+        self.stack = stack
         self.problems: list[Problem] = []
         self._vendor_ids: dict[str, tuple[str, str]] = {}
+        self.overlay: Overlay | None = None
+        self._default_channel = ""
         self.declared_config = declared_config(root)  # None when there is no Pulumi.yaml to check against
         self._degraded: set[str] = set()  # files with schema problems outside list items
 
@@ -133,6 +142,11 @@ class _Loader:
 
     def load(self) -> specs.Estate:
         docs = self._read_documents()
+        if self.stack is not None:
+            self.overlay, overlay_problems = load_overlay(self.root, self.policy_dir, self.stack, docs)
+            self.problems += overlay_problems
+            if self.overlay is not None:
+                docs = self.overlay.apply(docs)
         estate_docs, oncall_docs, app_docs = docs["estate"], docs["oncall"], docs["app"]
         for kind, found in (("estate", estate_docs), ("oncall", oncall_docs)):
             if len(found) > 1:
@@ -164,10 +178,12 @@ class _Loader:
                 app = self._app(doc, estate_doc, severities, channels, foreign, policy_ids)
             apps.append(app)
         self._unique_across_apps(app_docs, apps)
+        self._name_clashes(app_docs, [a for a in apps if a], channels)
         if self.problems:
             raise PolicyError(self.problems)
         assert estate_doc is not None  # no problems implies both files were valid
         org = estate_doc.data["organisation"]
+        sentry = dict(estate_doc.data.get("error_tracking") or {})
         return specs.Estate(
             organisation=org["name"],
             team=org["team"],
@@ -178,9 +194,9 @@ class _Loader:
             schedules=schedules,
             escalation_policies=policies,
             apps=tuple(sorted((a for a in apps if a), key=lambda a: a.id)),
-            sentry=specs.SentryOrganisation(**estate_doc.data["error_tracking"])
-            if "error_tracking" in estate_doc.data
-            else None,
+            sentry=specs.SentryOrganisation(**sentry) if sentry else None,
+            default_channel=self._default_channel,
+            stack=self.stack if self.overlay is not None else None,
             grafana_adoption=_grafana_adoption(estate_doc),
         )
 
@@ -193,6 +209,8 @@ class _Loader:
             self._unreadable = True
             return found
         for path in sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml")):
+            if path.relative_to(base).parts[0] == OVERLAY_DIR:
+                continue  # per-stack overlays are read by model/overlay.py, for their own stack only
             rel = path.relative_to(self.root).as_posix()
             text, unreadable = read_source(path, rel, MAX_YAML_BYTES)
             if text is None:
@@ -217,7 +235,7 @@ class _Loader:
             schema = [(path, p) for path, p in schema_problems(doc, kind) if p.path not in surprises]
             self.problems += [p for _, p in schema]
             whole = _prune(doc, [path for path, _ in schema] + [p.path for p in problems])
-            if not whole:
+            if not whole or len(schema) > MAX_PROBLEMS_PER_FILE:  # past the cap, unreported items go unpruned
                 self._degraded.add(doc.file)
             found[kind].append((doc, whole))
         return found
@@ -258,6 +276,7 @@ class _Loader:
             if count > 1:
                 self.problem(doc, ("channels",), f"more than one e-mail channel for audience {audience}")
         severities = []
+        self._default_channel = self._pick_default_channel(doc, channels)
         for name in ("critical", "warning", "info"):
             s = data["severities"][name]
             for i, channel_id in enumerate(s["channels"]):
@@ -273,18 +292,39 @@ class _Loader:
                     channels=tuple(s["channels"]),
                     email_audience=s["email_audience"],
                     repeat_interval=format_duration(parse_duration(s["repeat_interval"])),
+                    group_wait=format_duration(parse_duration(s.get("group_wait", "30s"))),
+                    group_interval=format_duration(parse_duration(s.get("group_interval", "5m"))),
                 )
             )
+            timings = {k: parse_duration(v) for k, v in (("repeat_interval", s["repeat_interval"]),
+                                                          ("group_interval", s.get("group_interval", "5m")))}
+            for key, message in vendor_limits.severity_timing_problems(severities[-1], timings):
+                self.problem(doc, ("severities", name, key), message)
         by_name = {s.name: s for s in severities}
         if by_name["critical"].respond_within_minutes > by_name["warning"].respond_within_minutes:
             self.problem(
                 doc, ("severities", "critical", "respond_within_minutes"),
                 "critical must be answered at least as fast as warning",
             )
-        if not any(known_channel.type == "pagerduty" for known_channel in channels if known_channel.id in
-                   by_name["critical"].channels):
-            self.problem(doc, ("severities", "critical", "channels"), "critical alerts must reach PagerDuty")
+        tracking = data.get("error_tracking")
+        for kind in ("slack", "pagerduty") if tracking else ():
+            if any(c.type == kind for c in channels) and f"{kind}_integration_id" not in tracking:
+                self.problem(doc, ("error_tracking",), f"Sentry alerts reach {kind} channels through its {kind} "
+                             f"integration: set {kind}_integration_id")
         return channels, tuple(severities), tuple(data.get("foreign_secrets", ()))
+
+    def _pick_default_channel(self, doc: Document, channels: tuple[specs.Channel, ...]) -> str:
+        """Grafana's root route: the declared default_channel, else the first Slack or e-mail channel."""
+        chosen = doc.data.get("default_channel")
+        usable = [c for c in channels if c.type != "pagerduty"]
+        if chosen is None:
+            if not usable:
+                self.problem(doc, ("channels",), "needs a Slack or e-mail channel for alerts no route matches")
+                return ""
+            return usable[0].id
+        if chosen not in {c.id for c in usable}:
+            self.problem(doc, ("default_channel",), f'"{chosen}" is not a Slack or e-mail channel of this file')
+        return chosen
 
     # -- oncall.yaml -------------------------------------------------------------------------
 
@@ -368,6 +408,8 @@ class _Loader:
             handoff = time.fromisoformat(layer["handoff_time"])
             rotation = layer["rotation"]
             seconds = _ROTATIONS[rotation] if isinstance(rotation, str) else rotation["hours"] * 3600
+            if too_long := vendor_limits.rotation_problem(seconds):
+                self.problem(doc, (*lbase, "rotation"), too_long)
             layers.append(
                 specs.ScheduleLayer(
                     id=layer["id"],
@@ -413,11 +455,21 @@ class _Loader:
 
         with self._tolerant(doc):
             oncall = data["oncall"]
-            if policy_ids is not None and oncall["escalation_policy"] not in policy_ids:
+            paging = oncall.get("paging", True)
+            if paging and policy_ids is not None and oncall["escalation_policy"] not in policy_ids:
                 unknown = oncall["escalation_policy"]
                 self.problem(doc, ("oncall", "escalation_policy"), f'unknown escalation policy "{unknown}"')
-            if "sentry" in oncall["senders"] and "error_tracking" not in data:
+            if paging and "sentry" in oncall["senders"] and "error_tracking" not in data:
                 self.problem(doc, ("oncall", "senders"), "sender sentry needs an error_tracking block")
+            tracking_row = data.get("error_tracking", {}).get("pagerduty_service")
+            if paging and "sentry" in oncall["senders"] and "error_tracking" in data and tracking_row is None:
+                self.problem(doc, ("error_tracking",), "sender sentry pages through Sentry's PagerDuty integration: "
+                             "set pagerduty_service to this app's row there")
+            if not paging and tracking_row is not None:
+                self.problem(doc, ("error_tracking", "pagerduty_service"), "this app does not page: remove it")
+        with self._tolerant(doc):
+            for key, message in vendor_limits.uptime_problems(data["health"]):
+                self.problem(doc, ("health", key), message)
         if "error_tracking" in data and estate_doc is not None and "error_tracking" not in estate_doc.data:
             self.problem(doc, ("error_tracking",), "needs the Sentry organisation: error_tracking in estate.yaml")
 
@@ -429,7 +481,9 @@ class _Loader:
         integration_ids: dict[str, str] = {}
         with self._tolerant(doc):
             adopt = data.get("adopt", {})
-            service_id, integration_ids = self._app_adoption(doc, adopt, data["oncall"]["senders"])
+            service_id, integration_ids = self._app_adoption(doc, adopt, data["oncall"].get("senders", []))
+            if (service_id or integration_ids) and not data["oncall"].get("paging", True):
+                self.problem(doc, ("adopt",), "an app that does not page has no PagerDuty service to adopt")
         alerts: list[specs.AlertRule | None] = []
         with self._tolerant(doc):
             self._duplicates(doc, doc.items("alerts"), ("alerts",), "alert")
@@ -445,9 +499,15 @@ class _Loader:
             if rule.id in taken:
                 self.problem(doc, ("budgets",), f'generated alert id "{rule.id}" collides with an alert')
         rules = [a for a in alerts if a] + budget_alerts
+        routes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+        with self._tolerant(doc):
+            used = {a["severity"] for _, a in doc.items("alerts")} | {r.severity for r in budget_alerts}
+            routes, route_problems = resolve_routes(data, severities, channels, used)
+            for path, message in route_problems:
+                self.problem(doc, path, message)
         with self._tolerant(doc):
             if estate_doc is not None:
-                self._routing(doc, rules, list(severities), list(channels))
+                self._routing(doc, rules, list(severities), list(channels), dict(routes))
             self._contradictions(doc, data, rules)
         if len(self.problems) > before or doc.file in self._degraded:
             return None
@@ -480,7 +540,9 @@ class _Loader:
                 senders=tuple(oncall["senders"]),
                 adopt_service_id=service_id,
                 adopt_integration_ids=tuple(sorted(integration_ids.items())),
-            ),
+            )
+            if paging
+            else None,
             error_tracking=specs.ErrorTracking(
                 tracking["project"], tracking["team"], tracking.get("platform", "other"),
                 tracking.get("pagerduty_service"),
@@ -490,6 +552,8 @@ class _Loader:
             secrets=secrets_,
             budgets=budgets,
             alerts=tuple(rules),
+            team=data.get("team") or (estate_doc.data["organisation"]["team"] if estate_doc else ""),
+            routes=routes,
         )
 
     def _app_adoption(self, doc: Document, adopt: dict, senders: list[str]) -> tuple[str | None, dict[str, str]]:
@@ -586,7 +650,7 @@ class _Loader:
         if not (self.root / runbook).is_file():
             self.problem(doc, (*base, "runbook"), f"runbook file {runbook} does not exist")
         if source != "prometheus":
-            for key in ("condition", "threshold", "for", "no_data", "on_error"):
+            for key in ("condition", "threshold", "for", "no_data", "on_error", "tests"):
                 if key in a:
                     self.problem(doc, (*base, key), f"is not used: {a['signal']} is evaluated by {source}")
             for_seconds = data["health"]["alert_after_minutes"] * 60 if source == "uptimerobot" else 0
@@ -603,15 +667,23 @@ class _Loader:
                 self.problem(doc, (*base, key), "is required for a Prometheus alert")
         query = self._query(doc, (*base, "signal" if signal else "expr"), template or "", placeholders)
         threshold, threshold_range = self._threshold(doc, base, a.get("threshold"), condition, unit)
+        tests, test_problems = rule_tests(a, base, placeholders)
+        for path, message in test_problems:
+            self.problem(doc, path, message)
+        for_seconds = parse_duration(a.get("for", "0"))
+        if "for" in a and (uneven := vendor_limits.grafana_for_problem(for_seconds)):
+            self.problem(doc, (*base, "for"), uneven)
+        mirrored = a.get("signal") == "error_rate" and a["severity"] == "critical" and "error_tracking" in data
+        if "for" in a and mirrored and (refused := vendor_limits.sentry_window_problem(for_seconds)):
+            self.problem(doc, (*base, "for"), refused)
         if len(self.problems) > before or query is None:
             return None
-        for_seconds = parse_duration(a["for"])
         return specs.AlertRule(
             id=a["id"], app_id=data["id"], summary=a["summary"], description=a.get("description", ""),
             severity=a["severity"], audience=a["audience"], source="prometheus", signal=a.get("signal"),
             query=query, unit=unit, condition=condition, threshold=threshold, threshold_range=threshold_range,
             for_seconds=for_seconds, for_duration=format_duration(for_seconds), no_data=no_data,
-            on_error=a.get("on_error", "error"), runbook=runbook,
+            on_error=a.get("on_error", "error"), runbook=runbook, tests=tests,
         )
 
     def _threshold(
@@ -677,17 +749,20 @@ class _Loader:
 
     def _routing(
         self, doc: Document, rules: list[specs.AlertRule], severities: list[specs.Severity],
-        channels: list[specs.Channel],
+        channels: list[specs.Channel], routes: dict[str, tuple[str, ...]],
     ) -> None:
         by_name = {s.name: s for s in severities}
         audiences = {c.audience for c in channels if c.type == "email"}
         pagerduty = {c.id for c in channels if c.type == "pagerduty"}
-        senders = set(doc.data["oncall"]["senders"])
+        senders = set(doc.data["oncall"].get("senders", ()))
         index = _alert_index(doc.data)
         for rule in rules:
             severity = by_name.get(rule.severity)
+            reached = set(routes.get(rule.severity, ()))
+            if not doc.data["oncall"].get("paging", True):
+                reached -= pagerduty  # already reported by the routes check: one mistake, one message
             sender = _SENDER_OF_SOURCE[rule.source]
-            if severity and pagerduty & set(severity.channels) and sender not in senders:
+            if severity and pagerduty & reached and sender not in senders:
                 path = ("alerts", index[rule.id], "severity") if rule.id in index else ("budget_alerts", "severity")
                 self.problem(doc, path, f"{rule.severity} pages through PagerDuty: add {sender} to oncall.senders")
             if rule.source == "sentry" and severity and severity.email_audience:
@@ -697,7 +772,7 @@ class _Loader:
                 self.problem(doc, ("alerts", index[rule.id], "signal"), "a Sentry alert needs an error_tracking block")
             tracked = "error_tracking" in doc.data
             mirrored_in_sentry = rule.source == "sentry" or (rule.signal == "error_rate" and tracked)
-            if (mirrored_in_sentry and severity and pagerduty & set(severity.channels)
+            if (mirrored_in_sentry and severity and pagerduty & reached
                     and "pagerduty_service" not in doc.data.get("error_tracking", {})):
                 self.problem(doc, ("alerts", index[rule.id], "severity"),
                              "pages through Sentry's PagerDuty integration: set error_tracking.pagerduty_service")
@@ -732,7 +807,12 @@ class _Loader:
                         )
 
     def _unique_across_apps(self, app_docs: list[tuple[Document, bool]], apps: list[specs.App | None]) -> None:
-        for field, label in (("id", "app id"), ("fly.app", "Fly app"), ("error_tracking.project", "Sentry project")):
+        for field, label in (
+            ("id", "app id"), ("fly.app", "Fly app"), ("error_tracking.project", "Sentry project"),
+            # Each row of Sentry's PagerDuty integration holds one service's routing key: a shared row
+            # would page the other app's service with this app's errors.
+            ("error_tracking.pagerduty_service", "Sentry's PagerDuty row"),
+        ):
             seen: dict[str, str] = {}
             for doc, valid in app_docs:
                 if not valid:
@@ -745,3 +825,17 @@ class _Loader:
                 if value in seen:
                     self.problem(doc, tuple(field.split(".")), f'{label} "{value}" is already used by {seen[value]}')
                 seen.setdefault(value, doc.file)
+
+    def _name_clashes(
+        self, app_docs: list[tuple[Document, bool]], apps: list[specs.App], channels: Iterable[specs.Channel]
+    ) -> None:
+        docs = {doc.file: doc for doc, _ in app_docs}
+        alert_paths: dict[tuple[str, str], tuple[str | int, ...]] = {}
+        for app in apps:
+            doc = docs[app.file]
+            for i, a in enumerate(doc.data.get("alerts", [])):
+                alert_paths[(app.id, a.get("id"))] = ("alerts", i, "id")
+            for i, b in enumerate(doc.data.get("budgets", [])):
+                alert_paths[(app.id, f"budget-{b.get('id')}")] = ("budgets", i, "id")
+        for clash in naming.clashes(apps, alert_paths, channels):
+            self.problem(docs[clash.file], clash.path, clash.message)

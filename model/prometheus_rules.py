@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from model import specs
+from model import naming, specs
 from model.rules import Evaluation, alert_annotations, alert_labels, evaluation, rule_uid
 
 # Grafana evaluates each rule group every 60 s (components/alerting.py RULE_GROUP_INTERVAL_SECONDS).
@@ -104,7 +104,7 @@ def rule_file(estate: specs.Estate, runbook_url: Callable[[str], str] = reposito
             entry["for"] = evaluated.for_duration
         entry["labels"] = alert_labels(estate, rule)
         entry["annotations"] = alert_annotations(rule, runbook_url)
-        groups.setdefault(f"{app.id}-{rule.severity}", []).append(entry)
+        groups.setdefault(naming.rule_group_name(app.id, rule.severity), []).append(entry)
     return {
         "groups": [{"name": name, "interval": RULE_GROUP_INTERVAL, "rules": rules} for name, rules in groups.items()]
     }

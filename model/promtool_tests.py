@@ -356,7 +356,7 @@ def synthesiser(rule: specs.AlertRule) -> Synthesiser:
     if rule.signal is None:
         raise NoSynthesiserError(
             f"{rule.app_id}/{rule.id} uses a custom expression: no synthesiser can know its series; "
-            "give it a signal in model/signals.py and a synthesiser in model/prometheus_rules.py"
+            "its own `tests:` in the policy are its cases (the loader requires them)"
         )
     found = SYNTHESISERS.get(rule.signal)
     if found is None:
@@ -442,20 +442,44 @@ class _Cases:
     def __init__(self, estate: specs.Estate, app: specs.App, rule: specs.AlertRule, runbook_url: Callable[[str], str]):
         self.app, self.rule = app, rule
         self.evaluated = evaluation(rule)
-        self.synth = synthesiser(rule)
+        # A custom expression has no synthesiser: its cases are the ones written in the policy (`tests:`).
+        self.synth = synthesiser(rule) if rule.signal is not None or not rule.tests else None
         self.levels = levels(rule)
         self.name = alert_name(rule)
         self.labels = alert_labels(estate, rule)
         self.annotations = alert_annotations(rule, runbook_url)
-        step = self.synth.step
+        step = self.synth.step if self.synth else 60
         if self.evaluated.for_seconds % step:
             raise ValueError(f"{rule.id}: for {self.evaluated.for_duration} is not a whole number of {step}s steps")
         self.step = step
         self.pending = self.evaluated.for_seconds // step
-        self.history = math.ceil(self.synth.history / step)
-        self.settle = math.ceil(self.synth.settle / step)
+        self.history = math.ceil(self.synth.history / step) if self.synth else 0
+        self.settle = math.ceil(self.synth.settle / step) if self.synth else 0
 
     def groups(self) -> list[dict[str, Any]]:
+        written = [self._written(case) for case in self.rule.tests]
+        if self.synth is None:
+            return [*written, self._absent()]
+        return [*self._generated(), *written]
+
+    def _written(self, case: specs.RuleTest) -> dict[str, Any]:
+        """One case from the policy: its series as written, the rule's own labels and annotations expected."""
+        return {
+            "name": f"{self.rule.id}: {case.name}",
+            "interval": case.interval,
+            "input_series": [{"series": series, "values": values} for series, values in case.input_series],
+            "alert_rule_test": [
+                {
+                    "eval_time": expected.eval_time,
+                    "alertname": self.name,
+                    "exp_alerts": [{"exp_labels": {**dict(expected.labels), **self.labels},
+                                    "exp_annotations": self.annotations}] if expected.firing else [],
+                }
+                for expected in case.expect
+            ],
+        }
+
+    def _generated(self) -> list[dict[str, Any]]:
         lv = self.levels
         groups = []
         if self.evaluated.evaluator == "outside_range":
@@ -481,6 +505,7 @@ class _Cases:
         if timeline is None:
             group["input_series"] = []
         else:
+            assert self.synth is not None
             synthesis = self.synth.build(self.app, timeline, self.levels.quiet)
             group["input_series"] = [{"series": s, "values": v} for s, v in synthesis.series]
         return group, synthesis

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from model import naming
 from model.specs import AlertRule, Estate
 
 # Grafana's names for the policy's no-data and error handling.
 GRAFANA_NO_DATA = {"ok": "OK", "alerting": "Alerting", "no_data": "NoData", "keep_last": "KeepLast"}
 GRAFANA_EXEC_ERROR = {"error": "Error", "alerting": "Alerting", "ok": "OK", "keep_last": "KeepLast"}
-GRAFANA_UID_MAX = 40  # Grafana rejects longer rule uids
+GRAFANA_UID_MAX = naming.GRAFANA_UID_MAX
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,13 @@ def evaluation(rule: AlertRule) -> Evaluation:
 
 def rule_uid(rule: AlertRule) -> str:
     """The stable Grafana uid of a rule: app id and rule id, so renaming a summary changes nothing."""
-    return f"{rule.app_id}-{rule.id}"[:GRAFANA_UID_MAX]
+    return naming.rule_uid(rule.app_id, rule.id)
 
 
 def alert_labels(estate: Estate, rule: AlertRule) -> dict[str, str]:
     """The labels routing uses (severity, app, team, audience): the same on Grafana and Prometheus rules."""
-    return {"severity": rule.severity, "app": rule.app_id, "team": estate.team, "audience": rule.audience}
+    team = estate.app(rule.app_id).team or estate.team
+    return {"severity": rule.severity, "app": rule.app_id, "team": team, "audience": rule.audience}
 
 
 def alert_annotations(rule: AlertRule, runbook_url: Callable[[str], str]) -> dict[str, str]:

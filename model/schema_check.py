@@ -8,10 +8,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
-from model.errors import Problem
+from model.errors import MAX_PROBLEMS_PER_FILE, Problem
 from model.strict_yaml import Document, format_path
 from model.validators import email_problem, url_problem
 
@@ -20,11 +20,40 @@ KINDS = ("estate", "oncall", "app")
 
 
 @cache
-def validator(kind: str) -> Draft202012Validator:
+def validator(kind: str) -> Any:
     """The validator for one policy file kind (schemas/<kind>.schema.json)."""
     schema = json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=format_checker())
+    # Checking the schema against the 2020-12 meta-schema costs a tenth of a second per kind on every plan;
+    # the schemas only change in commits, so tests/model/test_schemas_are_valid.py checks them instead.
+    return _Validator(schema, format_checker=format_checker())
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON value in the form in which equal values (as JSON Schema defines equality) print the same."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 1 and 1.0 are the same number
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    return value
+
+
+def _unique_items(validator: Any, unique: bool, instance: Any, schema: dict) -> Any:
+    """uniqueItems in linear time. jsonschema compares unhashable items (mappings) pairwise: a list of 5,000
+    mappings, 40 KB of YAML, took a minute."""
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set[str] = set()
+    for item in instance:
+        key = json.dumps(_canonical(item), sort_keys=True)
+        if key in seen:
+            yield ValidationError(f"{instance!r} has non-unique elements")
+            return
+        seen.add(key)
+
+
+_Validator = validators.extend(Draft202012Validator, {"uniqueItems": _unique_items})
 
 
 def _raise_if(problem: str | None) -> bool:
@@ -49,11 +78,16 @@ def format_checker() -> FormatChecker:
 
 
 def schema_problems(doc: Document, kind: str) -> list[tuple[tuple[str | int, ...], Problem]]:
-    """Every schema violation in `doc` with its raw path, each located at the deepest path it concerns."""
+    """Every schema violation in `doc` with its raw path, each located at the deepest path it concerns.
+
+    Past MAX_PROBLEMS_PER_FILE violations the search stops (the file is then checked no further: see load.py).
+    """
     problems = []
     for error in validator(kind).iter_errors(doc.data):
         for path, message in _explain_all(error):
             problems.append((path, Problem(doc.file, doc.line_of(path), format_path(path), message)))
+        if len(problems) > MAX_PROBLEMS_PER_FILE:
+            break
     return problems
 
 

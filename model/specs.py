@@ -10,7 +10,7 @@ from typing import Literal
 from model.signals import Condition, NoData, Source, Unit
 
 SeverityName = Literal["critical", "warning", "info"]
-Audience = Literal["development", "devops", "management"]
+Audience = str  # any id the estate declares an e-mail channel for
 Sender = Literal["grafana", "uptimerobot", "sentry"]
 ExecErrorState = Literal["error", "alerting", "ok", "keep_last"]
 SecretSource = Literal["sentry_dsn", "stack_secret", "generated"]
@@ -98,6 +98,8 @@ class Severity:
     channels: tuple[str, ...]
     email_audience: bool
     repeat_interval: str
+    group_wait: str = "30s"  # before the first notification of a new group (Grafana's default)
+    group_interval: str = "5m"  # before notifying about changes to a group already notified
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,26 @@ class AlertRule:
     on_error: ExecErrorState
     runbook: str  # path relative to the repository root
     budget_id: str | None = None  # set on rules generated from a performance budget
+    tests: tuple[RuleTest, ...] = ()  # promtool cases written in the policy (required for `expr:` alerts)
+
+
+@dataclass(frozen=True)
+class ExpectedAt:
+    """What a policy-written promtool case expects at one evaluation time."""
+
+    eval_time: str  # duration from the start of the input series, e.g. "15m"
+    firing: bool
+    labels: tuple[tuple[str, str], ...] = ()  # labels of the query result, besides the rule's own
+
+
+@dataclass(frozen=True)
+class RuleTest:
+    """A promtool case written in the policy: input series (placeholders rendered) and expected alerts."""
+
+    name: str
+    interval: str
+    input_series: tuple[tuple[str, str], ...]  # (series selector, promtool values notation)
+    expect: tuple[ExpectedAt, ...]
 
 
 @dataclass(frozen=True)
@@ -151,7 +173,7 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class OnCallRouting:
-    """An app's PagerDuty service settings."""
+    """An app's PagerDuty service settings (only apps that page have one)."""
 
     escalation_policy: str
     acknowledgement_timeout_minutes: int | None
@@ -194,7 +216,7 @@ class App:
     url: str
     health: HealthCheck
     metrics_prefix: str | None
-    oncall: OnCallRouting
+    oncall: OnCallRouting | None
     error_tracking: ErrorTracking | None
     secrets: tuple[AppSecret, ...]
     budgets: tuple[Budget, ...]
@@ -202,6 +224,18 @@ class App:
     adopt_grafana_folder: bool = False  # the app's folder (uid = app id) exists in Grafana: import it
     metrics_exporter: str = "promex"  # model/exporters.py: whose metric names the app's own metrics follow
     otp_app: str | None = None  # PromEx's otp_app, the first part of its metric names
+    team: str = ""  # the `team` label of its alerts
+    # Channel ids per severity for this app: the estate's, with this app's overrides applied.
+    routes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def paging(self) -> bool:
+        """Whether the app pages anyone through PagerDuty (it then has a service and integrations)."""
+        return self.oncall is not None
+
+    def channels_of(self, severity: str) -> tuple[str, ...]:
+        """The channel ids one severity of this app's alerts reaches (e-mail by audience comes on top)."""
+        return dict(self.routes).get(severity, ())
 
     def alerts_from(self, source: Source) -> tuple[AlertRule, ...]:
         """This app's alerts evaluated by one backend."""
@@ -213,8 +247,9 @@ class SentryOrganisation:
     """The Sentry organisation and the integration installations its alerts notify through."""
 
     organization: str
-    slack_integration_id: str
-    pagerduty_integration_id: str
+    slack_integration_id: str | None = None  # needed once a Sentry alert posts to Slack
+    pagerduty_integration_id: str | None = None  # needed once a Sentry alert pages
+    environment: str | None = None  # the Sentry environment detectors watch (None: every environment)
 
 
 @dataclass(frozen=True)
@@ -243,6 +278,12 @@ class Estate:
     apps: tuple[App, ...]
     sentry: SentryOrganisation | None = None
     grafana_adoption: GrafanaAdoption | None = None
+    default_channel: str = ""  # the channel Grafana's root route delivers to (never PagerDuty)
+    stack: str | None = None  # the stack whose overlay was applied, if any
+
+    def app(self, app_id: str) -> App:
+        """The app with this id."""
+        return next(a for a in self.apps if a.id == app_id)
 
     def severity(self, name: str) -> Severity:
         """The severity called `name`."""
@@ -259,7 +300,7 @@ class Estate:
     def channels_for(self, rule: AlertRule) -> tuple[Channel, ...]:
         """Where an alert goes: its severity's channels, plus its audience's e-mail list if the severity says so."""
         severity = self.severity(rule.severity)
-        chosen = [self.channel(c) for c in severity.channels]
+        chosen = [self.channel(c) for c in self.app(rule.app_id).channels_of(rule.severity)]
         if severity.email_audience:
             chosen += [c for c in self.channels if c.type == "email" and c.audience == rule.audience]
         return tuple(chosen)

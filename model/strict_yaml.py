@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from model.errors import Problem
-from model.limits import MAX_YAML_DEPTH, line_of_offset
+from model.limits import MAX_YAML_DEPTH, MAX_YAML_NODES, line_of_offset
 
 Path_ = tuple[str | int, ...]
 
@@ -48,6 +48,10 @@ class _TooDeep(yaml.MarkedYAMLError):
     """Raised while composing when the document nests deeper than MAX_YAML_DEPTH."""
 
 
+class _TooBig(yaml.MarkedYAMLError):
+    """Raised while composing when the document holds more than MAX_YAML_NODES values."""
+
+
 # libyaml (PyYAML's C parser) parses 10-30x faster than the pure-Python one and limits flow nesting itself, where
 # the pure-Python scanner takes quadratic time on `[[[[...`; the PyYAML wheels ship it, the fallback is for builds
 # without it. Composing stays in Python (below), which is where aliases and depth are controlled.
@@ -78,9 +82,14 @@ class _NoImplicitTypesLoader(yaml.composer.Composer, yaml.resolver.BaseResolver,
         yaml.composer.Composer.__init__(self)
         yaml.resolver.BaseResolver.__init__(self)
         self.depth = 0
+        self.nodes = 0
         self.alias_stand_ins: dict[int, str] = {}  # id(stand-in node) → alias name
 
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        self.nodes += 1
+        if self.nodes > MAX_YAML_NODES:
+            mark = self.peek_event().start_mark
+            raise _TooBig(problem=f"holds more than {MAX_YAML_NODES:,} values", problem_mark=mark)
         if self.check_event(yaml.AliasEvent):
             event = self.get_event()
             stand_in = yaml.ScalarNode(_STR_TAG, "", event.start_mark, event.end_mark, style="'")
@@ -165,6 +174,8 @@ def _syntax_problem(err: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
     line = mark.line + 1 if mark else 1
     if isinstance(err, _TooDeep) or err.problem == _LIBYAML_TOO_DEEP:
         return Problem(file, line, "", f"not valid YAML: nested deeper than {MAX_YAML_DEPTH} levels")
+    if isinstance(err, _TooBig):
+        return Problem(file, line, "", f"not accepted: the file {err.problem} (reached on this line)")
     runaway = _runaway_quote_line(text, line)
     if runaway:
         return Problem(

@@ -8,17 +8,15 @@ import contextlib
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from model.errors import PolicyError, Problem
-from model.inputs import load_inputs
-from review.diff import DiffError, diff_revisions
-from review.diff_report import render_json as render_json_diff
-from review.diff_report import render_markdown
-from review.diff_report import render_text as render_text_diff
-from review.engine import run_project
-from review.gate import main_gate
-from review.plan import build_plan, render_json, render_text
-from review.stack_config import StackConfig, load_stack_config
+
+if TYPE_CHECKING:
+    from review.stack_config import StackConfig
+
+# Each command imports what it needs when it runs: `diff` only orchestrates two `plan` processes and must
+# not pay for the Pulumi SDK and the policy loader itself (bench/plan_floor.py measures the difference).
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_INVALID = 0, 1, 2
 
@@ -40,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def diff(project_dir: Path, base: str, stack: str, output_format: str) -> int:
     """Run the offline diff; print it to stdout; return the exit code."""
+    from review.diff import DiffError, diff_revisions
+    from review.diff_report import render_json as render_json_diff
+    from review.diff_report import render_markdown
+    from review.diff_report import render_text as render_text_diff
+
     try:
         # The working tree is checked first, in-process, exactly as `plan` checks it: its problems are the
         # author's to fix (exit 2, every one located) and need no planning of the base to be found.
@@ -61,6 +64,9 @@ def diff(project_dir: Path, base: str, stack: str, output_format: str) -> int:
 
 def _validated_inputs(project_dir: Path, stack: str) -> StackConfig:
     """Stack config and policies, with every problem in both reported at once."""
+    from model.inputs import load_inputs
+    from review.stack_config import load_stack_config
+
     problems: list[Problem] = []
     config = None
     try:
@@ -68,7 +74,7 @@ def _validated_inputs(project_dir: Path, stack: str) -> StackConfig:
     except PolicyError as err:
         problems += err.problems
     try:
-        load_inputs(project_dir)
+        load_inputs(project_dir, stack=stack)
     except PolicyError as err:
         problems += err.problems
     if problems or config is None:
@@ -78,6 +84,9 @@ def _validated_inputs(project_dir: Path, stack: str) -> StackConfig:
 
 def plan(project_dir: Path, stack: str, output_format: str) -> int:
     """Run the offline plan; print it to stdout; return the exit code."""
+    from review.engine import run_project
+    from review.plan import build_plan, render_json, render_text
+
     try:
         config = _validated_inputs(project_dir, stack)
     except PolicyError as err:
@@ -103,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["gate"]:
+        from review.gate import main_gate
+
         # The gate parses its own arguments (review/gate.py): it reads `pulumi preview --json`, not the program.
         return main_gate(argv[1:])
     if argv[:1] == ["route"]:

@@ -118,6 +118,24 @@ def plan_json(project_dir: Path, stack: str, fingerprint_key: str, revision: str
     return json.loads(result.stdout)
 
 
+def plan_trees(trees: list[tuple[Path, str]], stack: str, fingerprint_key: str) -> list[dict[str, Any]]:
+    """The JSON plans of several trees (directory, revision name), each by its own code, in one interpreter."""
+    script = Path(__file__).with_name("plan_pair.py")
+    env = {**os.environ, FINGERPRINT_ENV: fingerprint_key}
+    result = subprocess.run(
+        [sys.executable, str(script), stack, *(str(directory) for directory, _ in trees)],
+        env=env, capture_output=True, text=True, timeout=900, check=False,
+    )
+    if result.returncode != 0:
+        raise DiffError(" and ".join(name for _, name in trees), result.returncode, result.stderr.strip())
+    plans = []
+    for (_, revision), outcome in zip(trees, json.loads(result.stdout), strict=True):
+        if outcome["code"] != 0:
+            raise DiffError(revision, outcome["code"], outcome["stderr"].strip())
+        plans.append(json.loads(outcome["stdout"]))
+    return plans
+
+
 def export_revision(repo: Path, ref: str, target: Path) -> None:
     """Write the tree of `ref` into `target` (git archive: no worktree bookkeeping left behind)."""
     git = shutil.which("git")
@@ -139,21 +157,22 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
     with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
         base_dir = Path(tmp)
         export_revision(repo, base_ref, base_dir)
-        base = plan_json(base_dir, stack, key, base_ref)
-        base_estate = _estate_or_reason(base_dir)
-    head = plan_json(repo, stack, key, "the working tree")
+        # Both revisions are planned at once, in one interpreter that imports the SDKs once
+        # (review/plan_pair.py): the diff costs little more than one plan (bench/plan_floor.py).
+        base, head = plan_trees([(base_dir, base_ref), (repo, "the working tree")], stack, key)
+        base_estate = _estate_or_reason(base_dir, stack)
     diff = compare(base, head, base_ref)
-    attach_paging(diff, (base, base_estate), (head, _estate_or_reason(repo)), at or datetime.now(UTC))
+    attach_paging(diff, (base, base_estate), (head, _estate_or_reason(repo, stack)), at or datetime.now(UTC))
     return diff
 
 
-def _estate_or_reason(root: Path) -> Any:
+def _estate_or_reason(root: Path, stack: str | None = None) -> Any:
     """The policy model of a revision, read by this revision's loader; the reason as a string when it cannot be."""
     from model.errors import PolicyError
     from model.load import load_estate
 
     try:
-        return load_estate(root)
+        return load_estate(root, stack=stack)
     except PolicyError as err:
         return f"its policies do not load with this revision's model ({len(err.problems)} problem(s))"
     except Exception as err:  # a base from before a model change: the paging section is skipped, not the diff

@@ -20,10 +20,21 @@ STACK = "prod"
 
 
 def expand(segments: str | list | None) -> str:
-    """A corpus text: a string, or a list of strings and [text, times] repetitions (deep nesting, big files)."""
+    """A corpus text: a string, or a list of strings and [text, times] repetitions (deep nesting, big files).
+
+    [text, times, "numbered"] repeats `text` with `{}` replaced by 0, 1, 2 ... (many distinct items).
+    """
     if segments is None or isinstance(segments, str):
         return segments or ""
-    return "".join(part if isinstance(part, str) else part[0] * part[1] for part in segments)
+    return "".join(_expand_part(part) for part in segments)
+
+
+def _expand_part(part: str | list) -> str:
+    if isinstance(part, str):
+        return part
+    if len(part) == 3 and part[2] == "numbered":
+        return "".join(part[0].format(i) for i in range(part[1]))
+    return part[0] * part[1]
 
 
 def apply_edits(project: Path, edits: list[dict[str, Any]]) -> dict[str, str]:

@@ -16,6 +16,6 @@ def project_copy(tmp_path: Path) -> Path:
     for name in ("alert_policies", "runbooks", "dashboards", "components", "model", "providers", "review", "schemas"):
         if (ROOT / name).exists():
             shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("__main__.py", "Pulumi.yaml", "Pulumi.prod.yaml"):
+    for name in ("__main__.py", "Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path

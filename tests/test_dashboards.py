@@ -607,15 +607,15 @@ def test_each_structural_defect_fails_with_file_line_and_path(
     assert message_part in problems[0].message
 
 
-def test_malformed_json_is_reported_with_the_decoders_line(tmp_path: Path) -> None:
+def test_a_missing_comma_in_json_is_reported_at_the_line_that_lacks_it(tmp_path: Path) -> None:
     text = json.dumps(good_dashboard(), indent=2, sort_keys=True) + "\n"
     broken = text.replace('"title": "Good",', '"title": "Good"')
     (tmp_path / "dashboards").mkdir()
     (tmp_path / "dashboards" / "good.json").write_text(broken, encoding="utf-8")
     (problem,) = load_problems(tmp_path)
     assert (problem.file, problem.path) == ("dashboards/good.json", "")
-    assert problem.line == key_line(broken, '"uid": "good"')
-    assert "not valid JSON" in problem.message
+    assert problem.line == key_line(broken, '"title": "Good"')  # the decoder would say the next line
+    assert "not valid JSON: missing comma" in problem.message
 
 
 def test_duplicate_keys_are_reported_where_the_second_one_is(tmp_path: Path) -> None:

@@ -92,14 +92,10 @@ def test_escalation_policy_levels_delays_targets_and_loops_follow_the_policy(rec
     assert policy["rules"][2]["targets"][0]["id"] == "(PagerDuty user dan@careflex.example.com)"
 
 
-def test_each_app_gets_one_protected_service_with_severity_based_urgency(recording):
-    services = recording.by_type(SERVICE)
-    assert [s.name for s in services] == ["careflex-service"]
-    service = services[0]
-    assert service.protect
-    assert service.inputs["escalationPolicy"] == "(id of careflex-primary-escalation)"
-    assert service.inputs["incidentUrgencyRule"] == {"type": "constant", "urgency": "severity_based"}
-    assert service.inputs["acknowledgementTimeout"] == "1800"
+def test_the_service_acknowledgement_timeout_is_the_policys_in_seconds(recording):
+    # One service per paging app, protected, with severity-based urgency: an invariant over every estate
+    # (tests/test_estate_invariants.py).
+    assert recording.named("careflex-service").inputs["acknowledgementTimeout"] == "1800"
 
 
 def test_each_sender_gets_a_protected_events_v2_integration_whose_key_is_secret(recording):
@@ -122,6 +118,7 @@ def test_a_second_app_file_adds_exactly_one_service_and_its_integrations(project
         .replace("name: CareFlex\n", "name: CareFlex Admin\n", 1)
         .replace("app: careflex\n", "app: careflex-admin\n", 1)
         .replace("project: careflex\n", "project: careflex-admin\n", 1)
+        .replace('pagerduty_service: "200001"', 'pagerduty_service: "200002"', 1)
         .replace("senders: [grafana, uptimerobot, sentry]", "senders: [grafana, uptimerobot]")
         .replace("    signal: sentry_new_issue\n", "    signal: health_check\n")
     )

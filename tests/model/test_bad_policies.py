@@ -78,7 +78,9 @@ def test_a_file_with_an_unknown_kind_is_reported(project_copy: Path):
 def test_two_apps_claiming_the_same_fly_app_are_reported(project_copy: Path):
     text = (project_copy / "alert_policies/apps/careflex.yaml").read_text()
     (project_copy / "alert_policies/apps/copy.yaml").write_text(
-        text.replace("id: careflex\n", "id: careflex-copy\n", 1).replace("project: careflex\n", "project: other\n", 1)
+        text.replace("id: careflex\n", "id: careflex-copy\n", 1)
+        .replace("project: careflex\n", "project: other\n", 1)
+        .replace('pagerduty_service: "200001"', 'pagerduty_service: "200009"', 1)
     )
     problems = _problems(project_copy)
     assert [(p.file, p.path) for p in problems] == [("alert_policies/apps/copy.yaml", "fly.app")]
@@ -89,3 +91,16 @@ def test_an_empty_policy_directory_is_reported(tmp_path: Path):
     (tmp_path / "alert_policies").mkdir()
     with pytest.raises(PolicyError, match="no file with `kind: estate`"):
         load_estate(tmp_path)
+
+
+def test_a_copied_app_that_keeps_the_sentry_pagerduty_row_is_refused(project_copy: Path):
+    # The row holds one PagerDuty service's routing key: sharing it would page the first app for the copy.
+    text = (project_copy / "alert_policies/apps/careflex.yaml").read_text()
+    (project_copy / "alert_policies/apps/copy.yaml").write_text(
+        text.replace("id: careflex\n", "id: careflex-copy\n", 1)
+        .replace("app: careflex\n", "app: careflex-copy\n", 1)
+        .replace("project: careflex\n", "project: other\n", 1)
+    )
+    problems = _problems(project_copy)
+    assert [p.path for p in problems] == ["error_tracking.pagerduty_service"]
+    assert "Sentry's PagerDuty row" in problems[0].message

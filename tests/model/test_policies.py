@@ -128,6 +128,7 @@ def test_a_second_app_is_one_new_file(project_copy: Path):
         text.replace("id: careflex\n", "id: careflex-admin\n", 1)
         .replace("app: careflex\n", "app: careflex-admin\n", 1)
         .replace("project: careflex\n", "project: careflex-admin\n", 1)
+        .replace('pagerduty_service: "200001"', 'pagerduty_service: "200002"', 1)
         .replace("https://careflex.fly.dev", "https://careflex-admin.fly.dev")
     )
     (project_copy / "alert_policies/apps/careflex-admin.yaml").write_text(second)

@@ -1,8 +1,13 @@
 """The strict YAML loader: duplicate keys, YAML 1.1 surprises and line numbers."""
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from model.strict_yaml import load_document
+from tests.conftest import ROOT
 
 
 def test_duplicate_keys_are_an_error_naming_both_lines():
@@ -68,3 +73,29 @@ def test_every_path_knows_its_line():
     assert doc.line_of(("alerts", 0, "threshold")) == 3
     assert doc.line_of(("alerts", 1, "id")) == 4
     assert doc.line_of(("alerts", 1, "missing")) == 4
+
+
+def test_without_libyaml_the_pure_python_parser_gives_the_same_answers():
+    # PyYAML built without libyaml (no wheel for the platform) falls back to its pure-Python parser.
+    script = (
+        "import json, yaml\n"
+        "yaml.__with_libyaml__ = False\n"
+        "from model.strict_yaml import _NoImplicitTypesLoader, load_document\n"
+        "assert yaml.cyaml.CParser not in _NoImplicitTypesLoader.__mro__\n"
+        "texts = ['a: 1\\nb: [x, z]\\n', 'a: &x 1\\nb: *x\\n', 'a: \"abc\\nb: 1\\n', 'a: ' + '[' * 40 + ']' * 40]\n"
+        "for text in texts:\n"
+        "    doc, problems = load_document(text, 'f')\n"
+        "    print(json.dumps([doc.data if doc else None, [[p.line, p.path, p.message] for p in problems]]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [data for data, _ in answers] == [{"a": 1, "b": ["x", "z"]}, {"a": 1, "b": None}, None, None]
+    located = [[(line, path) for line, path, _ in problems] for _, problems in answers]
+    assert located == [[], [(2, "b")], [(1, "")], [(1, "")]]
+    messages = [problems[0][2] for _, problems in answers[1:]]
+    assert "aliases (*x) are not supported" in messages[0]
+    assert "a quoted string starts here and is never closed" in messages[1]
+    assert "nested deeper than 32 levels" in messages[2]

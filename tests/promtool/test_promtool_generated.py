@@ -88,7 +88,7 @@ def test_a_fired_case_expects_the_policys_labels_and_annotations_with_the_querys
     assert expected["exp_annotations"]["runbook_url"] == "https://runbooks.example/runbooks/disk-usage.md"
 
 
-def test_a_custom_expression_rule_has_no_synthesiser_so_its_promtool_case_would_fail():
+def test_a_custom_expression_without_its_own_cases_cannot_render_promtool_tests():
     app, rule = RULES["error-rate-warning"]
     custom = dataclasses.replace(rule, signal=None, query="sum(rate(http_requests_total[5m]))")
     with pytest.raises(pt.NoSynthesiserError, match="custom expression"):

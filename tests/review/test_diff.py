@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,8 @@ def _add_app(repo: Path, app_id: str) -> None:
         .replace("name: CareFlex\n", f"name: {app_id}\n", 1)
         .replace("app: careflex\n", f"app: {app_id}\n", 1)
         .replace("project: careflex\n", f"project: {app_id}\n", 1)
+        # Each app needs its own row in Sentry's PagerDuty integration (the loader refuses a shared one).
+        .replace('pagerduty_service: "200001"', f'pagerduty_service: "{zlib.crc32(app_id.encode())}"', 1)
     )
 
 

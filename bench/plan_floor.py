@@ -1,0 +1,201 @@
+"""`review plan` and `review diff` against their floor, side by side in one run, at 1 and at 50 apps.
+
+The floor is what no offline plan can avoid: a fresh interpreter importing the same SDKs and registering the
+same resources (the plan's own types, names, parents and inputs, components included) under the SDK's own
+mock engine. For each estate size the script times, alternating so load on the machine hits all alike:
+
+- `python -m review plan` (wall time and peak RSS of the process),
+- the floor (wall time and peak RSS); also the same count of resources with one small input each, the
+  cheapest reading of "the same number of resources",
+- `python -m review diff --base HEAD` (plans both revisions) against one plan.
+
+Usage: .venv/bin/python bench/plan_floor.py [--runs 5] [--apps 1 50]
+Targets (issue 12): plan <= 1.25x floor at 1 and 50 apps, peak memory <= 1.25x the floor's, diff <= 1.3x plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_PARTS = ("alert_policies", "runbooks", "dashboards", "components", "model", "providers", "review", "schemas")
+PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml")
+SDKS = "pulumi, pulumi_pagerduty, pulumi_random, pulumiverse_grafana"
+SDK_PACKAGES = ("pulumi", "pulumi_pagerduty", "pulumi_random", "pulumiverse_grafana")
+# Run the plan in-process and list the SDK modules it imported (the SDKs load their resource modules lazily,
+# so `import pulumi_pagerduty` alone would be a floor lower than any program using it).
+LIST_MODULES = f"""
+import contextlib, io, json, sys
+from review.__main__ import main
+with contextlib.redirect_stdout(io.StringIO()):
+    main(["plan"])
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {SDK_PACKAGES!r})))
+"""
+
+# The floor program: the SDK imports, then the plan's resources (from its JSON) registered under pulumi's own
+# mocks with their types, names, parents and inputs.
+FLOOR = f"""
+import importlib, json, sys
+import {SDKS}
+import pulumi
+for module in json.load(open(sys.argv[2])):  # every SDK module the plan's run imported
+    importlib.import_module(module)
+
+class Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        return args.name + "-id", {{}}
+    def call(self, args):
+        return {{}}, []
+
+plan = json.load(open(sys.argv[1]))
+pulumi.runtime.set_mocks(Mocks(), project="floor", stack="floor", preview=True)
+
+def program():
+    made = {{}}
+    for item in plan["resources"]:  # tree order: parents come first
+        opts = pulumi.ResourceOptions(parent=made.get(item["parent"]), protect="protected" in item["flags"])
+        if item["component"]:
+            made[item["urn"]] = pulumi.ComponentResource(item["type"], item["name"], None, opts)
+        else:
+            made[item["urn"]] = pulumi.CustomResource(item["type"], item["name"], item["inputs"], opts)
+
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+_sync_await(run_pulumi_func(program))
+"""
+
+# The cheapest reading: as many component and custom resources, each with one small input.
+SMALL_FLOOR = f"""
+import sys
+import {SDKS}
+import pulumi
+
+class Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        return args.name + "-id", dict(args.inputs)
+    def call(self, args):
+        return {{}}, []
+
+components, customs = int(sys.argv[1]), int(sys.argv[2])
+pulumi.runtime.set_mocks(Mocks(), project="floor", stack="floor", preview=True)
+
+def program():
+    parents = [pulumi.ComponentResource("floor:index:Group", f"group-{{i}}") for i in range(max(components, 1))]
+    for i in range(customs):
+        pulumi.CustomResource("floor:index:Thing", f"thing-{{i}}", {{"value": i}},
+                              opts=pulumi.ResourceOptions(parent=parents[i % len(parents)]))
+
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+_sync_await(run_pulumi_func(program))
+"""
+
+
+def run(command: list[str], cwd: Path) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KiB) and stdout of one run of `command`."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed with exit {process.returncode}")
+    return elapsed, usage.ru_maxrss, out
+
+
+def project_with_apps(apps: int, target: Path) -> Path:
+    """A copy of the project whose policies hold `apps` apps (copies of careflex.yaml with their own ids)."""
+    target.mkdir()
+    for part in PROJECT_PARTS:
+        shutil.copytree(ROOT / part, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in PROJECT_FILES:
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, target / name)
+    template = (ROOT / "alert_policies/apps/careflex.yaml").read_text()
+    for n in range(1, apps):
+        app = f"bench{n:02d}"
+        text = (
+            template.replace("id: careflex\n", f"id: {app}\n", 1)
+            .replace("app: careflex\n", f"app: {app}\n", 1)
+            .replace("postgres_app: careflex-db", f"postgres_app: {app}-db", 1)
+            .replace("url: https://careflex.fly.dev", f"url: https://{app}.fly.dev", 1)
+            .replace("project: careflex\n", f"project: {app}\n", 1)
+            .replace('pagerduty_service: "200001"', f'pagerduty_service: "{300000 + n}"', 1)
+        )
+        (target / "alert_policies/apps" / f"{app}.yaml").write_text(text)
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-qm", "x"]):
+        subprocess.run(command, cwd=target, check=True, stdout=subprocess.DEVNULL)
+    return target
+
+
+def plan_json(project: Path, target: Path) -> tuple[int, int, int]:
+    """Write the plan's JSON to `target`; return (components, custom resources, total) it registers."""
+    _, _, out = run([sys.executable, "-m", "review", "plan", "--format", "json"], project)
+    target.write_text(out, encoding="utf-8")
+    plan = json.loads(out)
+    components = plan["totals"]["components"]
+    customs = plan["totals"]["resources"]
+    return components, customs, components + customs
+
+
+def measure(apps: int, runs: int) -> dict[str, float]:
+    """Median times and peak memory of plan, floor and diff for an estate of `apps` apps."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{apps}-") as tmp:
+        project = project_with_apps(apps, Path(tmp) / "project")
+        plan_file = Path(tmp) / "plan.json"
+        components, customs, total = plan_json(project, plan_file)
+        modules_file = Path(tmp) / "modules.json"
+        modules_file.write_text(run([sys.executable, "-c", LIST_MODULES], project)[2], encoding="utf-8")
+        samples: dict[str, list[tuple[float, int]]] = {"plan": [], "floor": [], "small": [], "diff": []}
+        commands = {
+            "plan": [sys.executable, "-m", "review", "plan"],
+            "floor": [sys.executable, "-c", FLOOR, str(plan_file), str(modules_file)],
+            "small": [sys.executable, "-c", SMALL_FLOOR, str(components), str(customs)],
+            "diff": [sys.executable, "-m", "review", "diff", "--base", "HEAD"],
+        }
+        for _ in range(runs):
+            for name, command in commands.items():
+                elapsed, peak, _ = run(command, project)
+                samples[name].append((elapsed, peak))
+    result: dict[str, float] = {"apps": apps, "resources": total}
+    for name, values in samples.items():
+        result[f"{name}_s"] = statistics.median(v[0] for v in values)
+        result[f"{name}_peak_mib"] = max(v[1] for v in values) / 1024
+    result["plan_vs_floor"] = result["plan_s"] / result["floor_s"]
+    result["plan_peak_vs_floor"] = result["plan_peak_mib"] / result["floor_peak_mib"]
+    result["diff_vs_plan"] = result["diff_s"] / result["plan_s"]
+    result["plan_vs_small"] = result["plan_s"] / result["small_s"]
+    return result
+
+
+def main() -> None:
+    """Print one block per estate size: medians, peaks and the ratios the targets are about."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--apps", type=int, nargs="+", default=[1, 50])
+    args = parser.parse_args()
+    for apps in args.apps:
+        r = measure(apps, args.runs)
+        print(f"{apps} app(s), {r['resources']} registrations (resources + components), median of {args.runs}:")
+        print(f"  review plan {r['plan_s']:6.2f} s  peak {r['plan_peak_mib']:6.1f} MiB")
+        print(f"  floor       {r['floor_s']:6.2f} s  peak {r['floor_peak_mib']:6.1f} MiB (same resources and inputs)")
+        print(f"  small floor {r['small_s']:6.2f} s  peak {r['small_peak_mib']:6.1f} MiB (same count, one small input)")
+        print(f"  review diff {r['diff_s']:6.2f} s  peak {r['diff_peak_mib']:6.1f} MiB (largest process)")
+        print(f"  plan/floor {r['plan_vs_floor']:.2f} (target 1.25)  plan peak/floor peak "
+              f"{r['plan_peak_vs_floor']:.2f} (target 1.25)  diff/plan {r['diff_vs_plan']:.2f} (target 1.3)  "
+              f"plan/small floor {r['plan_vs_small']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

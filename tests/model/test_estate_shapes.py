@@ -1,0 +1,168 @@
+"""Estates other than the shipped one: paging off, free audiences, custom expressions, names and vendor limits."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from model import naming, vendor_limits
+from model.errors import PolicyError
+from model.load import load_estate
+from tests.estates import ESTATES
+
+CAREFLEX = "alert_policies/apps/careflex.yaml"
+
+
+@pytest.fixture
+def northwind(tmp_path: Path) -> Path:
+    shutil.copytree(ESTATES["northwind"], tmp_path / "northwind")
+    return tmp_path / "northwind"
+
+
+def _problems(root: Path) -> list:
+    with pytest.raises(PolicyError) as caught:
+        load_estate(root)
+    return list(caught.value.problems)
+
+
+def _edit(root: Path, rel: str, old: str, new: str) -> int:
+    """Replace `old` once in a policy file; return the line the new text starts on."""
+    path = root / rel
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+    return text[: text.index(old)].count("\n") + 1
+
+
+def test_a_custom_expression_without_its_own_promtool_cases_is_refused_at_its_expr(northwind):
+    rel = "alert_policies/apps/route-planner.yaml"
+    path = northwind / rel
+    text = path.read_text()
+    path.write_text(text[: text.index("    tests:\n      - name: a burst")])
+    problems = _problems(northwind)
+    assert [(p.file, p.path) for p in problems] == [(rel, "alerts[5].expr")]
+    assert "needs `tests:`" in problems[0].message
+
+
+def test_an_error_rate_for_that_sentrys_detector_does_not_take_fails_at_load(project_copy):
+    line = _edit(project_copy, CAREFLEX, "    threshold: 0.05\n    for: 5m\n", "    threshold: 0.05\n    for: 7m\n")
+    problems = _problems(project_copy)
+    assert [(p.file, p.line, p.path) for p in problems] == [(CAREFLEX, line + 1, "alerts[3].for")]
+    assert "Sentry's error-rate detector" in problems[0].message and "7m" in problems[0].message
+
+
+def test_two_ids_that_derive_the_same_grafana_rule_uid_are_a_policy_error_at_the_second(project_copy):
+    # careflex/app-down and careflex-app/down both read "careflex-app-down".
+    text = (project_copy / CAREFLEX).read_text()
+    second = (
+        text.replace("id: careflex\n", "id: careflex-app\n", 1)
+        .replace("app: careflex\n", "app: careflex-app\n", 1)
+        .replace("project: careflex\n", "project: careflex-app\n", 1)
+        .replace('pagerduty_service: "200001"', 'pagerduty_service: "200002"', 1)
+        .replace("  - id: app-down\n", "  - id: down\n", 1)
+    )
+    (project_copy / "alert_policies/apps/careflex-app.yaml").write_text(second)
+    problems = _problems(project_copy)
+    clash = [p for p in problems if "Grafana rule uid" in p.message]
+    assert len(clash) == 1 and clash[0].file in (CAREFLEX, "alert_policies/apps/careflex-app.yaml")
+    assert clash[0].path == "alerts[0].id" and clash[0].line > 1
+    assert '"careflex-app-down"' in clash[0].message
+
+
+def test_long_ids_get_a_readable_prefix_and_a_stable_hash_within_grafanas_limit():
+    long_a = "customer-notifications-delivery-gateway-eu-central-no-running-machines"
+    long_b = "customer-notifications-delivery-gateway-eu-central-no-running-machinez"
+    uid_a, uid_b = naming.grafana_uid(long_a), naming.grafana_uid(long_b)
+    assert len(uid_a) <= 40 and len(uid_b) <= 40 and uid_a != uid_b
+    assert uid_a.startswith("customer-notifications-delivery")
+    assert naming.grafana_uid(long_a) == uid_a
+    assert naming.grafana_uid("careflex-app-down") == "careflex-app-down"
+
+
+def test_an_app_that_does_not_page_cannot_route_to_pagerduty(northwind):
+    rel = "alert_policies/apps/back-office.yaml"
+    line = _edit(northwind, rel, "  critical: [mail-sre]\n", "  critical: [mail-sre, pager]\n")
+    problems = _problems(northwind)
+    assert [(p.file, p.line, p.path) for p in problems] == [(rel, line, "routes.critical[1]")]
+    assert "does not page" in problems[0].message
+
+
+def test_an_app_that_does_not_page_keeps_no_sentry_pagerduty_row(project_copy):
+    text = (project_copy / CAREFLEX).read_text()
+    start, end = text.index("oncall:\n"), text.index("error_tracking:\n")
+    (project_copy / CAREFLEX).write_text(
+        text[:start] + "oncall:\n  paging: false\nroutes:\n  critical: [slack-alerts]\n" + text[end:]
+    )
+    problems = _problems(project_copy)
+    assert [p.path for p in problems] == ["error_tracking.pagerduty_service"]
+    assert "does not page" in problems[0].message
+
+
+def test_an_estate_with_audiences_of_its_own_and_no_slack_loads(northwind):
+    estate = load_estate(northwind)
+    assert {c.audience for c in estate.channels if c.type == "email"} == {"sre", "product", "finance"}
+    assert not [c for c in estate.channels if c.type == "slack"]
+    assert estate.default_channel == "mail-sre"
+
+
+def test_an_audience_without_an_email_channel_is_refused_when_its_severity_mails(northwind):
+    rel = "alert_policies/apps/back-office.yaml"
+    _edit(northwind, rel, "signal: memory_used_percent", "signal: memory_used_percent")
+    _edit(northwind, rel, "severity: warning, audience: sre,", "severity: warning, audience: marketing,")
+    problems = _problems(northwind)
+    assert [p.path for p in problems] == ["alerts[2].audience"]
+    assert "no e-mail channel for audience marketing" in problems[0].message
+
+
+def test_an_uptime_timeout_as_long_as_the_interval_is_refused(northwind):
+    rel = "alert_policies/apps/billing-api.yaml"
+    _edit(northwind, rel, "interval_seconds: 30, timeout_seconds: 10", "interval_seconds: 30, timeout_seconds: 30")
+    problems = _problems(northwind)
+    assert [p.path for p in problems] == ["health.timeout_seconds"]
+
+
+def test_a_repeat_interval_shorter_than_the_group_interval_is_refused(northwind):
+    rel = "alert_policies/estate.yaml"
+    line = _edit(northwind, rel, "    repeat_interval: 12h\n", "    repeat_interval: 10m\n")
+    problems = _problems(northwind)
+    assert [(p.line, p.path) for p in problems] == [(line, "severities.warning.repeat_interval")]
+
+
+def test_a_for_that_is_not_whole_minutes_is_refused(northwind):
+    rel = "alert_policies/apps/billing-api.yaml"
+    _edit(northwind, rel, "threshold: 0.8, for: 10m", "threshold: 0.8, for: 90s")
+    problems = _problems(northwind)
+    assert [p.path for p in problems] == ["alerts[2].for"]
+
+
+def test_the_vendor_tables_agree_with_the_providers_own_checks():
+    from providers.sentry_detector import TIME_WINDOWS
+    from providers.sentry_workflow import FREQUENCIES
+    from providers.uptimerobot_monitor import MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
+
+    assert vendor_limits.SENTRY_DETECTOR_WINDOWS == TIME_WINDOWS
+    assert vendor_limits.SENTRY_WORKFLOW_FREQUENCIES == FREQUENCIES
+    assert vendor_limits.UPTIMEROBOT_INTERVAL == (MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS)
+
+
+def test_an_app_that_pages_only_through_uptimerobot_plans_and_keeps_every_invariant(northwind):
+    from tests.estates import declare
+    from tests.estates import invariants as inv
+
+    rel = "alert_policies/apps/billing-api.yaml"
+    _edit(northwind, rel, "senders: [grafana, uptimerobot]", "senders: [uptimerobot]")
+    path = northwind / rel
+    text = path.read_text()
+    # Its Grafana alerts stop paging: critical ones become warnings; the UptimeRobot check still pages.
+    text = text.replace("severity: critical, audience: sre, signal: instances_up",
+                        "severity: warning, audience: sre, signal: instances_up")
+    path.write_text(text.replace("    severity: critical\n    audience: finance\n",
+                                 "    severity: warning\n    audience: finance\n"))
+    declared = declare(northwind)
+    for check in inv.ALL:
+        check(declared)
+    names = {r.name for r in declared.recording.registrations}
+    assert "billing-api-uptimerobot-events" in names and "billing-api-grafana-events" not in names
+    assert "pagerduty-billing-api" not in {r.inputs["name"] for r in declared.recording.by_type(inv.CONTACT_POINT)}

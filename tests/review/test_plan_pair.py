@@ -1,0 +1,36 @@
+"""Planning two trees in one interpreter: each runs its own project code, only the SDK imports are shared."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from review.diff import DiffError, plan_trees
+
+
+def _contact_points(plan: dict) -> set[str]:
+    return {r["inputs"]["name"] for r in plan["resources"] if r["type"].endswith("contactPoint:ContactPoint")}
+
+
+def test_each_tree_is_planned_by_its_own_code_whatever_the_order(project_copy: Path, tmp_path: Path):
+    other = tmp_path / "other"
+    shutil.copytree(project_copy, other, ignore=shutil.ignore_patterns("__pycache__"))
+    naming = other / "model/naming.py"
+    naming.write_text(naming.read_text().replace('return f"pagerduty-{app_id}"', 'return f"pd-{app_id}"'))
+
+    changed, original = plan_trees([(other, "changed"), (project_copy, "original")], "prod", "00" * 32)
+    assert "pd-careflex" in _contact_points(changed) and "pagerduty-careflex" not in _contact_points(changed)
+    assert "pagerduty-careflex" in _contact_points(original) and "pd-careflex" not in _contact_points(original)
+    # Same fingerprint key for both: equal secrets look equal, so only real changes show.
+    assert json.dumps(changed["outputs"]) == json.dumps(original["outputs"])
+
+
+def test_a_tree_that_cannot_be_planned_is_named_with_its_own_exit_code_and_message(project_copy: Path):
+    (project_copy / "alert_policies/apps/careflex.yaml").write_text("kind: app\nid: Bad\n")
+    try:
+        plan_trees([(project_copy, "the working tree")], "prod", "00" * 32)
+    except DiffError as err:
+        assert err.code == 2 and "the working tree" in str(err) and "careflex.yaml" in str(err)
+    else:
+        raise AssertionError("an invalid tree was planned")
