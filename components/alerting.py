@@ -14,6 +14,7 @@ from model import naming, specs
 from model.dashboards import Dashboard
 from model.naming import email_contact_point, pagerduty_contact_point, slack_contact_point
 from model.rules import GRAFANA_EXEC_ERROR, GRAFANA_NO_DATA, alert_annotations, alert_labels, evaluation, rule_uid
+from model.specs import GrafanaAdoption
 
 DATA_SOURCE_UID = "fly-prometheus"
 SHARED_FOLDER_UID = "monitoring-estate"
@@ -154,8 +155,12 @@ class Alerting(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         self.data_source = self._data_source(fly_org, fly_metrics_token)
-        self.app_folders = {app.id: self._folder(naming.folder_uid(app.id), app.name) for app in estate.apps}
-        self.shared_folder = self._folder(SHARED_FOLDER_UID, SHARED_FOLDER_TITLE)
+        adoption = estate.grafana_adoption or GrafanaAdoption()
+        self._adoption = adoption
+        self.app_folders = {
+            app.id: self._folder(naming.folder_uid(app.id), app.name, app.adopt_grafana_folder) for app in estate.apps
+        }
+        self.shared_folder = self._folder(SHARED_FOLDER_UID, SHARED_FOLDER_TITLE, adoption.shared_folder)
         self.dashboards = {uid: self._dashboard(board) for uid, board in sorted(dashboards.items())}
         self.rule_groups = {
             group_name: group
@@ -201,7 +206,7 @@ class Alerting(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _folder(self, uid: str, title: str) -> oss.Folder:
+    def _folder(self, uid: str, title: str, adopt: bool) -> oss.Folder:
         # Deleting a folder force-deletes every rule and dashboard in it, managed or not, and a uid change
         # is a delete: refuse both (protect) and let Grafana refuse a non-empty delete too.
         return oss.Folder(
@@ -209,7 +214,16 @@ class Alerting(pulumi.ComponentResource):
             uid=uid,
             title=title,
             prevent_destroy_if_not_empty=True,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            # A hand-made folder with this uid is imported by its uid instead of failing the create. The provider
+            # does not read prevent_destroy_if_not_empty back (its own import test ignores it), and Pulumi fails
+            # an import whose inputs differ from what was read: ignore it while adopting; once the adopt entry is
+            # removed after the first `up`, the next `up` sets it.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=True,
+                import_=uid if adopt else None,
+                ignore_changes=["preventDestroyIfNotEmpty"] if adopt else None,
+            ),
         )
 
     def _dashboard(self, board: Dashboard) -> oss.Dashboard:
@@ -218,7 +232,9 @@ class Alerting(pulumi.ComponentResource):
             f"dashboard-{board.uid}",
             config_json=board.config_json,
             folder=self.shared_folder.uid,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=True, import_=board.uid if board.uid in self._adoption.dashboards else None
+            ),
         )
 
     def _rule_groups(self, app: specs.App, runbook_url: Callable[[str], str]) -> dict[str, alerting.RuleGroup]:
@@ -328,7 +344,12 @@ class Alerting(pulumi.ComponentResource):
             contact_point=root,
             group_bies=GROUP_BY,
             policies=routes,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.contact_points.values())),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(self.contact_points.values()),
+                # The tree always exists; its import id is free text (the provider reads the org's one tree).
+                import_="policy" if self._adoption.notification_policy else None,
+            ),
         )
 
 

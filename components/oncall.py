@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
 import pulumi
 import pulumi_pagerduty as pagerduty
 
@@ -36,12 +39,18 @@ class AppPaging(pulumi.ComponentResource):
             name=app.name,
             description=DESCRIPTION,
             escalation_policy=escalation_policy_id,
-            alert_creation="create_alerts_and_incidents",
             acknowledgement_timeout=_seconds_or_null(oncall.acknowledgement_timeout_minutes),
             auto_resolve_timeout=_seconds_or_null(oncall.auto_resolve_minutes),
             incident_urgency_rule=_URGENCY_BY_EVENT_SEVERITY,
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            # import_: a hand-made service named in the app's adopt block is taken over, not duplicated.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=True,
+                import_=oncall.adopt_service_id,
+                ignore_changes=_adopting(oncall.adopt_service_id),
+            ),
         )
+        adopted_integrations = dict(oncall.adopt_integration_ids)
         self.integration_keys: dict[str, pulumi.Output[str]] = {}
         for sender in oncall.senders:
             # protect: a replaced integration mints a new routing key that cannot be set back, and
@@ -53,7 +62,15 @@ class AppPaging(pulumi.ComponentResource):
                 service=self.service.id,
                 type="events_api_v2_inbound_integration",
                 opts=pulumi.ResourceOptions(
-                    parent=self, protect=True, additional_secret_outputs=["integration_key"]
+                    parent=self,
+                    protect=True,
+                    additional_secret_outputs=["integration_key"],
+                    # The provider imports an integration as "<service id>.<integration id>"; its name, like a
+                    # description, is free text the policy does not hold: ignored while adopting.
+                    import_=f"{oncall.adopt_service_id}.{adopted_integrations[sender]}"
+                    if sender in adopted_integrations
+                    else None,
+                    ignore_changes=["name"] if sender in adopted_integrations else None,
                 ),
             )
             self.integration_keys[sender] = pulumi.Output.secret(integration.integration_key)
@@ -105,25 +122,48 @@ class OnCall(pulumi.ComponentResource):
         """The secret Events API v2 routing key one sender uses for one app."""
         return self.apps[app_id].integration_keys[sender]
 
-    def _schedule(self, schedule: specs.Schedule) -> pagerduty.Schedule:
-        return pagerduty.Schedule(
+    def _schedule(self, schedule: specs.Schedule) -> pagerduty.Schedulev2:
+        # Schedulev2 (PagerDuty's v3, shift-based schedules): the provider marks the layer-based
+        # `Schedule` as the deprecated legacy schedule. One rotation per layer; each rotation is one
+        # event window as long as a turn, recurring every turn, handed round the members in order.
+        return pagerduty.Schedulev2(
             f"{schedule.id}-schedule",
             name=schedule.name,
             description=DESCRIPTION,
             time_zone=schedule.time_zone,
-            layers=[
-                pagerduty.ScheduleLayerArgs(
-                    name=layer.name,
-                    # In the schedule's own zone and whole minutes: other offsets or seconds make
-                    # PagerDuty echo a different string and the diff never settles.
-                    start=layer.start.isoformat(timespec="seconds"),
-                    rotation_virtual_start=layer.start.isoformat(timespec="seconds"),
-                    rotation_turn_length_seconds=layer.rotation_seconds,
-                    users=[self.user_ids[member] for member in layer.members],
-                )
-                for layer in schedule.layers
+            rotations=[
+                pagerduty.Schedulev2RotationArgs(events=[self._rotation_event(layer)]) for layer in schedule.layers
             ],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(
+                parent=self, import_=schedule.adopt_id, ignore_changes=_adopting(schedule.adopt_id)
+            ),
+        )
+
+    def _rotation_event(self, layer: specs.ScheduleLayer) -> pagerduty.Schedulev2RotationEventArgs:
+        turn = rotation_turn(layer)
+        return pagerduty.Schedulev2RotationEventArgs(
+            name=layer.name,
+            # Local wall-clock times with the schedule's own offset, whole minutes: the provider sends
+            # them with the schedule's time zone, so the recurrence keeps the hand-off at the same local
+            # time across DST, and it keeps our string while PagerDuty echoes the same instant in UTC.
+            start_time=turn.start,
+            end_time=turn.end,
+            # The API moves a past effective_since to "now"; the provider keeps the configured value in
+            # state, so a fixed past instant settles after the first apply.
+            effective_since=turn.effective_since,
+            recurrences=[turn.rrule],
+            assignment_strategies=[
+                pagerduty.Schedulev2RotationEventAssignmentStrategyArgs(
+                    type="rotating_member_assignment_strategy",
+                    shifts_per_member=1,
+                    members=[
+                        pagerduty.Schedulev2RotationEventAssignmentStrategyMemberArgs(
+                            type="user_member", user_id=self.user_ids[member]
+                        )
+                        for member in layer.members
+                    ],
+                )
+            ],
         )
 
     def _escalation_policy(self, policy: specs.EscalationPolicy) -> pagerduty.EscalationPolicy:
@@ -147,8 +187,54 @@ class OnCall(pulumi.ComponentResource):
                 )
                 for level in policy.levels
             ],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(
+                parent=self, import_=policy.adopt_id, ignore_changes=_adopting(policy.adopt_id)
+            ),
         )
+
+
+@dataclass(frozen=True)
+class RotationTurn:
+    """One rotation layer as a v3 schedule event: the first turn's window and how it recurs."""
+
+    start: str
+    end: str
+    effective_since: str
+    rrule: str
+
+
+def rotation_turn(layer: specs.ScheduleLayer) -> RotationTurn:
+    """The first turn of a layer and its RFC 5545 recurrence (whole days and weeks recur in local time)."""
+    seconds = layer.rotation_seconds
+    if seconds % 604_800 == 0:
+        rrule = _rrule("WEEKLY", seconds // 604_800)
+    elif seconds % 86_400 == 0:
+        rrule = _rrule("DAILY", seconds // 86_400)
+    else:
+        rrule = _rrule("HOURLY", seconds // 3600)
+    # Day and week turns end at the same local time (23 or 25 hours across a DST change), as a person means
+    # "hand over at 09:00"; hour turns are fixed lengths.
+    if seconds % 86_400 == 0:
+        end = (layer.start.replace(tzinfo=None) + timedelta(seconds=seconds)).replace(tzinfo=layer.start.tzinfo)
+    else:
+        end = (layer.start.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(layer.start.tzinfo)
+    return RotationTurn(
+        start=layer.start.isoformat(timespec="seconds"),
+        end=end.isoformat(timespec="seconds"),
+        effective_since=layer.start.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        rrule=rrule,
+    )
+
+
+def _rrule(frequency: str, interval: int) -> str:
+    return f"RRULE:FREQ={frequency}" + (f";INTERVAL={interval}" if interval > 1 else "")
+
+
+def _adopting(adopt_id: str | None) -> list[str] | None:
+    # Pulumi fails an import whose declared inputs differ from the object read. A hand-made object's free-text
+    # description always differs from ours: ignore it while adopting; once the adopt entry is removed after the
+    # first `up`, the next `up` writes ours. Every other difference is real and must be reconciled first.
+    return ["description"] if adopt_id else None
 
 
 def _used_policies(estate: specs.Estate) -> list[specs.EscalationPolicy]:

@@ -38,7 +38,7 @@ class Uptime(pulumi.ComponentResource):
                 continue
             assignments: dict[str, int] = {}
             for rule in rules:
-                for channel in estate.channels_for(rule):
+                for channel in self._channels(app, rule):
                     for contact in self._contacts(app, channel):
                         # The longest wait wins if two rules share a contact: never alert earlier than a rule says.
                         assignments[contact] = max(assignments.get(contact, 0), rule.for_seconds // 60)
@@ -62,6 +62,16 @@ class Uptime(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.register_outputs({"monitor_ids": {k: m.id for k, m in self.monitors.items()}})
+
+    def _channels(self, app: specs.App, rule: specs.AlertRule) -> list[specs.Channel]:
+        """The rule's channels, plus its audience's e-mail when the app's health check asks for e-mail."""
+        channels = list(self._estate.channels_for(rule))
+        if app.health.email_audience:
+            channels += [
+                c for c in self._estate.channels
+                if c.type == "email" and c.audience == rule.audience and c not in channels
+            ]
+        return channels
 
     def _contacts(self, app: specs.App, channel: specs.Channel) -> list[str]:
         """The keys of the contacts for `channel` (PagerDuty contacts are per app: one routing key each)."""

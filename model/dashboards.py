@@ -26,6 +26,11 @@ SERVER_MANAGED_KEYS = ("id", "version")
 # Grafana rejects uids longer than 40 characters or with characters outside this set.
 UID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
 PANEL_TYPES_WITHOUT_QUERIES = frozenset({"row", "text"})
+# The classic dashboard schema version current Grafana (12.x, 13.x) writes on save and export: the frontend's
+# DASHBOARD_SCHEMA_VERSION, which Grafana declares the final version of the v1 dashboard model. Grafana stores a
+# provisioned model as sent and migrates older ones only in the browser, so an older file loads fine but the
+# next export-and-commit rewrites it; keeping every file at this version keeps those diffs to real changes.
+GRAFANA_SCHEMA_VERSION = 42
 # "Export for sharing externally" swaps data source uids for ${DS_...} inputs that only an import resolves.
 EXPORT_PLACEHOLDER = re.compile(r"^\$\{DS_")
 
@@ -247,6 +252,14 @@ def _structure_problems(
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         problems.append(problem("title", "missing: every dashboard needs a non-empty title"))
+    if data.get("schemaVersion") != GRAFANA_SCHEMA_VERSION or isinstance(data.get("schemaVersion"), bool):
+        problems.append(
+            problem(
+                "schemaVersion",
+                f"is {data.get('schemaVersion')!r}; export from current Grafana, which writes "
+                f"{GRAFANA_SCHEMA_VERSION} (docs/dashboards.md)",
+            )
+        )
     if "__inputs" in data:
         problems.append(
             problem("__inputs", "exported 'for sharing externally'; export again with that option off")

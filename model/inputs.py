@@ -23,6 +23,18 @@ def budget_metric(budget: Budget) -> str:
     return found.group(0)
 
 
+def _adopted_dashboards_exist(estate: Estate, dashboards: dict[str, Dashboard]) -> list[Problem]:
+    adoption = estate.grafana_adoption
+    if adoption is None:
+        return []
+    return [
+        Problem(adoption.file, adoption.lines.get(uid, 0), f"adopt.grafana.dashboards[{i}]",
+                f'no dashboard file dashboards/{uid}.json: only a dashboard the estate declares can be adopted')
+        for i, uid in enumerate(adoption.dashboards)
+        if uid not in dashboards
+    ]
+
+
 # `review plan` validates the inputs before it runs the program, and the program loads them again in the same
 # process: the second load is served from here while the inputs are byte for byte the same, so the
 # policies are parsed once per run. Contents, not modification times: a test may rewrite a file within the
@@ -78,6 +90,7 @@ def _load_inputs(root: Path, stack: str | None) -> tuple[Estate, dict[str, Dashb
         # Every performance budget must be visible on a dashboard as a threshold line.
         refs = [BudgetPanelRef(b.id, budget_metric(b), b.max_seconds) for app in estate.apps for b in app.budgets]
         problems += check_budget_thresholds(dashboards, refs)
+        problems += _adopted_dashboards_exist(estate, dashboards)
     if problems or estate is None or dashboards is None:
         raise PolicyError(problems)
     return estate, dashboards

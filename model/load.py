@@ -6,6 +6,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from model import naming, specs, vendor_limits
 from model.app_routes import resolve_routes
 from model.config_refs import declared_config, undeclared_config_problem
 from model.errors import MAX_PROBLEMS_PER_FILE, PolicyError, Problem
+from model.exporters import DEFAULT_EXPORTER, EXPORTERS, Exporter
 from model.limits import MAX_YAML_BYTES, read_source
 from model.overlay import OVERLAY_DIR, Overlay, load_overlay
 from model.rule_tests import rule_tests
@@ -55,6 +57,20 @@ def format_duration(seconds: int) -> str:
 
 # Top-level lists whose bad items can be dropped so the rest of the file is still checked.
 _PRUNABLE = ("alerts", "budgets", "secrets", "channels", "people", "schedules", "escalation_policies")
+
+
+def _grafana_adoption(doc: Document) -> specs.GrafanaAdoption | None:
+    grafana = doc.data.get("adopt", {}).get("grafana")
+    if grafana is None:
+        return None
+    uids = tuple(grafana.get("dashboards", ()))
+    return specs.GrafanaAdoption(
+        shared_folder=grafana.get("shared_folder", False),
+        dashboards=uids,
+        notification_policy=grafana.get("notification_policy", False),
+        file=doc.file,
+        lines={uid: doc.line_of(("adopt", "grafana", "dashboards", i)) for i, uid in enumerate(uids)},
+    )
 
 
 def _prune(doc: Document, bad_paths: list) -> bool:
@@ -102,6 +118,7 @@ class _Loader:
         self.policy_dir = policy_dir
         self.stack = stack
         self.problems: list[Problem] = []
+        self._vendor_ids: dict[str, tuple[str, str]] = {}
         self.overlay: Overlay | None = None
         self._default_channel = ""
         self.declared_config = declared_config(root)  # None when there is no Pulumi.yaml to check against
@@ -180,6 +197,7 @@ class _Loader:
             sentry=specs.SentryOrganisation(**sentry) if sentry else None,
             default_channel=self._default_channel,
             stack=self.stack if self.overlay is not None else None,
+            grafana_adoption=_grafana_adoption(estate_doc),
         )
 
     def _read_documents(self) -> dict[str, list[tuple[Document, bool]]]:
@@ -342,7 +360,31 @@ class _Loader:
             policies.append(
                 specs.EscalationPolicy(p["id"], p["name"], p.get("description", ""), p.get("repeat", 0), tuple(levels))
             )
-        return people, tuple(s for s in schedules if s), tuple(policies)
+        adopted = self._adopt_ids(doc, ("schedules", "escalation_policies"))
+        schedules = tuple(replace(s, adopt_id=adopted["schedules"].get(s.id)) for s in schedules if s)
+        policies = [replace(p, adopt_id=adopted["escalation_policies"].get(p.id)) for p in policies]
+        return people, schedules, tuple(policies)
+
+    def _adopt_ids(self, doc: Document, kinds: tuple[str, ...]) -> dict[str, dict[str, str]]:
+        """`adopt.<kind>: {policy id: vendor id}` of oncall.yaml, each policy id checked against the file."""
+        block = doc.data.get("adopt", {})
+        found: dict[str, dict[str, str]] = {}
+        for kind in kinds:
+            known = doc.raw_ids.get(kind, set())
+            found[kind] = {}
+            for ref, vendor_id in block.get(kind, {}).items():
+                if ref not in known:
+                    self.problem(doc, ("adopt", kind, ref), f'no {kind[:-1].replace("_", " ")} "{ref}" in this file')
+                    continue
+                found[kind][ref] = vendor_id
+                self._claim_vendor_id(doc, ("adopt", kind, ref), vendor_id)
+        return found
+
+    def _claim_vendor_id(self, doc: Document, path: tuple, vendor_id: str) -> None:
+        """One hand-made object can be adopted once: a second claim would import it into two resources."""
+        first = self._vendor_ids.setdefault(vendor_id, (doc.file, format_path(path)))
+        if first != (doc.file, format_path(path)):
+            self.problem(doc, path, f"{vendor_id} is already adopted at {first[0]}: {first[1]}")
 
     def _schedule(self, doc: Document, index: int, s: dict, person_ids: set[str]) -> specs.Schedule | None:
         base = ("schedules", index)
@@ -393,6 +435,8 @@ class _Loader:
         data = doc.data
         before = len(self.problems)
         placeholders: dict[str, str] = {}
+        exporter = DEFAULT_EXPORTER
+        metrics: dict = {}
         with self._tolerant(doc):
             placeholders["app"] = data["fly"]["app"]
             if "postgres_app" in data["fly"]:
@@ -400,8 +444,14 @@ class _Loader:
                 placeholders["app_and_db"] = f'{data["fly"]["app"]}|{data["fly"]["postgres_app"]}'
             else:
                 placeholders["app_and_db"] = data["fly"]["app"]
-            if "metrics" in data:
-                placeholders["prefix"] = data["metrics"]["prefix"]
+            metrics = data.get("metrics", {})
+            exporter = EXPORTERS[metrics.get("exporter", DEFAULT_EXPORTER.name)]
+            if "prefix" in metrics:
+                placeholders["prefix"] = metrics["prefix"]
+            if "otp_app" in metrics:
+                placeholders["otp_app"] = metrics["otp_app"]
+                if exporter.name != "promex":
+                    self.problem(doc, ("metrics", "otp_app"), "is only used with exporter: promex")
 
         with self._tolerant(doc):
             oncall = data["oncall"]
@@ -426,16 +476,24 @@ class _Loader:
         secrets_: tuple[specs.AppSecret, ...] = ()
         with self._tolerant(doc):
             secrets_ = self._secrets(doc, data, set(foreign))
+        adopt: dict = {}
+        service_id: str | None = None
+        integration_ids: dict[str, str] = {}
+        with self._tolerant(doc):
+            adopt = data.get("adopt", {})
+            service_id, integration_ids = self._app_adoption(doc, adopt, data["oncall"].get("senders", []))
+            if (service_id or integration_ids) and not data["oncall"].get("paging", True):
+                self.problem(doc, ("adopt",), "an app that does not page has no PagerDuty service to adopt")
         alerts: list[specs.AlertRule | None] = []
         with self._tolerant(doc):
             self._duplicates(doc, doc.items("alerts"), ("alerts",), "alert")
             for i, a in doc.items("alerts"):
                 with self._tolerant(doc):
-                    alerts.append(self._alert(doc, i, a, data, placeholders))
+                    alerts.append(self._alert(doc, i, a, data, placeholders, exporter))
         budgets: tuple[specs.Budget, ...] = ()
         budget_alerts: list[specs.AlertRule] = []
         with self._tolerant(doc):
-            budgets, budget_alerts = self._budgets(doc, data, placeholders)
+            budgets, budget_alerts = self._budgets(doc, data, placeholders, exporter)
         taken = set(_alert_index(data))
         for rule in budget_alerts:
             if rule.id in taken:
@@ -469,13 +527,19 @@ class _Loader:
                 timeout_seconds=health["timeout_seconds"],
                 alert_after_minutes=health["alert_after_minutes"],
                 token_header=health.get("token_header"),
+                email_audience=health.get("email_audience", False),
             ),
-            metrics_prefix=data.get("metrics", {}).get("prefix"),
+            metrics_prefix=metrics.get("prefix"),
+            adopt_grafana_folder=adopt.get("grafana_folder", False),
+            metrics_exporter=exporter.name,
+            otp_app=metrics.get("otp_app"),
             oncall=specs.OnCallRouting(
                 escalation_policy=oncall["escalation_policy"],
                 acknowledgement_timeout_minutes=oncall.get("acknowledgement_timeout_minutes"),
                 auto_resolve_minutes=oncall.get("auto_resolve_minutes"),
                 senders=tuple(oncall["senders"]),
+                adopt_service_id=service_id,
+                adopt_integration_ids=tuple(sorted(integration_ids.items())),
             )
             if paging
             else None,
@@ -491,6 +555,20 @@ class _Loader:
             team=data.get("team") or (estate_doc.data["organisation"]["team"] if estate_doc else ""),
             routes=routes,
         )
+
+    def _app_adoption(self, doc: Document, adopt: dict, senders: list[str]) -> tuple[str | None, dict[str, str]]:
+        """The app's adopted PagerDuty service and integrations (by sender), checked against the file."""
+        service_id, integration_ids = adopt.get("pagerduty_service"), adopt.get("pagerduty_integrations", {})
+        if service_id:
+            self._claim_vendor_id(doc, ("adopt", "pagerduty_service"), service_id)
+        for sender, integration_id in integration_ids.items():
+            if sender not in senders:
+                self.problem(doc, ("adopt", "pagerduty_integrations", sender), f"{sender} is not in oncall.senders")
+            self._claim_vendor_id(doc, ("adopt", "pagerduty_integrations", sender), integration_id)
+        if integration_ids and not service_id:
+            self.problem(doc, ("adopt", "pagerduty_integrations"),
+                         "needs adopt.pagerduty_service: an integration is imported as <service id>.<integration id>")
+        return service_id, integration_ids
 
     def _secrets(self, doc: Document, data: dict, foreign: set[str]) -> tuple[specs.AppSecret, ...]:
         result = []
@@ -541,7 +619,7 @@ class _Loader:
             return None
         missing = sorted(used - set(placeholders))
         if missing:
-            needs = {"pg_app": "fly.postgres_app", "prefix": "metrics.prefix"}
+            needs = {"pg_app": "fly.postgres_app", "prefix": "metrics.prefix", "otp_app": "metrics.otp_app"}
             wanted = ", ".join(needs.get(m, m) for m in missing)
             self.problem(doc, path, f"this query needs {wanted} set in the app file")
             return None
@@ -552,7 +630,9 @@ class _Loader:
             return None
         return query
 
-    def _alert(self, doc: Document, i: int, a: dict, data: dict, placeholders: dict) -> specs.AlertRule | None:
+    def _alert(
+        self, doc: Document, i: int, a: dict, data: dict, placeholders: dict, exporter: Exporter
+    ) -> specs.AlertRule | None:
         base = ("alerts", i)
         before = len(self.problems)
         if "signal" in a:
@@ -562,7 +642,7 @@ class _Loader:
                 self.problem(doc, (*base, "signal"), f'unknown signal "{a["signal"]}" (known: {known})')
                 return None
             source, unit, condition = signal.source, signal.unit, a.get("condition", signal.condition)
-            template, no_data = signal.query, a.get("no_data", signal.no_data)
+            template, no_data = signal.query_for(exporter), a.get("no_data", signal.no_data)
         else:
             signal, source, unit = None, "prometheus", a["unit"]
             condition, template, no_data = a.get("condition", "above"), a["expr"], a.get("no_data", "no_data")
@@ -634,7 +714,7 @@ class _Loader:
             self.problem(doc, path, problem)
 
     def _budgets(
-        self, doc: Document, data: dict, placeholders: dict
+        self, doc: Document, data: dict, placeholders: dict, exporter: Exporter
     ) -> tuple[tuple[specs.Budget, ...], list[specs.AlertRule]]:
         self._duplicates(doc, doc.items("budgets"), ("budgets",), "budget")
         budgets = []
@@ -645,7 +725,7 @@ class _Loader:
                 names = ", ".join(known)
                 self.problem(doc, ("budgets", i, "signal"), f'"{b["signal"]}" is not a latency signal ({names})')
                 continue
-            query = self._query(doc, ("budgets", i, "signal"), signal.query or "", placeholders)
+            query = self._query(doc, ("budgets", i, "signal"), signal.query_for(exporter) or "", placeholders)
             if query:
                 budgets.append(specs.Budget(b["id"], b["name"], b["signal"], float(b["max"]), query))
         policy = data.get("budget_alerts")
@@ -696,6 +776,9 @@ class _Loader:
                     and "pagerduty_service" not in doc.data.get("error_tracking", {})):
                 self.problem(doc, ("alerts", index[rule.id], "severity"),
                              "pages through Sentry's PagerDuty integration: set error_tracking.pagerduty_service")
+            uptime_mails = rule.source == "uptimerobot" and doc.data["health"].get("email_audience", False)
+            if uptime_mails and rule.audience not in audiences:
+                self.problem(doc, ("health", "email_audience"), f"no e-mail channel for audience {rule.audience}")
             if severity and severity.email_audience and rule.audience not in audiences:
                 path = ("alerts", index[rule.id], "audience") if rule.id in index else ("budget_alerts", "audience")
                 self.problem(doc, path, f"no e-mail channel for audience {rule.audience} in estate.yaml")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from model import specs
+from model.exporters import EXPORTERS, Exporter
 from model.load import load_estate
 from model.prometheus_rules import (
     HEADER,
@@ -29,7 +31,7 @@ from model.prometheus_rules import (
     repository_path,
 )
 from model.rules import alert_annotations, alert_labels, evaluation
-from model.signals import UNIT_BOUNDS
+from model.signals import UNIT_BOUNDS, render_query
 
 
 class NoSynthesiserError(LookupError):
@@ -176,22 +178,29 @@ def bucket_shares(p95: float) -> list[float]:
     return [*shares, 1.0]
 
 
-def _histogram(metric_of: Callable[[specs.App], str], route: str | None = None) -> Builder:
-    """Bucket counters for one app (and route); a slow neighbour app (and route) the query must leave out."""
+def _histogram(metric_of: Callable[[specs.App], str], route: str | None = None, scale: Callable[[specs.App], float]
+               = lambda _: 1.0, route_label: Callable[[specs.App], str] = lambda _: "route") -> Builder:
+    """Bucket counters for one app (and route); a slow neighbour app (and route) the query must leave out.
+
+    `scale` is the histogram's unit in seconds: the bucket bounds are written in that unit (PromEx: ms), so a
+    query that forgets to convert to seconds reads a P95 a thousand times too high and fails its test.
+    """
 
     def build(app: specs.App, timeline: Timeline, quiet: float) -> Synthesis:
         observations_per_step = 1000.0
-        routed = {"route": route} if route else {}
-        slow = {"route": "/admin/reports"} if route else {}
+        label = route_label(app)
+        routed = {label: route} if route else {}
+        slow = {label: "/admin/reports"} if route else {}
         sources = [
             ({**_machine(app.fly_app, 1), **routed}, timeline),
             ({**_machine(f"{app.fly_app}-neighbour", 9), **routed}, _steady(timeline, 20.0)),
         ]
         if route:
             sources.append(({**_machine(app.fly_app, 1), **slow}, _steady(timeline, 20.0)))
+        unit = scale(app)
         series = [
             (
-                _series(metric_of(app), {**labels, "le": _num(bound) if bound != math.inf else "+Inf"}),
+                _series(metric_of(app), {**labels, "le": _num(bound / unit) if bound != math.inf else "+Inf"}),
                 _counter(line, lambda p95, i=i: bucket_shares(p95)[i] * observations_per_step),
             )
             for labels, line in sources
@@ -208,6 +217,29 @@ def _steady(timeline: Timeline, value: float) -> Timeline:
 
 def _app_metric(suffix: str) -> Callable[[specs.App], str]:
     return lambda app: f"{_required(app.metrics_prefix, 'metrics.prefix')}_{suffix}"
+
+
+def _exporter(app: specs.App) -> Exporter:
+    return EXPORTERS[app.metrics_exporter]
+
+
+def _exporter_metric(name_of: Callable[[Exporter], str], suffix: str = "") -> Callable[[specs.App], str]:
+    """The exporter's metric name for this app, placeholders filled (`${otp_app}`, `${prefix}`)."""
+
+    def metric(app: specs.App) -> str:
+        values = {"otp_app": app.otp_app or "", "prefix": app.metrics_prefix or ""}
+        return render_query(name_of(_exporter(app)), values) + suffix
+
+    return metric
+
+
+def _exporter_histogram(name_of: Callable[[Exporter], str], route: str | None = None) -> Builder:
+    return _histogram(
+        _exporter_metric(name_of, "_bucket"),
+        route,
+        scale=lambda app: _exporter(app).duration_unit_seconds,
+        route_label=lambda app: _exporter(app).route_label,
+    )
 
 
 def _memory(app: specs.App, timeline: Timeline, quiet: float) -> Synthesis:
@@ -237,12 +269,22 @@ def _disk(app: specs.App, timeline: Timeline, quiet: float) -> Synthesis:
     return Synthesis(series, subject=subject, others=[({"app": calm["app"], "id": calm["id"]}, quiet)])
 
 
-def _queue_gauge(suffix: str) -> Builder:
-    def build(app: specs.App, timeline: Timeline, quiet: float) -> Synthesis:
-        labels = {**_machine(app.fly_app, 1), "queue": "default"}
-        return Synthesis([(_series(_app_metric(suffix)(app), labels), _gauge(timeline, float))], subject={})
-
-    return build
+def _queue_depth(app: specs.App, timeline: Timeline, quiet: float) -> Synthesis:
+    exporter = _exporter(app)
+    metric = _exporter_metric(lambda e: e.queue_length)(app)
+    labels = {**_machine(app.fly_app, 1), "queue": "default"}
+    if not exporter.queue_waiting:
+        return Synthesis([(_series(metric, labels), _gauge(timeline, float))], subject={})
+    # PromEx counts jobs per state: only the waiting ones count, a pile of completed jobs must not fire.
+    waiting = dict(re.findall(r'(\w+)="([^"]*)"', exporter.queue_waiting))
+    done = {key: "completed" for key in waiting}
+    return Synthesis(
+        [
+            (_series(metric, {**labels, **waiting}), _gauge(timeline, float)),
+            (_series(metric, {**labels, **done}), _gauge(_steady(timeline, 50_000.0), float)),
+        ],
+        subject={},
+    )
 
 
 def _per_hour_counter(suffix: str) -> Builder:
@@ -293,7 +335,7 @@ SYNTHESISERS: dict[str, Synthesiser] = {
     "latency_p95": Synthesiser(_histogram(lambda _: "fly_app_http_response_time_seconds_bucket"), **_RATE),
     "memory_used_percent": Synthesiser(_memory),
     "disk_used_percent": Synthesiser(_disk),
-    "job_queue_depth": Synthesiser(_queue_gauge("oban_queue_length")),
+    "job_queue_depth": Synthesiser(_queue_depth),
     "failed_logins_per_hour": Synthesiser(_per_hour_counter("auth_login_failures_total"), **_HOURLY),
     "api_rate_limit_warnings_per_hour": Synthesiser(
         _per_hour_counter("external_api_rate_limit_warnings_total"), **_HOURLY
@@ -301,16 +343,11 @@ SYNTHESISERS: dict[str, Synthesiser] = {
     "registrations_vs_last_week": Synthesiser(_week_over_week("accounts_registrations_total"), **_TREND),
     "appointments_vs_last_week": Synthesiser(_week_over_week("appointments_scheduled_total"), **_TREND),
     "benefits_usage_vs_last_week": Synthesiser(_week_over_week("benefits_usage_total"), **_TREND),
-    "api_latency_p95": Synthesiser(
-        _histogram(_app_metric("phoenix_http_request_duration_seconds_bucket"), route="/api/appointments"),
-        **_RATE,
-    ),
-    "homepage_latency_p95": Synthesiser(
-        _histogram(_app_metric("phoenix_http_request_duration_seconds_bucket"), route="/"), **_RATE
-    ),
-    "graphql_latency_p95": Synthesiser(_histogram(_app_metric("graphql_operation_duration_seconds_bucket")), **_RATE),
-    "job_duration_p95": Synthesiser(_histogram(_app_metric("oban_job_duration_seconds_bucket")), **_RATE),
-    "db_query_latency_p95": Synthesiser(_histogram(_app_metric("repo_query_duration_seconds_bucket")), **_RATE),
+    "api_latency_p95": Synthesiser(_exporter_histogram(lambda e: e.http_duration, route="/api/appointments"), **_RATE),
+    "homepage_latency_p95": Synthesiser(_exporter_histogram(lambda e: e.http_duration, route="/"), **_RATE),
+    "graphql_latency_p95": Synthesiser(_exporter_histogram(lambda e: e.graphql_duration), **_RATE),
+    "job_duration_p95": Synthesiser(_exporter_histogram(lambda e: e.job_duration), **_RATE),
+    "db_query_latency_p95": Synthesiser(_exporter_histogram(lambda e: e.db_query_duration), **_RATE),
 }
 
 

@@ -1,18 +1,22 @@
 """The signal catalogue: each named signal a policy rule can alert on, and the one query behind it.
 
 Prometheus signals are PromQL over Fly.io's managed Prometheus (docs/signals.md lists them all;
-Fly's metric names: https://fly.io/docs/metrics-and-logs/metrics/).
+Fly's metric names: https://fly.io/docs/metrics-and-logs/metrics/). Signals read by the app's own
+exporter follow the exporter the app file names (model/exporters.py: PromEx by default).
 Templates use `${app}` (Fly app), `${pg_app}` (its Fly
-Postgres app), `${app_and_db}` (a regex matching both) and `${prefix}` (the app's own exporter
-prefix). Every consumer (Grafana rules, promtool tests, the plan) renders queries through
-`render_query`, so what is reviewed, tested and deployed is the same expression.
+Postgres app), `${app_and_db}` (a regex matching both), `${otp_app}` (PromEx's metric prefix) and
+`${prefix}` (the prefix of the app's own counters). Every consumer (Grafana rules, promtool tests,
+the plan) renders queries through `render_query`, so what is reviewed, tested and deployed is the same expression.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from model.exporters import DEFAULT_EXPORTER, Exporter
 
 Source = Literal["prometheus", "uptimerobot", "sentry"]
 Unit = Literal["ratio", "seconds", "percent", "count", "factor", "event"]
@@ -21,7 +25,7 @@ NoData = Literal["ok", "alerting", "no_data", "keep_last"]
 
 # The range a threshold in each bounded unit must fall in (ratio 0..1, percent 0..100).
 UNIT_BOUNDS = {"ratio": (0.0, 1.0), "percent": (0.0, 100.0)}
-PLACEHOLDERS = frozenset({"app", "pg_app", "app_and_db", "prefix"})
+PLACEHOLDERS = frozenset({"app", "pg_app", "app_and_db", "prefix", "otp_app"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,15 @@ class Signal:
     query: str | None = None
     no_data: NoData = "no_data"
     app_metrics: bool = False  # needs the app's own exporter, not only Fly's built-in metrics
+    from_exporter: Callable[[Exporter], str] | None = None  # the query, per exporter (then `query` is PromEx's)
+
+    def __post_init__(self) -> None:
+        if self.from_exporter is not None and self.query is None:
+            object.__setattr__(self, "query", self.from_exporter(DEFAULT_EXPORTER))
+
+    def query_for(self, exporter: Exporter) -> str | None:
+        """The query template as this exporter's metrics answer it."""
+        return self.from_exporter(exporter) if self.from_exporter else self.query
 
     @property
     def placeholders(self) -> frozenset[str]:
@@ -45,6 +58,21 @@ class Signal:
 
 def _p95(metric: str, selector: str) -> str:
     return f"histogram_quantile(0.95, sum by (le) (rate({metric}{{{selector}}}[5m])))"
+
+
+def _app_p95(metric: Callable[[Exporter], str], route: str = "") -> Callable[[Exporter], str]:
+    """P95 in seconds of one of the exporter's duration histograms, optionally on routes matching `route`."""
+
+    def query(exporter: Exporter) -> str:
+        selector = _APP + (f", {exporter.route_label}{route}" if route else "")
+        return exporter.duration_seconds(_p95(f"{metric(exporter)}_bucket", selector))
+
+    return query
+
+
+def _queue_depth(exporter: Exporter) -> str:
+    waiting = f", {exporter.queue_waiting}" if exporter.queue_waiting else ""
+    return f"sum({exporter.queue_length}{{{_APP}{waiting}}})"
 
 
 def _week_over_week(counter: str) -> str:
@@ -88,7 +116,7 @@ SIGNALS: dict[str, Signal] = {
         ),
         Signal(
             "job_queue_depth", "prometheus", "Background jobs waiting in all Oban queues.",
-            "count", "above", f"sum(${{prefix}}_oban_queue_length{{{_APP}}})", "no_data", True,
+            "count", "above", None, "no_data", True, _queue_depth,
         ),
         Signal(
             "failed_logins_per_hour", "prometheus", "Failed login attempts over the last hour.",
@@ -113,25 +141,23 @@ SIGNALS: dict[str, Signal] = {
         ),
         Signal(
             "api_latency_p95", "prometheus", "API (/api/*) response time P95 measured by the app (seconds).",
-            "seconds", "above",
-            _p95("${prefix}_phoenix_http_request_duration_seconds_bucket", f'{_APP}, route=~"/api/.*"'), "ok", True,
+            "seconds", "above", None, "ok", True, _app_p95(lambda e: e.http_duration, '=~"/api/.*"'),
         ),
         Signal(
             "homepage_latency_p95", "prometheus", "Homepage (/) response time P95 measured by the app (seconds).",
-            "seconds", "above",
-            _p95("${prefix}_phoenix_http_request_duration_seconds_bucket", f'{_APP}, route="/"'), "ok", True,
+            "seconds", "above", None, "ok", True, _app_p95(lambda e: e.http_duration, '="/"'),
         ),
         Signal(
             "graphql_latency_p95", "prometheus", "GraphQL operation time P95 (seconds).",
-            "seconds", "above", _p95("${prefix}_graphql_operation_duration_seconds_bucket", _APP), "ok", True,
+            "seconds", "above", None, "ok", True, _app_p95(lambda e: e.graphql_duration),
         ),
         Signal(
             "job_duration_p95", "prometheus", "Background job processing time P95 (seconds).",
-            "seconds", "above", _p95("${prefix}_oban_job_duration_seconds_bucket", _APP), "ok", True,
+            "seconds", "above", None, "ok", True, _app_p95(lambda e: e.job_duration),
         ),
         Signal(
             "db_query_latency_p95", "prometheus", "Database query time P95 seen by the app's Ecto repo (seconds).",
-            "seconds", "above", _p95("${prefix}_repo_query_duration_seconds_bucket", _APP), "ok", True,
+            "seconds", "above", None, "ok", True, _app_p95(lambda e: e.db_query_duration),
         ),
         Signal(
             "health_check", "uptimerobot",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -43,6 +44,7 @@ class Schedule:
     name: str
     time_zone: str
     layers: tuple[ScheduleLayer, ...]
+    adopt_id: str | None = None  # PagerDuty id of the hand-made schedule to import instead of creating
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class EscalationPolicy:
     description: str
     repeat: int
     levels: tuple[EscalationLevel, ...]
+    adopt_id: str | None = None  # PagerDuty id of the hand-made policy to import instead of creating
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class HealthCheck:
     timeout_seconds: int
     alert_after_minutes: int
     token_header: str | None
+    email_audience: bool = False  # the monitor also e-mails the audience of the app's uptime alerts
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,8 @@ class OnCallRouting:
     acknowledgement_timeout_minutes: int | None
     auto_resolve_minutes: int | None
     senders: tuple[Sender, ...]
+    adopt_service_id: str | None = None  # hand-made PagerDuty service to import
+    adopt_integration_ids: tuple[tuple[Sender, str], ...] = ()  # (sender, hand-made integration id) to import
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,9 @@ class App:
     secrets: tuple[AppSecret, ...]
     budgets: tuple[Budget, ...]
     alerts: tuple[AlertRule, ...]  # the file's alerts, then one per budget
+    adopt_grafana_folder: bool = False  # the app's folder (uid = app id) exists in Grafana: import it
+    metrics_exporter: str = "promex"  # model/exporters.py: whose metric names the app's own metrics follow
+    otp_app: str | None = None  # PromEx's otp_app, the first part of its metric names
     team: str = ""  # the `team` label of its alerts
     # Channel ids per severity for this app: the estate's, with this app's overrides applied.
     routes: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -244,6 +253,17 @@ class SentryOrganisation:
 
 
 @dataclass(frozen=True)
+class GrafanaAdoption:
+    """Estate-wide Grafana objects made by hand that are imported instead of created."""
+
+    shared_folder: bool = False
+    dashboards: tuple[str, ...] = ()  # uids
+    notification_policy: bool = False
+    file: str = ""  # where the adopt block is, for located errors about dashboards
+    lines: Mapping[str, int] = field(default_factory=dict, hash=False, compare=False)  # dashboard uid -> line
+
+
+@dataclass(frozen=True)
 class Estate:
     """The whole validated policy."""
 
@@ -257,6 +277,7 @@ class Estate:
     escalation_policies: tuple[EscalationPolicy, ...]
     apps: tuple[App, ...]
     sentry: SentryOrganisation | None = None
+    grafana_adoption: GrafanaAdoption | None = None
     default_channel: str = ""  # the channel Grafana's root route delivers to (never PagerDuty)
     stack: str | None = None  # the stack whose overlay was applied, if any
 

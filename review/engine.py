@@ -58,6 +58,7 @@ class Registration:
     ignore_changes: tuple[str, ...] = ()
     replace_on_changes: tuple[str, ...] = ()
     dependencies: tuple[str, ...] = ()  # URNs of explicit and input dependencies
+    import_id: str | None = None  # the `import` option: adopt the existing object with this id
 
 
 @dataclass
@@ -127,7 +128,8 @@ class EstateMocks(pulumi.runtime.Mocks):
         computed = _COMPUTED_OUTPUTS.get(args.typ)
         if computed:
             state.update(computed(args.name, state))
-        return f"(id of {args.name})", state
+        # An imported resource keeps the id it was adopted by: what depends on it then shows the real id.
+        return args.resource_id or f"(id of {args.name})", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         handler = _INVOKES.get(args.token)
@@ -163,6 +165,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     ignore_changes=tuple(request.ignoreChanges),
                     replace_on_changes=tuple(request.replaceOnChanges),
                     dependencies=tuple(sorted(request.dependencies)),
+                    import_id=request.importId or None,
                 )
             )
         return response

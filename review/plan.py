@@ -74,6 +74,8 @@ def _resource_view(reg: Registration) -> dict[str, Any]:
         "inputs": masked(inputs),
     }
     flags = []
+    if reg.import_id:
+        flags.append(f"import {reg.import_id}")
     if reg.protect:
         flags.append("protected")
     if reg.delete_before_replace:
@@ -81,6 +83,7 @@ def _resource_view(reg: Registration) -> dict[str, Any]:
     if reg.retain_on_delete:
         flags.append("retain-on-delete")
     view["flags"] = flags
+    view["import_id"] = reg.import_id
     view["secret_outputs"] = sorted(reg.additional_secret_outputs)
     return view
 
@@ -103,6 +106,7 @@ def build_plan(recording: Recording, *, project: str, stack: str) -> dict[str, A
     walk(roots, 0)
     counts = Counter(v["service"] for v in views if v["service"])
     protected = Counter(v["service"] for v in views if v["service"] and "protected" in v["flags"])
+    imported = Counter(v["service"] for v in views if v["service"] and v["import_id"])
     return {
         "project": project,
         "stack": stack,
@@ -110,7 +114,10 @@ def build_plan(recording: Recording, *, project: str, stack: str) -> dict[str, A
         "totals": {
             "resources": sum(counts.values()),
             "components": sum(1 for v in views if v["component"]),
-            "by_service": {s: {"resources": n, "protected": protected.get(s, 0)} for s, n in sorted(counts.items())},
+            "by_service": {
+                s: {"resources": n, "protected": protected.get(s, 0), "imported": imported.get(s, 0)}
+                for s, n in sorted(counts.items())
+            },
         },
         "outputs": masked(recording.outputs),
     }
@@ -147,7 +154,9 @@ def render_text(plan: dict[str, Any]) -> str:
         indent = "    " * item["depth"]
         kind = "component" if item["component"] else item["service"]
         flags = f"  [{', '.join(item['flags'])}]" if item["flags"] else ""
-        lines.append(f"{indent}+ {item['type']}  {item['name']}  ({kind}){flags}")
+        # Pulumi's own symbols: + create, = import (adopt an existing object).
+        op = "=" if item.get("import_id") else "+"
+        lines.append(f"{indent}{op} {item['type']}  {item['name']}  ({kind}){flags}")
         for path, value in _flatten(item["inputs"]) if item["inputs"] else []:
             lines.append(f"{indent}      {path}: {_show(value)}")
         if item["secret_outputs"]:
@@ -155,7 +164,8 @@ def render_text(plan: dict[str, Any]) -> str:
     totals = plan["totals"]
     lines += ["", f"Totals: {totals['resources']} resources in {totals['components']} components"]
     for service, counts in totals["by_service"].items():
-        lines.append(f"  {service}: {counts['resources']} ({counts['protected']} protected)")
+        adopted = f", {counts['imported']} imported" if counts.get("imported") else ""
+        lines.append(f"  {service}: {counts['resources']} ({counts['protected']} protected{adopted})")
     if plan["outputs"]:
         lines += ["", "Stack outputs:"]
         for path, value in _flatten(plan["outputs"]):

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from model.dashboards import (
+    GRAFANA_SCHEMA_VERSION,
     BudgetPanelRef,
     Dashboard,
     check_budget_thresholds,
@@ -28,33 +29,39 @@ DASHBOARD_DIR = ROOT / "dashboards"
 FLY_PROMETHEUS = {"type": "prometheus", "uid": "fly-prometheus"}
 
 # The monitoring guide's performance budgets, in seconds.
+# PromEx metric names start with its otp_app (careflex_web in the CareFlex app file).
+PROMEX = "careflex_web_prom_ex_"
 GUIDE_BUDGETS = (
-    BudgetPanelRef("homepage-load-time", "careflex_phoenix_http_request_duration_seconds_bucket", 2.0),
-    BudgetPanelRef("api-response-time-p95", "careflex_phoenix_http_request_duration_seconds_bucket", 0.5),
-    BudgetPanelRef("graphql-query-time-p95", "careflex_graphql_operation_duration_seconds_bucket", 1.0),
-    BudgetPanelRef("background-job-processing", "careflex_oban_job_duration_seconds_bucket", 5.0),
-    BudgetPanelRef("database-query-time-p95", "careflex_repo_query_duration_seconds_bucket", 0.1),
+    BudgetPanelRef("homepage-load-time", PROMEX + "phoenix_http_request_duration_milliseconds_bucket", 2.0),
+    BudgetPanelRef("api-response-time-p95", PROMEX + "phoenix_http_request_duration_milliseconds_bucket", 0.5),
+    BudgetPanelRef("graphql-query-time-p95", PROMEX + "absinthe_execute_duration_milliseconds_bucket", 1.0),
+    BudgetPanelRef("background-job-processing", PROMEX + "oban_job_processing_duration_milliseconds_bucket", 5.0),
+    BudgetPanelRef("database-query-time-p95", PROMEX + "ecto_repo_query_total_time_milliseconds_bucket", 0.1),
 )
 
-# What the CareFlex exporter emits (the alert catalogue uses the same names).
+# What the CareFlex app emits: PromEx's plugins (otp_app careflex_web) and its own counters (careflex_*).
 APP_METRICS = {
-    "careflex_phoenix_http_request_duration_seconds_bucket",
-    "careflex_graphql_operation_duration_seconds_bucket",
-    "careflex_oban_queue_length",
-    "careflex_oban_job_duration_seconds_bucket",
-    "careflex_repo_query_duration_seconds_bucket",
+    "careflex_web_prom_ex_phoenix_http_request_duration_milliseconds_bucket",
+    "careflex_web_prom_ex_absinthe_execute_duration_milliseconds_bucket",
+    "careflex_web_prom_ex_oban_queue_length_count",
+    "careflex_web_prom_ex_oban_job_processing_duration_milliseconds_bucket",
+    "careflex_web_prom_ex_ecto_repo_query_total_time_milliseconds_bucket",
     "careflex_auth_login_failures_total",
     "careflex_accounts_registrations_total",
     "careflex_appointments_scheduled_total",
     "careflex_appointments_cancelled_total",
     "careflex_benefits_usage_total",
     "careflex_external_api_rate_limit_warnings_total",
-    "careflex_vm_memory_bytes",
-    "careflex_vm_process_count",
+    "careflex_web_prom_ex_beam_memory_allocated_bytes",
+    "careflex_web_prom_ex_beam_stats_process_count",
+    "careflex_web_prom_ex_ecto_repo_query_execution_time_milliseconds_bucket",
+    "careflex_web_prom_ex_ecto_repo_query_execution_time_milliseconds_count",
+    "careflex_web_prom_ex_ecto_repo_query_queue_time_milliseconds_bucket",
+    "careflex_web_prom_ex_application_git_sha_info",
 }
 
-# Fly's published built-in metrics that the dashboards use, plus pg_locks_count, which postgres_exporter
-# ships by default but Fly does not list (the locks panel says so).
+# Fly's published built-in metrics that the dashboards use, plus pg_locks_count and pg_settings_max_connections,
+# which postgres_exporter ships by default but Fly does not list (docs/guide-map.md, Postgres).
 FLY_METRICS = {
     "fly_app_http_responses_count",
     "fly_app_http_response_time_seconds_bucket",
@@ -75,6 +82,11 @@ FLY_METRICS = {
     "pg_replication_lag",
     "pg_database_size_bytes",
     "pg_locks_count",
+    "pg_settings_max_connections",
+    "pg_stat_database_tup_fetched",
+    "pg_stat_database_tup_returned",
+    "pg_stat_database_tup_updated",
+    "pg_stat_database_tup_deleted",
 }
 
 RANGE_FUNCTION = re.compile(
@@ -213,7 +225,7 @@ def good_dashboard(uid: str = "good") -> dict[str, Any]:
                 "type": "row",
             },
         ],
-        "schemaVersion": 39,
+        "schemaVersion": 42,
         "title": "Good",
         "uid": uid,
     }
@@ -278,7 +290,7 @@ def test_dashboard_uid_is_the_file_stem_and_the_file_carries_no_server_managed_k
         raw = json.loads((ROOT / dashboard.path).read_text(encoding="utf-8"))
         assert Path(dashboard.path).stem == uid == raw["uid"]
         assert "id" not in raw and "version" not in raw
-        assert raw["schemaVersion"] >= 39
+        assert raw["schemaVersion"] == GRAFANA_SCHEMA_VERSION == 42
         assert dashboard.config_json == json.dumps(raw, sort_keys=True, separators=(",", ":"))
 
 
@@ -298,10 +310,14 @@ def test_budget_panels_turn_red_exactly_above_the_budget_and_select_the_right_ro
         for panel in matching:
             last_step = steps_of(panel)[-1]
             assert last_step == {"color": "red", "value": budget.threshold_seconds}, budget.budget_id
-    phoenix_panels = panels_querying("careflex_phoenix_http")
+    phoenix_panels = panels_querying("_prom_ex_phoenix_http")
     api_panel, homepage_panel = (next(p for p in phoenix_panels if v in step_values(p)) for v in (0.5, 2))
-    assert 'route=~"/api/.*"' in api_panel["targets"][0]["expr"]
-    assert 'route="/"' in homepage_panel["targets"][0]["expr"]
+    # PromEx labels the route pattern `path`; its durations are milliseconds, the panels show seconds.
+    assert 'path=~"/api/.*"' in api_panel["targets"][0]["expr"]
+    assert 'path="/"' in homepage_panel["targets"][0]["expr"]
+    for budget in GUIDE_BUDGETS:
+        for panel in panels_querying(budget.metric):
+            assert all(t["expr"].endswith(" / 1000") for t in panel["targets"]), panel["title"]
 
 
 @pytest.mark.parametrize(
@@ -327,7 +343,7 @@ def test_guide_alert_levels_are_drawn_on_the_panels_they_concern(
 
 @pytest.mark.parametrize(
     ("fragment", "warning"),
-    [("careflex_oban_queue_length", 1000), ("careflex_auth_login_failures_total", 100)],
+    [("careflex_web_prom_ex_oban_queue_length_count", 1000), ("careflex_auth_login_failures_total", 100)],
 )
 def test_warning_only_levels_are_drawn_on_their_panels(fragment: str, warning: float) -> None:
     panels = panels_querying(fragment)
@@ -386,7 +402,7 @@ def test_template_variables_are_defined_and_query_prometheus_labels() -> None:
         "fly-app-overview": {"app": "label_values(fly_instance_up, app)"},
         "fly-postgres": {
             "pg_app": "label_values(pg_stat_activity_count, app)",
-            "app": "label_values(careflex_repo_query_duration_seconds_bucket, app)",
+            "app": "label_values(careflex_web_prom_ex_ecto_repo_query_total_time_milliseconds_bucket, app)",
         },
         "careflex-business": {"app": "label_values(careflex_accounts_registrations_total, app)"},
     }
@@ -405,14 +421,43 @@ def test_the_overview_covers_the_guides_key_metrics() -> None:
         "histogram_quantile(0.99, sum by (le) (rate(fly_app_http_response_time_seconds_bucket",
         'status=~"4.."',
         'status=~"5.."',
-        "careflex_oban_queue_length",
-        "careflex_oban_job_duration_seconds_bucket",
+        "careflex_web_prom_ex_oban_queue_length_count",
+        "careflex_web_prom_ex_oban_job_processing_duration_milliseconds_bucket",
         "fly_instance_cpu",
-        "careflex_vm_memory_bytes",
-        "careflex_vm_process_count",
+        "careflex_web_prom_ex_beam_memory_allocated_bytes",
+        "careflex_web_prom_ex_beam_stats_process_count",
         "fly_instance_up",
     ):
         assert any(needle in expr for expr in overview), needle
+
+
+def test_the_postgres_dashboard_covers_the_guides_query_performance_list() -> None:
+    # "Slow queries (> 1 second), connection pool usage, lock wait time, index usage, table bloat".
+    board = real_dashboards()["fly-postgres"].model
+    by_need = {
+        "slow queries": "pg_stat_activity_max_tx_duration{app=\"$pg_app\", state=\"active\"}",
+        "slow queries, app side": "_ecto_repo_query_execution_time_milliseconds_bucket",
+        "connection pool, server": "pg_settings_max_connections",
+        "connection pool, app": "_ecto_repo_query_queue_time_milliseconds_bucket",
+        "lock waits": "pg_locks_count",
+        "index usage": "pg_stat_database_tup_fetched",
+        "table bloat": "pg_stat_database_tup_deleted",
+    }
+    panels = list(query_panels(board))
+    for need, needle in by_need.items():
+        assert any(needle in t["expr"] for p in panels for t in p["targets"]), need
+    slow = next(p for p in panels if any('state="active"' in t["expr"] for t in p["targets"]))
+    assert slow["fieldConfig"]["defaults"]["unit"] == "s" and {"color": "red", "value": 1} in steps_of(slow)
+
+
+def test_the_overview_marks_deployments_from_the_release_the_app_reports() -> None:
+    # The guide's "deployment history": a new release label on PromEx's application info is a deployment.
+    overview = real_dashboards()["fly-app-overview"].model
+    [deploys] = [a for a in overview["annotations"]["list"] if a.get("name") == "Deployments"]
+    assert deploys["datasource"] == FLY_PROMETHEUS and deploys["enable"]
+    assert "_prom_ex_application_git_sha_info" in deploys["expr"] and " unless " in deploys["expr"]
+    assert bracket_problems(deploys["expr"]) == []
+    assert any("_prom_ex_application_git_sha_info" in e for e in expressions(overview))
 
 
 def test_panel_layout_is_complete_and_fits_the_24_column_grid() -> None:
@@ -590,6 +635,23 @@ def test_nan_in_a_threshold_is_reported_because_grafana_rejects_it(tmp_path: Pat
     (problem,) = load_problems(tmp_path)
     assert problem.path == "panels[0].fieldConfig.defaults.thresholds.steps[1].value"
     assert problem.line == key_line(text, '"value": NaN')
+
+
+@pytest.mark.parametrize("version", [39, 41, "42", None])
+def test_a_dashboard_not_at_the_schema_version_current_grafana_writes_is_reported(
+    tmp_path: Path, version: object
+) -> None:
+    data = good_dashboard()
+    if version is None:
+        del data["schemaVersion"]
+    else:
+        data["schemaVersion"] = version
+    text = write_dashboard(tmp_path / "dashboards", "good", data)
+    (problem,) = load_problems(tmp_path)
+    assert problem.path == "schemaVersion"
+    assert "42" in problem.message
+    if version is not None:
+        assert problem.line == key_line(text, f'"schemaVersion": {json.dumps(version)}')
 
 
 def test_a_file_holding_a_list_is_rejected(tmp_path: Path) -> None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pulumi
 import pytest
 
-from components.oncall import OnCall
+from components.oncall import OnCall, rotation_turn
 from model.load import load_estate
+from model.specs import ScheduleLayer
 from review.engine import Secret, run_program
 from tests.conftest import ROOT
 
-SCHEDULE = "pagerduty:index/schedule:Schedule"
+SCHEDULE = "pagerduty:index/schedulev2:Schedulev2"
 POLICY = "pagerduty:index/escalationPolicy:EscalationPolicy"
 SERVICE = "pagerduty:index/service:Service"
 INTEGRATION = "pagerduty:index/serviceIntegration:ServiceIntegration"
@@ -35,13 +38,39 @@ def recording():
     return _declare(ROOT)
 
 
-def test_schedules_have_the_policys_rotation_layers_in_member_order(recording):
-    primary = recording.named("primary-schedule").inputs
-    layer = primary["layers"][0]
-    assert primary["timeZone"] == "Europe/Berlin"
-    assert layer["start"] == layer["rotationVirtualStart"] == "2026-01-05T09:00:00+01:00"
-    assert layer["rotationTurnLengthSeconds"] == 604800
-    assert layer["users"] == [f"(PagerDuty user {p}@careflex.example.com)" for p in ("alice", "bob", "carol")]
+def test_schedules_have_one_rotation_per_layer_handing_turns_round_the_members_in_order(recording):
+    estate = load_estate(ROOT)
+    for schedule in estate.schedules:
+        declared = recording.named(f"{schedule.id}-schedule")
+        assert declared.type == SCHEDULE
+        assert declared.inputs["timeZone"] == schedule.time_zone
+        assert len(declared.inputs["rotations"]) == len(schedule.layers)
+        for rotation, layer in zip(declared.inputs["rotations"], schedule.layers, strict=True):
+            [event] = rotation["events"]
+            [strategy] = event["assignmentStrategies"]
+            assert event["startTime"] == layer.start.isoformat(timespec="seconds")
+            assert strategy["type"] == "rotating_member_assignment_strategy"
+            assert strategy["shiftsPerMember"] == 1
+            assert [m["userId"] for m in strategy["members"]] == [
+                f"(PagerDuty user {estate.person(p).email})" for p in layer.members
+            ]
+
+
+@pytest.mark.parametrize(
+    ("rotation_seconds", "start", "end", "rrule"),
+    [
+        (604_800, "2026-03-23T09:00:00+01:00", "2026-03-30T09:00:00+02:00", "RRULE:FREQ=WEEKLY"),
+        (86_400, "2026-03-28T09:00:00+01:00", "2026-03-29T09:00:00+02:00", "RRULE:FREQ=DAILY"),
+        (1_209_600, "2026-01-05T09:00:00+01:00", "2026-01-19T09:00:00+01:00", "RRULE:FREQ=WEEKLY;INTERVAL=2"),
+        (43_200, "2026-03-29T00:00:00+01:00", "2026-03-29T13:00:00+02:00", "RRULE:FREQ=HOURLY;INTERVAL=12"),
+    ],
+)
+def test_a_turn_ends_at_the_same_local_hand_off_time_across_daylight_saving(rotation_seconds, start, end, rrule):
+    begin = datetime.fromisoformat(start).replace(tzinfo=None).replace(tzinfo=ZoneInfo("Europe/Berlin"))
+    turn = rotation_turn(ScheduleLayer("l", "L", begin, rotation_seconds, ("a",)))
+    assert (turn.start, turn.end, turn.rrule) == (start, end, rrule)
+    assert turn.effective_since.endswith("Z")
+    assert datetime.fromisoformat(turn.effective_since.replace("Z", "+00:00")) == begin
 
 
 def test_people_are_looked_up_by_email_never_created(recording):

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from model.errors import PolicyError
+from model.load import load_estate
 from review.engine import Secret
 from tests.components.conftest import CANARIES, declare
+from tests.conftest import ROOT
 
 MONITOR = "pulumi-python:dynamic/uptimerobot:Monitor"
 CONTACT = "pulumi-python:dynamic/uptimerobot:AlertContact"
@@ -29,12 +32,42 @@ def test_each_app_gets_one_keyword_monitor_on_its_health_endpoint(recording):
     assert (inputs["interval_seconds"], inputs["timeout_seconds"]) == (60, 30)
 
 
-def test_down_for_more_than_five_minutes_pages_pagerduty_and_slack(recording):
-    contacts = recording.named("careflex-health").inputs["alert_contacts"]
-    assert contacts == [
-        {"id": "(id of pagerduty-careflex)", "threshold_minutes": 5, "recurrence_minutes": 0},
-        {"id": "(id of slack-alerts)", "threshold_minutes": 5, "recurrence_minutes": 0},
-    ]
+def test_down_for_more_than_five_minutes_pages_pagerduty_slack_and_emails_the_audience(recording):
+    estate = load_estate(ROOT)
+    for app in estate.apps:
+        contacts = recording.named(f"{app.id}-health").inputs["alert_contacts"]
+        minutes = {c["threshold_minutes"] for c in contacts}
+        rules = app.alerts_from("uptimerobot")
+        assert minutes == {max(r.for_seconds for r in rules) // 60} == {app.health.alert_after_minutes}
+        ids = {c["id"] for c in contacts}
+        assert f"(id of pagerduty-{app.id})" in ids and "(id of slack-alerts)" in ids
+        mailed = {a for c in estate.channels if c.type == "email" and c.audience in {r.audience for r in rules}
+                  for a in c.addresses}
+        assert {i for i in ids if i.startswith("(id of email-")} == (
+            {f"(id of email-{a})" for a in mailed} if app.health.email_audience else set()
+        )
+        assert all(c["recurrence_minutes"] == 0 for c in contacts)
+
+
+def test_the_uptime_monitor_emails_nobody_when_the_app_does_not_ask(project_copy: Path):
+    app = project_copy / "alert_policies/apps/careflex.yaml"
+    app.write_text(app.read_text().replace("  email_audience: true", "  email_audience: false"))
+    recording = declare(project_copy)
+    ids = [c["id"] for c in recording.named("careflex-health").inputs["alert_contacts"]]
+    assert ids == ["(id of pagerduty-careflex)", "(id of slack-alerts)"]
+    assert not [c for c in recording.by_type(CONTACT) if c.inputs["kind"] == "email"]
+
+
+def test_uptime_email_for_an_audience_without_an_email_channel_is_a_located_policy_error(project_copy: Path):
+    estate = project_copy / "alert_policies/estate.yaml"
+    text = estate.read_text()
+    start = text.index("  - id: email-devops")
+    end = text.index("  - id: email-management")
+    estate.write_text(text[:start] + text[end:])
+    with pytest.raises(PolicyError) as caught:
+        load_estate(project_copy)
+    located = [(p.file, p.path) for p in caught.value.problems if "audience devops" in p.message]
+    assert ("alert_policies/apps/careflex.yaml", "health.email_audience") in located
 
 
 def test_the_routing_key_webhook_and_health_token_arrive_as_secrets(recording):
@@ -66,6 +99,8 @@ def test_an_app_without_a_token_header_sends_no_custom_header(project_copy: Path
 
 def test_email_audiences_become_one_contact_per_address(project_copy: Path):
     # Route app-unreachable to e-mail as well by making critical also e-mail its audience.
+    app = project_copy / "alert_policies/apps/careflex.yaml"
+    app.write_text(app.read_text().replace("  email_audience: true", "  email_audience: false"))
     estate = project_copy / "alert_policies/estate.yaml"
     estate.write_text(estate.read_text().replace(
         "channels: [pagerduty, slack-alerts]\n    email_audience: false",

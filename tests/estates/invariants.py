@@ -132,7 +132,10 @@ def uptime_alerts_reach_exactly_the_declared_channels(d: Declared) -> None:
     for app in watched:
         expected: set[str] = set()
         for rule in app.alerts_from("uptimerobot"):
-            for channel in d.estate.channels_for(rule):
+            channels = list(d.estate.channels_for(rule))
+            if app.health.email_audience:  # the policy's "also e-mail the audience" (health.email_audience)
+                channels += [c for c in d.estate.channels if c.type == "email" and c.audience == rule.audience]
+            for channel in channels:
                 expected |= _uptime_contact_keys(d.estate, app, channel)
         assigned = monitors[f"{app.id}-health"]["alert_contacts"]
         reached = {c["id"].removeprefix("(id of ").removesuffix(")") for c in assigned}

@@ -8,15 +8,17 @@ import sys
 
 import pytest
 
+from model.exporters import EXPORTERS
 from model.signals import SIGNALS, render_query
 from model.validators import MAX_COUNT, email_problem, number_problem, promql_problem, url_problem
 from tests.conftest import ROOT
 
 
+@pytest.mark.parametrize("exporter", sorted(EXPORTERS))
 @pytest.mark.parametrize("name", sorted(name for name, signal in SIGNALS.items() if signal.query))
-def test_every_catalogued_signal_query_is_valid_promql_once_its_placeholders_are_filled(name: str):
-    query = SIGNALS[name].query
-    values = {"app": "app", "pg_app": "app-db", "app_and_db": "app|app-db", "prefix": "app"}
+def test_every_catalogued_signal_query_is_valid_promql_once_its_placeholders_are_filled(name: str, exporter: str):
+    query = SIGNALS[name].query_for(EXPORTERS[exporter])
+    values = {"app": "app", "pg_app": "app-db", "app_and_db": "app|app-db", "prefix": "app", "otp_app": "app_web"}
     assert promql_problem(render_query(query, values)) is None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,7 +74,11 @@ MUTANTS: dict[str, tuple[str, Callable[[specs.AlertRule], dict[str, object]]]] =
     ),
     "api latency without its route filter": (
         "budget-api-p95",
-        lambda r: {"query": (r.query or "").replace(', route=~"/api/.*"', "")},
+        lambda r: {"query": re.sub(r', \w+=~"/api/\.\*"', "", r.query or "")},
+    ),
+    "exporter milliseconds read as seconds": (
+        "budget-db-query-p95",
+        lambda r: {"query": (r.query or "").removesuffix(" / 1000")},
     ),
     "threshold written as a percentage": ("error-rate-warning", lambda r: {"threshold": 1.0}),
     "quantile of the wrong histogram": (
