@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 # not pay for the Pulumi SDK and the policy loader itself (bench/plan_floor.py measures the difference).
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_INVALID = 0, 1, 2
+# The project tree this code belongs to (review/ sits at its top).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,14 +45,17 @@ def diff(project_dir: Path, base: str, stack: str, output_format: str) -> int:
     from review.diff_report import render_markdown
     from review.diff_report import render_text as render_text_diff
 
-    try:
-        # The working tree is checked first, in-process, exactly as `plan` checks it: its problems are the
-        # author's to fix (exit 2, every one located) and need no planning of the base to be found.
-        _validated_inputs(project_dir, stack)
-    except PolicyError as err:
-        print(err, file=sys.stderr)
-        print("Nothing was planned (the working tree is invalid).", file=sys.stderr)
-        return EXIT_INVALID
+    # The working tree is checked first, in-process, exactly as `plan` checks it: its problems are the author's
+    # to fix (exit 2, every one located) and need no planning of the base to be found. Only when this code is
+    # the tree's own: the PR workflow runs the base branch's diff over the PR's tree, and the base's model would
+    # refuse every policy key the PR adds. Another tree is judged by its own code when it is planned below.
+    if project_dir.resolve() == PROJECT_ROOT:
+        try:
+            _validated_inputs(project_dir, stack)
+        except PolicyError as err:
+            print(err, file=sys.stderr)
+            print("Nothing was planned (the working tree is invalid).", file=sys.stderr)
+            return EXIT_INVALID
     try:
         result = diff_revisions(project_dir, base, stack)
     except DiffError as err:

@@ -290,3 +290,19 @@ def test_a_long_string_change_shows_the_part_that_differs_however_far_in_it_is()
     line = next(x for x in render_markdown(compare(before, after)).splitlines() if "description" in x)
     assert "person-17@example.com" in line and "newcomer@example.com" in line
     assert len(line) < len(text)
+
+
+def test_a_tree_with_a_policy_key_this_code_does_not_know_is_judged_by_its_own_code(repo: Path):
+    # The PR workflow runs the base branch's diff over the PR's tree: a PR that adds a policy key (schema and
+    # policy together) must plan with its own model, not be refused by the base's.
+    schema_path = repo / "schemas/app.schema.json"
+    schema = json.loads(schema_path.read_text())
+    schema["properties"]["owner_note"] = {"type": "string"}
+    schema_path.write_text(json.dumps(schema, indent=2))
+    app_file = sorted((repo / "alert_policies/apps").glob("*.yaml"))[0]
+    app_file.write_text(app_file.read_text() + "owner_note: added with its schema in the same change\n")
+
+    result = _diff(repo)
+
+    assert result.returncode == 0, result.stderr
+    assert "owner_note" not in result.stderr
