@@ -337,7 +337,7 @@ class ApiClient:
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
         backoff_base_seconds: float = 0.5,
-        user_agent: str = "careflex-monitoring-estate",
+        user_agent: str = "monitoring-estate",
     ) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/")

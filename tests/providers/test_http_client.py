@@ -741,3 +741,19 @@ def test_the_watchdog_firing_after_the_body_is_complete_does_not_discard_it() ->
     cut_first = _Watch()
     cut_first.expire()
     assert not cut_first.finish()  # cut before the end: the body may be truncated
+
+
+def test_the_default_user_agent_names_the_package_not_any_one_estate(loopback_server: HTTPServer) -> None:
+    # Every estate's calls carry it; an estate's own name in it would be wrong for every other one.
+    seen: list[str] = []
+
+    def answer(request: Request) -> Response:
+        seen.append(request.headers.get("User-Agent", ""))
+        return Response("{}", content_type="application/json")
+
+    loopback_server.clear()
+    loopback_server.expect_request("/api/agent").respond_with_handler(answer)
+    client = ApiClient("uptimerobot", loopback_server.url_for("/api"), lambda: {"Authorization": "Bearer x"})
+    client.request("GET", "/agent")
+    loopback_server.clear()
+    assert seen == ["monitoring-estate"]
