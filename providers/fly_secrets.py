@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from providers.adoption import LEDGER, Claim, LedgerKey
 from providers.http import ApiClient, ApiError, VendorResponse, require
 from providers.wire import is_unknown
 from providers.wire import props as from_wire
@@ -65,33 +65,28 @@ OUTPUT_ONLY_KEYS = (
 SECRET_OUTPUTS = ["value", "digest", "written_digest"]
 
 
-# The keys this deployment's creates claimed, {(API URL, app, key): "created" | "taken over"}. One
-# provider process serves one deployment (docs/uptimerobot.md, "the adoption ledger"), so this is the
-# estate's rule for every vendor: a create never takes a key another resource of the same deployment
-# claimed (two declarations of one key fail), and a delete never unsets a key a create of the same
-# deployment took over (a rename or --replace creates the new resource before deleting the old one).
-_CLAIMED: dict[tuple[str, str, str], str] = {}
-_CLAIMED_LOCK = threading.Lock()
+# Which keys this deployment's creates claimed: the estate's one adoption rule (providers/adoption.py): a create
+# never takes a key another resource of the same deployment claimed (two declarations of one key fail), and a
+# delete never unsets a key a create of the same deployment took over (a rename or --replace creates the new
+# resource before deleting the old one).
 
 
-def _claim_key(app: str, key: str) -> tuple[str, str, str]:
-    return (os.environ.get(URL_ENV) or DEFAULT_API_URL, app, key)
+def _claim_key(app: str, key: str) -> LedgerKey:
+    return (os.environ.get(URL_ENV) or DEFAULT_API_URL, f"secret of app {app}", key)
 
 
 def _claimed(app: str, key: str) -> str | None:
-    with _CLAIMED_LOCK:
-        return _CLAIMED.get(_claim_key(app, key))
+    claim = LEDGER.claimed(_claim_key(app, key))
+    return claim.value if claim else None
 
 
 def _claim(app: str, key: str, how: str) -> None:
-    with _CLAIMED_LOCK:
-        _CLAIMED[_claim_key(app, key)] = how
+    LEDGER.claim(_claim_key(app, key), Claim(how))
 
 
 def forget_claims() -> None:
     """Start a new deployment's ledger (tests that play several deployments in one process)."""
-    with _CLAIMED_LOCK:
-        _CLAIMED.clear()
+    LEDGER.forget()
 
 
 class FlySecretError(Exception):

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN  # the placeholder for inputs not known yet during a preview
 
 from providers import wire
+from providers.adoption import LEDGER, Claim, LedgerKey
 from providers.http import ApiClient, ApiError, MalformedResponse, require
 
 log = logging.getLogger(__name__)
@@ -183,25 +183,10 @@ def may_have_taken_effect(error: ApiError) -> bool:
     return error.ambiguous or (isinstance(error, MalformedResponse) and error.status is not None and error.status < 300)
 
 
-# -- adoption ledger -----------------------------------------------------------------------------
-#
-# The estate's one rule for adoption (the same as providers/uptimerobot_api.py, docs/sentry.md "Adoption"):
-# `create` adopts an existing object with the same natural key (an orphan of an interrupted `up`, or the
-# project and Default key Sentry already has). When a resource's URN changes (a rename without `aliases`) or
-# it is `--replace`d, the engine creates the new resource first, which adopts the live object, then deletes the
-# old URN, whose `delete` would remove the object just taken over. Every dynamic resource of one deployment
-# runs in one provider-host process, so an adoption recorded here is seen by that later delete, which then
-# forgets the object instead of deleting it. Residual risk: a run interrupted between the adopting create and
-# the old delete loses the record (use `aliases` for renames).
-#
-# The same ledger also knows every object a resource of this deployment created or adopted, so a second
-# resource declaring the same natural key is refused instead of silently sharing (and later deleting) it.
-_ADOPTED: set[tuple[str, str, str]] = set()
-_CLAIMED: set[tuple[str, str, str]] = set()
-_ADOPTED_LOCK = threading.Lock()
+# -- adoption ledger: the estate's one rule, providers/adoption.py (docs/sentry.md "Adoption") -----------
 
 
-def _ledger_key(kind: str, object_id: str) -> tuple[str, str, str]:
+def _ledger_key(kind: str, object_id: str) -> LedgerKey:
     return (api_base_url(), kind, str(object_id))
 
 
@@ -211,33 +196,25 @@ def record_adoption(kind: str, object_id: str, what: str) -> None:
     Refuses when another resource of this deployment already created or adopted it: two resources would then
     manage one object (both rewriting it, and one's delete removing it for the other).
     """
-    key = _ledger_key(kind, object_id)
-    with _ADOPTED_LOCK:
-        if key in _CLAIMED:
-            raise SentryProviderError(
-                f"{what} is already managed by another resource of this stack in this deployment: two "
-                "resources declare the same natural key; give one of them another name"
-            )
-        _ADOPTED.add(key)
-        _CLAIMED.add(key)
+    if LEDGER.claim_unless_claimed(_ledger_key(kind, object_id), Claim.ADOPTED) is not None:
+        raise SentryProviderError(
+            f"{what} is already managed by another resource of this stack in this deployment: two "
+            "resources declare the same natural key; give one of them another name"
+        )
 
 
 def record_creation(kind: str, object_id: str) -> None:
     """Note that a resource of this deployment created (and so manages) a Sentry object."""
-    with _ADOPTED_LOCK:
-        _CLAIMED.add(_ledger_key(kind, object_id))
+    LEDGER.claim(_ledger_key(kind, object_id), Claim.CREATED)
 
 
 def adopted_in_this_deployment(kind: str, object_id: str) -> bool:
-    with _ADOPTED_LOCK:
-        return _ledger_key(kind, object_id) in _ADOPTED
+    return LEDGER.claimed(_ledger_key(kind, object_id)) is Claim.ADOPTED
 
 
 def forget_adoptions() -> None:
     """For tests that run several 'deployments' in one process."""
-    with _ADOPTED_LOCK:
-        _ADOPTED.clear()
-        _CLAIMED.clear()
+    LEDGER.forget()
 
 
 def kept_for_its_adopter(kind: str, object_id: str, what: str) -> bool:

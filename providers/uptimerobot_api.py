@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from urllib.parse import parse_qs, urlparse
 from pulumi.runtime import rpc
 
 from providers import wire
+from providers.adoption import LEDGER, Claim, LedgerKey
 from providers.http import ApiClient, ApiError, MalformedResponse
 
 API_KEY_ENV = "UPTIMEROBOT_API_KEY"
@@ -42,55 +42,35 @@ class Tuning:
     max_backoff_seconds: float = 3.0
 
 
-# --- adoption ledger ------------------------------------------------------------------------------
-#
-# Why: `create` adopts an existing object with the same natural key (an orphan of an interrupted `up`).
-# When a resource's URN changes (a rename without `aliases`) or it is `--replace`d, the engine creates
-# the new resource first, which adopts the live object, and then deletes the old URN, whose `delete`
-# would remove the object the new resource has just taken over. Every dynamic resource of one
-# deployment runs in one provider-host process, so an adoption recorded here is seen by that later
-# delete, which then only forgets the object. Residual risk (docs/uptimerobot.md): a run interrupted
-# between the adopting create and the old delete loses the record; use `aliases` for renames.
-# The same ledger also keeps two resources of one deployment from claiming one object: a create that
-# finds an object another resource created or adopted moments ago refuses to adopt it.
-_ADOPTED: set[tuple[str, str, str]] = set()
-_CLAIMED: set[tuple[str, str, str]] = set()
-_ADOPTED_LOCK = threading.Lock()
+# --- adoption ledger: the estate's one rule, providers/adoption.py ------------------------------
 
 
-def _ledger_key(kind: str, vendor_object_id: str) -> tuple[str, str, str]:
+def _ledger_key(kind: str, vendor_object_id: str) -> LedgerKey:
     return (os.environ.get(API_URL_ENV, "").strip() or DEFAULT_API_URL, kind, vendor_object_id)
 
 
 def record_adoption(kind: str, vendor_object_id: str) -> None:
     """Note that a resource of this deployment took over an object that already existed."""
-    with _ADOPTED_LOCK:
-        _ADOPTED.add(_ledger_key(kind, vendor_object_id))
-        _CLAIMED.add(_ledger_key(kind, vendor_object_id))
+    LEDGER.claim(_ledger_key(kind, vendor_object_id), Claim.ADOPTED)
 
 
 def record_creation(kind: str, vendor_object_id: str) -> None:
     """Note that a resource of this deployment created this object."""
-    with _ADOPTED_LOCK:
-        _CLAIMED.add(_ledger_key(kind, vendor_object_id))
+    LEDGER.claim(_ledger_key(kind, vendor_object_id), Claim.CREATED)
 
 
 def claimed_in_this_deployment(kind: str, vendor_object_id: str) -> bool:
     """Whether another resource of this deployment already created or adopted the object."""
-    with _ADOPTED_LOCK:
-        return _ledger_key(kind, vendor_object_id) in _CLAIMED
+    return LEDGER.claimed(_ledger_key(kind, vendor_object_id)) is not None
 
 
 def adopted_in_this_deployment(kind: str, vendor_object_id: str) -> bool:
-    with _ADOPTED_LOCK:
-        return _ledger_key(kind, vendor_object_id) in _ADOPTED
+    return LEDGER.claimed(_ledger_key(kind, vendor_object_id)) is Claim.ADOPTED
 
 
 def forget_adoptions() -> None:
     """For tests that run several 'deployments' in one process."""
-    with _ADOPTED_LOCK:
-        _ADOPTED.clear()
-        _CLAIMED.clear()
+    LEDGER.forget()
 
 
 def write_took_effect(error: ApiError) -> bool:
