@@ -157,10 +157,15 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
     with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
         base_dir = Path(tmp)
         export_revision(repo, base_ref, base_dir)
-        # Both revisions are planned at once, in one interpreter that imports the SDKs once
-        # (review/plan_pair.py): the diff costs little more than one plan (bench/plan_floor.py).
-        base, head = plan_trees([(base_dir, base_ref), (repo, "the working tree")], stack, key)
-        base_estate = _estate_or_reason(base_dir, stack)
+        if (base_dir / f"Pulumi.{stack}.yaml").is_file():
+            # Both revisions are planned at once, in one interpreter that imports the SDKs once
+            # (review/plan_pair.py): the diff costs little more than one plan (bench/plan_floor.py).
+            base, head = plan_trees([(base_dir, base_ref), (repo, "the working tree")], stack, key)
+            base_estate = _estate_or_reason(base_dir, stack)
+        else:
+            # The change adds this stack: the base declares nothing in it, so everything is an addition.
+            (head,) = plan_trees([(repo, "the working tree")], stack, key)
+            base, base_estate = {"resources": []}, f"it has no stack {stack!r} (Pulumi.{stack}.yaml)"
     diff = compare(base, head, base_ref)
     attach_paging(diff, (base, base_estate), (head, _estate_or_reason(repo, stack)), at or datetime.now(UTC))
     return diff

@@ -306,3 +306,26 @@ def test_a_tree_with_a_policy_key_this_code_does_not_know_is_judged_by_its_own_c
 
     assert result.returncode == 0, result.stderr
     assert "owner_note" not in result.stderr
+
+
+def test_a_change_that_adds_a_stack_shows_that_stack_as_all_additions(repo: Path):
+    stack_files = [Path("Pulumi.staging.yaml"),
+                   *(p.relative_to(repo) for p in (repo / "alert_policies/stacks").glob("staging.*"))]
+    kept = {path: (repo / path).read_text() for path in stack_files if (repo / path).is_file()}
+    assert Path("Pulumi.staging.yaml") in kept, "the example project has a staging stack to remove from the base"
+    _git(repo, "rm", "-q", *map(str, kept))
+    _git(repo, "commit", "-q", "-m", "base without the staging stack")
+    for path, text in kept.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "review", "diff", "--base", "HEAD", "--stack", "staging", "--format", "json",
+         "--project-dir", str(repo)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["added"] and not report["removed"] and not report["changed"], {k: len(v) for k, v in report.items()
+                                                                                  if isinstance(v, list)}
