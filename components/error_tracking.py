@@ -61,6 +61,7 @@ class AppErrorTracking(pulumi.ComponentResource):
                     organization=org.organization,
                     name=f"{app.id} {rule.id}",
                     triggers=["first_seen_event", "regression_event"],
+                    frequency_minutes=estate.severity(rule.severity).sentry_frequency_minutes,
                     issue_stream_projects=[self.project.slug],
                     action_filters=[
                         {
@@ -119,6 +120,8 @@ class AppErrorTracking(pulumi.ComponentResource):
                 organization=estate.sentry.organization,
                 name=f"{app.id} error rate",
                 detector_ids=[detector.id],
+                # The routing repeats as often as its most urgent severity asks (checked at load).
+                frequency_minutes=estate.severity("critical").sentry_frequency_minutes,
                 action_filters=filters,
                 opts=pulumi.ResourceOptions(parent=self),
             )

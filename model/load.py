@@ -178,6 +178,8 @@ class _Loader:
                 app = self._app(doc, estate_doc, severities, channels, foreign, policy_ids)
             apps.append(app)
         self._unique_across_apps(app_docs, apps)
+        if estate_doc:
+            self._sentry_frequencies(estate_doc, severities, [a for a in apps if a])
         self._name_clashes(app_docs, [a for a in apps if a], channels)
         if self.problems:
             raise PolicyError(self.problems)
@@ -294,6 +296,8 @@ class _Loader:
                     repeat_interval=format_duration(parse_duration(s["repeat_interval"])),
                     group_wait=format_duration(parse_duration(s.get("group_wait", "30s"))),
                     group_interval=format_duration(parse_duration(s.get("group_interval", "5m"))),
+                    sentry_frequency_minutes=parse_duration(
+                        s.get("sentry_repeat_interval", s["repeat_interval"])) // 60,
                 )
             )
             timings = {k: parse_duration(v) for k, v in (("repeat_interval", s["repeat_interval"]),
@@ -422,6 +426,29 @@ class _Loader:
         return specs.Schedule(s["id"], s["name"], s["time_zone"], tuple(layers))
 
     # -- apps/*.yaml -------------------------------------------------------------------------
+
+    def _sentry_frequencies(
+        self, estate_doc: Document, severities: Iterable[specs.Severity], apps: list[specs.App]
+    ) -> None:
+        """Each severity a Sentry workflow notifies at must repeat at an interval Sentry accepts."""
+        needed: dict[str, list[str]] = {}
+        for app in apps:
+            if app.error_tracking is None:
+                continue
+            for rule in app.alerts:
+                if rule.source == "sentry" or (rule.signal == "error_rate" and rule.severity == "critical"):
+                    needed.setdefault(rule.severity, []).append(f"{app.id}/{rule.id}")
+        raw = estate_doc.data.get("severities") or {}
+        for severity in severities:
+            if severity.name not in needed:
+                continue
+            problem = vendor_limits.sentry_frequency_problem(severity.sentry_frequency_minutes)
+            if problem:
+                key = "sentry_repeat_interval" if "sentry_repeat_interval" in raw.get(severity.name, {}) \
+                    else "repeat_interval"
+                self.problem(estate_doc, ("severities", severity.name, key),
+                             f"{problem} (used by {', '.join(sorted(needed[severity.name]))}); "
+                             f"set severities.{severity.name}.sentry_repeat_interval to one it takes")
 
     def _app(
         self,

@@ -100,6 +100,9 @@ class Severity:
     repeat_interval: str
     group_wait: str = "30s"  # before the first notification of a new group (Grafana's default)
     group_interval: str = "5m"  # before notifying about changes to a group already notified
+    # Minutes between a Sentry workflow's repeat notifications for the same issue (`config.frequency`):
+    # `sentry_repeat_interval` when the policy sets it, else `repeat_interval` (model/load.py).
+    sentry_frequency_minutes: int = 30
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,14 @@ def sentry_window_problem(for_seconds: int) -> str | None:
             f"{allowed}; got {_spell(for_seconds)}")
 
 
+def sentry_frequency_problem(minutes: int) -> str | None:
+    """Why Sentry refuses a workflow repeating every `minutes` (its `config.frequency`), or None."""
+    if minutes in SENTRY_WORKFLOW_FREQUENCIES:
+        return None
+    allowed = ", ".join(_spell(m * 60) if m else "0s" for m in SENTRY_WORKFLOW_FREQUENCIES)
+    return f"Sentry repeats a workflow's notification only every {allowed}; got {_spell(minutes * 60)}"
+
+
 def uptime_problems(health: dict) -> Iterator[tuple[str, str]]:
     """(key under `health`, message) for each monitor setting UptimeRobot refuses."""
     low, high = UPTIMEROBOT_INTERVAL

@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from model import naming, specs
+from model.load import parse_duration
 from model.prometheus_rules import prometheus_rules, render_rule_file
 from model.promtool_tests import render_unit_tests, unit_test_file_name
 from model.rules import rule_uid
@@ -176,10 +179,22 @@ def sentry_alerts_reach_exactly_the_declared_channels(d: Declared) -> None:
         for rule in app.alerts_from("sentry"):
             expected = _sentry_targets(d.estate, app, list(d.estate.channels_for(rule)))
             assert _actions(workflows[f"{app.id}-{rule.id}"]) == expected, f"{app.id}/{rule.id}"
+            assert workflows[f"{app.id}-{rule.id}"]["frequency_minutes"] == _sentry_repeat_minutes(d, rule.severity)
         mirrored = [r for r in app.alerts if r.signal == "error_rate" and r.severity in ("critical", "warning")]
         if any(r.severity == "critical" for r in mirrored):
             channels = [c for r in mirrored for c in d.estate.channels_for(r)]
             assert _actions(workflows[f"{app.id}-error-rate-routing"]) == _sentry_targets(d.estate, app, channels)
+            routing = workflows[f"{app.id}-error-rate-routing"]
+            assert routing["frequency_minutes"] == _sentry_repeat_minutes(d, "critical")
+
+
+def _sentry_repeat_minutes(d: Declared, severity: str) -> int:
+    """What the estate file asks of a Sentry workflow at `severity`: its Sentry override, else its repeat.
+
+    Read from the YAML, not the model, so a loader that drops the override fails here. Stack overlays
+    cannot change severities (schemas/overlay.schema.json)."""
+    raw = yaml.safe_load((d.root / "alert_policies" / "estate.yaml").read_text())["severities"][severity]
+    return parse_duration(raw.get("sentry_repeat_interval", raw["repeat_interval"])) // 60
 
 
 def an_app_that_does_not_page_has_no_pagerduty_objects(d: Declared) -> None:

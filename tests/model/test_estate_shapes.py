@@ -166,3 +166,29 @@ def test_an_app_that_pages_only_through_uptimerobot_plans_and_keeps_every_invari
     names = {r.name for r in declared.recording.registrations}
     assert "billing-api-uptimerobot-events" in names and "billing-api-grafana-events" not in names
     assert "pagerduty-billing-api" not in {r.inputs["name"] for r in declared.recording.by_type(inv.CONTACT_POINT)}
+
+
+def test_a_repeat_interval_sentry_cannot_repeat_at_is_refused_where_a_sentry_workflow_uses_it(northwind):
+    # route-planner mirrors its critical error rate to a Sentry workflow, which repeats at critical's interval.
+    rel = "alert_policies/estate.yaml"
+    line = _edit(northwind, rel, "    repeat_interval: 30m\n", "    repeat_interval: 45m\n")
+    problems = _problems(northwind)
+    assert [(p.file, p.line, p.path) for p in problems] == [(rel, line, "severities.critical.repeat_interval")]
+    assert "45m" in problems[0].message and "route-planner/errors" in problems[0].message
+
+
+def test_a_sentry_repeat_interval_overrides_the_repeat_and_is_itself_checked(northwind):
+    rel = "alert_policies/estate.yaml"
+    line = _edit(northwind, rel, "    repeat_interval: 30m\n",
+                 "    repeat_interval: 45m\n    sentry_repeat_interval: 1h\n")
+    critical = load_estate(northwind).severity("critical")
+    assert (critical.repeat_interval, critical.sentry_frequency_minutes) == ("45m", 60)
+    _edit(northwind, rel, "    sentry_repeat_interval: 1h\n", "    sentry_repeat_interval: 2h\n")
+    problems = _problems(northwind)
+    assert [(p.line, p.path) for p in problems] == [(line + 1, "severities.critical.sentry_repeat_interval")]
+
+
+def test_a_repeat_interval_no_sentry_workflow_uses_is_not_held_to_sentrys_values(northwind):
+    # No northwind app has a Sentry new-issue alert at warning, so warning may repeat every 4h.
+    _edit(northwind, "alert_policies/estate.yaml", "    repeat_interval: 12h\n", "    repeat_interval: 4h\n")
+    assert load_estate(northwind).severity("warning").sentry_frequency_minutes == 240
