@@ -210,7 +210,7 @@ class Alerting(pulumi.ComponentResource):
         # Deleting a folder force-deletes every rule and dashboard in it, managed or not, and a uid change
         # is a delete: refuse both (protect) and let Grafana refuse a non-empty delete too.
         return oss.Folder(
-            f"folder-{uid}",
+            naming.folder_resource(uid),
             uid=uid,
             title=title,
             prevent_destroy_if_not_empty=True,
@@ -229,7 +229,7 @@ class Alerting(pulumi.ComponentResource):
     def _dashboard(self, board: Dashboard) -> oss.Dashboard:
         # protect: a replaced dashboard loses its version history, and alert/runbook links point at its uid.
         return oss.Dashboard(
-            f"dashboard-{board.uid}",
+            naming.dashboard_resource(board.uid),
             config_json=board.config_json,
             folder=self.shared_folder.uid,
             opts=pulumi.ResourceOptions(
@@ -246,7 +246,7 @@ class Alerting(pulumi.ComponentResource):
                 continue
             group_name = naming.rule_group_name(app.id, severity.name)
             groups[group_name] = alerting.RuleGroup(
-                f"rules-{group_name}",
+                naming.rule_group_resource(group_name),
                 name=group_name,
                 folder_uid=self.app_folders[app.id].uid,
                 interval_seconds=RULE_GROUP_INTERVAL_SECONDS,

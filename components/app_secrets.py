@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import pulumi
 
-from model import specs
+from model import naming, specs
 from providers.fly_secrets import AppSecret
 
 
@@ -39,7 +39,7 @@ class AppSecrets(pulumi.ComponentResource):
             # else can move a value. Secrets the estate does not own are never declared (the loader
             # refuses estate.yaml's foreign_secrets).
             self.secrets[secret.key] = AppSecret(
-                f"{name}-{secret.key.lower().replace('_', '-')}",
+                naming.secret_resource(app.id, secret.key),
                 app=app.fly_app,
                 key=secret.key,
                 value=pulumi.Output.secret(value),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pulumi
 
-from model import specs
+from model import naming, specs
 from providers.sentry_detector import SentryMetricDetector
 from providers.sentry_key import SentryClientKey
 from providers.sentry_project import SentryProject
@@ -35,7 +35,7 @@ class AppErrorTracking(pulumi.ComponentResource):
         # protect: a replaced project loses its issues and its DSN; a replaced key changes the DSN
         # that every deployed app sends to.
         self.project = SentryProject(
-            f"{name}-project",
+            naming.sentry_project_resource(app.id),
             organization=org.organization,
             team=tracking.team,
             slug=tracking.project,
@@ -44,7 +44,7 @@ class AppErrorTracking(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         self.key = SentryClientKey(
-            f"{name}-key",
+            naming.sentry_key_resource(app.id),
             organization=org.organization,
             project=self.project.slug,
             label="estate",
@@ -57,7 +57,7 @@ class AppErrorTracking(pulumi.ComponentResource):
         for rule in new_issue_rules:
             self.workflows.append(
                 SentryWorkflow(
-                    f"{name}-{rule.id}",
+                    naming.sentry_workflow_resource(app.id, rule.id),
                     organization=org.organization,
                     name=f"{app.id} {rule.id}",
                     triggers=["first_seen_event", "regression_event"],
@@ -82,7 +82,7 @@ class AppErrorTracking(pulumi.ComponentResource):
             return None
         assert estate.sentry is not None
         detector = SentryMetricDetector(
-            f"{name}-error-rate",
+            naming.sentry_detector_resource(app.id),
             organization=estate.sentry.organization,
             project=self.project.slug,
             name=f"{app.id} error rate",
@@ -116,7 +116,7 @@ class AppErrorTracking(pulumi.ComponentResource):
             )
         self.workflows.append(
             SentryWorkflow(
-                f"{name}-error-rate-routing",
+                naming.sentry_routing_resource(app.id),
                 organization=estate.sentry.organization,
                 name=f"{app.id} error rate",
                 detector_ids=[detector.id],

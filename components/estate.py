@@ -14,7 +14,7 @@ from components.app_secrets import AppSecrets
 from components.error_tracking import ErrorTracking
 from components.oncall import OnCall
 from components.uptime import Uptime
-from model import specs
+from model import naming, specs
 from model.dashboards import Dashboard
 
 
@@ -110,7 +110,7 @@ def _generated_secrets(estate: specs.Estate) -> dict[str, dict[str, pulumi.Outpu
     for app in estate.apps:
         for secret in app.secrets:
             if secret.source == "generated":
-                password = random.RandomPassword(f"{app.id}-{secret.key.lower().replace('_', '-')}", length=40,
+                password = random.RandomPassword(naming.secret_resource(app.id, secret.key), length=40,
                                                  special=False)
                 # RandomPassword marks `result` secret in the engine; wrap anyway so mocks and
                 # consumers see it as one too.

@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 import pulumi
 import pulumi_pagerduty as pagerduty
 
-from model import specs
+from model import naming, specs
 
 # PagerDuty's own reading of an Events API v2 `severity` (critical/error → high, warning/info → low):
 # one service serves every severity the estate routes to it.
@@ -35,7 +35,7 @@ class AppPaging(pulumi.ComponentResource):
         assert oncall is not None, "only apps that page get a PagerDuty service"
         # protect: deleting or replacing the service drops its incident history and every routing key.
         self.service = pagerduty.Service(
-            f"{name}-service",
+            naming.pagerduty_service_resource(app.id),
             name=app.name,
             description=DESCRIPTION,
             escalation_policy=escalation_policy_id,
@@ -57,7 +57,7 @@ class AppPaging(pulumi.ComponentResource):
             # every sender using the old one silently stops paging. The provider does not mark the
             # key secret, so the estate does (additional_secret_outputs).
             integration = pagerduty.ServiceIntegration(
-                f"{name}-{sender}-events",
+                naming.pagerduty_integration_resource(app.id, sender),
                 name=f"{_SENDER_NAMES[sender]} (Events API v2)",
                 service=self.service.id,
                 type="events_api_v2_inbound_integration",
@@ -127,7 +127,7 @@ class OnCall(pulumi.ComponentResource):
         # `Schedule` as the deprecated legacy schedule. One rotation per layer; each rotation is one
         # event window as long as a turn, recurring every turn, handed round the members in order.
         return pagerduty.Schedulev2(
-            f"{schedule.id}-schedule",
+            naming.schedule_resource(schedule.id),
             name=schedule.name,
             description=DESCRIPTION,
             time_zone=schedule.time_zone,
@@ -168,7 +168,7 @@ class OnCall(pulumi.ComponentResource):
 
     def _escalation_policy(self, policy: specs.EscalationPolicy) -> pagerduty.EscalationPolicy:
         return pagerduty.EscalationPolicy(
-            f"{policy.id}-escalation",
+            naming.escalation_policy_resource(policy.id),
             name=policy.name,
             description=policy.description or DESCRIPTION,
             num_loops=policy.repeat,

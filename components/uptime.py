@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 
-from model import specs
+from model import naming, specs
 from providers.uptimerobot import AlertContact, Monitor
 
 
@@ -46,7 +46,7 @@ class Uptime(pulumi.ComponentResource):
             if app.health.token_header:
                 headers = {app.health.token_header: pulumi.Output.secret(health_tokens[app.id])}
             self.monitors[app.id] = Monitor(
-                f"{app.id}-health",
+                naming.uptime_monitor_resource(app.id),
                 friendly_name=f"{app.name} health ({app.health.url})",
                 url=app.health.url,
                 type="KEYWORD",
@@ -78,7 +78,7 @@ class Uptime(pulumi.ComponentResource):
         if channel.type == "pagerduty":
             return [
                 self._contact(
-                    f"pagerduty-{app.id}", kind="pagerduty", friendly_name=f"PagerDuty {app.name}",
+                    naming.uptime_pagerduty_contact(app.id), kind="pagerduty", friendly_name=f"PagerDuty {app.name}",
                     value=pulumi.Output.secret(self._pagerduty_keys[app.id]),
                 )
             ]
@@ -92,8 +92,8 @@ class Uptime(pulumi.ComponentResource):
         # UptimeRobot contacts are single addresses: one contact per address of the list, named by the
         # address (not its position) so reordering the list replaces nothing.
         return [
-            self._contact(f"email-{address}", kind="email", friendly_name=f"{channel.audience} ({address})",
-                          value=address)
+            self._contact(naming.uptime_email_contact(address), kind="email",
+                          friendly_name=f"{channel.audience} ({address})", value=address)
             for address in channel.addresses
         ]
 

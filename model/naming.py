@@ -70,6 +70,82 @@ def contact_point_of(channel: specs.Channel, app_id: str) -> str:
     return email_contact_point(channel.audience)
 
 
+# Pulumi logical names. A URN is `<stack>::<project>::<parent types>$<type>::<name>`: it holds the parent's
+# type but not its name, so two apps' children of one type need distinct names, and a changed name is a
+# delete and a create. Every name below is pinned by the example estates' plans; change none.
+
+
+def secret_resource(app_id: str, key: str) -> str:
+    """A Fly secret of one app, and the password generated for it: named by the key, Fly's own identity."""
+    return f"{app_id}-{key.lower().replace('_', '-')}"
+
+
+def sentry_project_resource(app_id: str) -> str:
+    return f"{app_id}-project"
+
+
+def sentry_key_resource(app_id: str) -> str:
+    return f"{app_id}-key"
+
+
+def sentry_workflow_resource(app_id: str, rule_id: str) -> str:
+    """The Sentry workflow of one new-issue alert."""
+    return f"{app_id}-{rule_id}"
+
+
+def sentry_detector_resource(app_id: str) -> str:
+    """An app's error-rate metric detector."""
+    return f"{app_id}-error-rate"
+
+
+def sentry_routing_resource(app_id: str) -> str:
+    """The workflow that routes an app's error-rate detector."""
+    return f"{app_id}-error-rate-routing"
+
+
+def pagerduty_service_resource(app_id: str) -> str:
+    return f"{app_id}-service"
+
+
+def pagerduty_integration_resource(app_id: str, sender: str) -> str:
+    """One sender's Events API v2 integration (its routing key) on an app's service."""
+    return f"{app_id}-{sender}-events"
+
+
+def schedule_resource(schedule_id: str) -> str:
+    return f"{schedule_id}-schedule"
+
+
+def escalation_policy_resource(policy_id: str) -> str:
+    return f"{policy_id}-escalation"
+
+
+def uptime_monitor_resource(app_id: str) -> str:
+    return f"{app_id}-health"
+
+
+def uptime_pagerduty_contact(app_id: str) -> str:
+    """UptimeRobot's PagerDuty contact of one app (one routing key each)."""
+    return f"pagerduty-{app_id}"
+
+
+def uptime_email_contact(address: str) -> str:
+    """UptimeRobot's contact for one address: by the address, so reordering a list replaces nothing."""
+    return f"email-{address}"
+
+
+def folder_resource(uid: str) -> str:
+    return f"folder-{uid}"
+
+
+def dashboard_resource(uid: str) -> str:
+    return f"dashboard-{uid}"
+
+
+def rule_group_resource(group_name: str) -> str:
+    return f"rules-{group_name}"
+
+
 @dataclass(frozen=True)
 class Clash:
     """Two policy items that derive the same name; `path` locates the second in its file."""
@@ -113,3 +189,32 @@ def clashes(apps: Iterable[specs.App], alert_paths: dict[tuple[str, str], tuple[
                 yield Clash(app.file, path, f'Grafana rule uid "{uid}" is also derived from {rule_owner[uid]}: '
                                             "shorten one of the ids")
             rule_owner.setdefault(uid, owner)
+    yield from _pulumi_name_clashes(sorted(apps, key=lambda a: a.file), alert_paths)
+
+
+def _pulumi_name_clashes(apps: list[specs.App], alert_paths: dict[tuple[str, str], tuple[str | int, ...]]
+                         ) -> Iterator[Clash]:
+    """Two resources of one type under one parent type with one name: the same URN, which Pulumi refuses.
+
+    App "a" with secret B_C and app "a-b" with secret C both name a Fly secret "a-b-c".
+    """
+    owner: dict[tuple[str, str], str] = {}
+    for app in apps:
+        named: list[tuple[str, str, tuple[str | int, ...], str]] = [
+            ("Fly secret", secret_resource(app.id, secret.key), ("id",), f"secret {secret.key} of app {app.id}")
+            for secret in app.secrets
+        ]
+        if app.error_tracking is not None:
+            if any(r.signal == "error_rate" and r.severity == "critical" for r in app.alerts):
+                named.append(("Sentry workflow", sentry_routing_resource(app.id), ("id",),
+                              f"the error-rate routing of app {app.id}"))
+            named += [
+                ("Sentry workflow", sentry_workflow_resource(app.id, rule.id),
+                 alert_paths.get((app.id, rule.id), ("alerts",)), f"alert {app.id}/{rule.id}")
+                for rule in app.alerts_from("sentry")
+            ]
+        for kind, name, path, what in named:
+            if (kind, name) in owner and owner[(kind, name)] != what:
+                yield Clash(app.file, path, f'{kind} resource name "{name}" is also derived from '
+                                            f"{owner[(kind, name)]}: rename one")
+            owner.setdefault((kind, name), what)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from model import naming, vendor_limits
+from model import naming, specs, vendor_limits
 from model.errors import PolicyError
 from model.load import load_estate
 from tests.estates import ESTATES
@@ -192,3 +193,31 @@ def test_a_repeat_interval_no_sentry_workflow_uses_is_not_held_to_sentrys_values
     # No northwind app has a Sentry new-issue alert at warning, so warning may repeat every 4h.
     _edit(northwind, "alert_policies/estate.yaml", "    repeat_interval: 12h\n", "    repeat_interval: 4h\n")
     assert load_estate(northwind).severity("warning").sentry_frequency_minutes == 240
+
+
+def test_two_apps_whose_secrets_derive_one_pulumi_name_are_a_policy_error(northwind):
+    # App "route-planner" keeps SENTRY_DSN; an app "route" with PLANNER_SENTRY_DSN would name its Fly secret
+    # "route-planner-sentry-dsn" too: one URN for two resources.
+    apps = northwind / "alert_policies" / "apps"
+    text = (apps / "route-planner.yaml").read_text()
+    twin = (apps / "route.yaml")
+    twin.write_text(text.replace("id: route-planner\n", "id: route\n", 1)
+                    .replace("key: SENTRY_DSN", "key: PLANNER_SENTRY_DSN", 1))
+    problems = [p for p in _problems(northwind) if "Fly secret" in p.message]
+    assert len(problems) == 1 and '"route-planner-sentry-dsn"' in problems[0].message
+    assert problems[0].file in ("alert_policies/apps/route.yaml", "alert_policies/apps/route-planner.yaml")
+
+
+def test_a_sentry_alert_named_like_the_error_rate_routing_is_a_policy_error():
+    rule = specs.AlertRule(
+        id="error-rate-routing", app_id="a", summary="s", description="", severity="warning", audience="x",
+        source="sentry", signal="sentry_new_issue", query=None, unit="", condition="above", threshold=None,
+        threshold_range=None, for_seconds=0, for_duration="0s", no_data="ok", on_error="error", runbook="r.md",
+    )
+    estate = load_estate(ESTATES["longnames"])
+    app = next(a for a in estate.apps if any(r.signal == "error_rate" and r.severity == "critical" for r in a.alerts))
+    assert app.error_tracking is not None
+    assert not list(naming.clashes([app], {}, []))
+    app = replace(app, alerts=(*app.alerts, replace(rule, app_id=app.id)))
+    found = list(naming.clashes([app], {(app.id, rule.id): ("alerts", 0, "id")}, []))
+    assert [(c.path, "Sentry workflow" in c.message) for c in found] == [(("alerts", 0, "id"), True)]
