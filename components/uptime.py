@@ -55,6 +55,7 @@ class Uptime(pulumi.ComponentResource):
                 interval_seconds=app.health.interval_seconds,
                 timeout_seconds=app.health.timeout_seconds,
                 custom_headers=headers,
+                adopt_id=app.adopt_uptimerobot_monitor,
                 alert_contacts=[
                     {"id": self.contacts[key].id, "threshold_minutes": minutes, "recurrence_minutes": 0}
                     for key, minutes in sorted(assignments.items())

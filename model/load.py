@@ -511,6 +511,10 @@ class _Loader:
             service_id, integration_ids = self._app_adoption(doc, adopt, data["oncall"].get("senders", []))
             if (service_id or integration_ids) and not data["oncall"].get("paging", True):
                 self.problem(doc, ("adopt",), "an app that does not page has no PagerDuty service to adopt")
+            secrets_ = self._adopted_secrets(doc, adopt.get("fly_secrets", []), secrets_)
+            if adopt.get("uptimerobot_monitor"):
+                monitor_id = f"uptimerobot monitor {adopt['uptimerobot_monitor']}"
+                self._claim_vendor_id(doc, ("adopt", "uptimerobot_monitor"), monitor_id)
         alerts: list[specs.AlertRule | None] = []
         with self._tolerant(doc):
             self._duplicates(doc, doc.items("alerts"), ("alerts",), "alert")
@@ -526,6 +530,9 @@ class _Loader:
             if rule.id in taken:
                 self.problem(doc, ("budgets",), f'generated alert id "{rule.id}" collides with an alert')
         rules = [a for a in alerts if a] + budget_alerts
+        if adopt.get("uptimerobot_monitor") and not any(r.source == "uptimerobot" for r in rules):
+            self.problem(doc, ("adopt", "uptimerobot_monitor"),
+                         "no alert of this app has source uptimerobot: the estate declares no monitor to adopt into")
         routes: tuple[tuple[str, tuple[str, ...]], ...] = ()
         with self._tolerant(doc):
             used = {a["severity"] for _, a in doc.items("alerts")} | {r.severity for r in budget_alerts}
@@ -558,6 +565,7 @@ class _Loader:
             ),
             metrics_prefix=metrics.get("prefix"),
             adopt_grafana_folder=adopt.get("grafana_folder", False),
+            adopt_uptimerobot_monitor=adopt.get("uptimerobot_monitor"),
             metrics_exporter=exporter.name,
             otp_app=metrics.get("otp_app"),
             oncall=specs.OnCallRouting(
@@ -596,6 +604,16 @@ class _Loader:
             self.problem(doc, ("adopt", "pagerduty_integrations"),
                          "needs adopt.pagerduty_service: an integration is imported as <service id>.<integration id>")
         return service_id, integration_ids
+
+    def _adopted_secrets(self, doc: Document, keys: list[str],
+                         declared: tuple[specs.AppSecret, ...]) -> tuple[specs.AppSecret, ...]:
+        """`adopt.fly_secrets`: each key must be a secret this file declares; those are taken over (adopt_existing)."""
+        known = {s.key for s in declared}
+        for i, key in enumerate(keys):
+            if key not in known:
+                self.problem(doc, ("adopt", "fly_secrets", i),
+                             f"{key} is not in this app's secrets: only a secret the estate declares can be taken over")
+        return tuple(replace(s, adopt_existing=True) if s.key in keys else s for s in declared)
 
     def _secrets(self, doc: Document, data: dict, foreign: set[str]) -> tuple[specs.AppSecret, ...]:
         result = []

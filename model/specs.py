@@ -225,6 +225,7 @@ class App:
     budgets: tuple[Budget, ...]
     alerts: tuple[AlertRule, ...]  # the file's alerts, then one per budget
     adopt_grafana_folder: bool = False  # the app's folder (uid = app id) exists in Grafana: import it
+    adopt_uptimerobot_monitor: str | None = None  # hand-made UptimeRobot monitor of the health check to take over
     metrics_exporter: str = "promex"  # model/exporters.py: whose metric names the app's own metrics follow
     otp_app: str | None = None  # PromEx's otp_app, the first part of its metric names
     team: str = ""  # the `team` label of its alerts

@@ -64,6 +64,7 @@ class Entity:
     type: str
     properties: dict[str, Any] = field(default_factory=dict)
     protected: bool = False
+    import_id: str | None = None  # set when the resource adopts an existing vendor object (Pulumi's `import`)
 
 
 @dataclass
@@ -72,6 +73,8 @@ class Diff:
 
     base: str
     added: list[Entity] = field(default_factory=list)
+    # New to the estate but not new to the vendor: adopted with Pulumi's `import` option, nothing is created.
+    imported: list[Entity] = field(default_factory=list)
     removed: list[Entity] = field(default_factory=list)
     changed: list[tuple[Entity, list[Change]]] = field(default_factory=list)
     # Who gets paged for what, before → after (review/route.py); None when it could not be computed (note says why).
@@ -99,7 +102,7 @@ class Diff:
     @property
     def empty(self) -> bool:
         """True when the two plans declare the same estate."""
-        return not (self.added or self.removed or self.changed)
+        return not (self.added or self.imported or self.removed or self.changed)
 
 
 # -- planning a revision ---------------------------------------------------------------------------------
@@ -209,7 +212,9 @@ def compare(base: dict[str, Any], head: dict[str, Any], base_ref: str = "base") 
     old = {e.key: e for e in _entities(base)}
     new = {e.key: e for e in _entities(head)}
     diff = Diff(base=base_ref)
-    diff.added = [new[k] for k in sorted(new.keys() - old.keys())]
+    appearing = [new[k] for k in sorted(new.keys() - old.keys())]
+    diff.added = [e for e in appearing if not e.import_id]
+    diff.imported = [e for e in appearing if e.import_id]
     diff.removed = [old[k] for k in sorted(old.keys() - new.keys())]
     for key in sorted(old.keys() & new.keys()):
         changes = _changes(old[key], new[key])
@@ -231,7 +236,8 @@ def _entities(plan: dict[str, Any]) -> Iterator[Entity]:
             for rule in rules if isinstance(rules, list) else []:
                 yield _alert_rule(resource, rule)
             continue
-        yield Entity(resource["urn"], label, resource["type"], _flatten(inputs), "protected" in resource["flags"])
+        yield Entity(resource["urn"], label, resource["type"], _flatten(inputs), "protected" in resource["flags"],
+                     resource.get("import_id") or None)
 
 
 def _alert_rule(group: dict[str, Any], rule: dict[str, Any]) -> Entity:

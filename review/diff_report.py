@@ -91,7 +91,13 @@ def _removed(entity: Entity) -> str:
 
 def counts_line(diff: Diff) -> str:
     """The one-line summary."""
-    return f"{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed"
+    imported = f", {len(diff.imported)} imported" if diff.imported else ""
+    return f"{len(diff.added)} added{imported}, {len(diff.removed)} removed, {len(diff.changed)} changed"
+
+
+def _imported(entity: Entity) -> str:
+    """An adoption, with the vendor id it takes over (an id, never a secret)."""
+    return f"{entity.label} ← {entity.import_id}"
 
 
 def _paging_lines(diff: Diff, limit: int) -> list[str]:
@@ -122,6 +128,9 @@ def render_text(diff: Diff) -> str:
         lines += ["", "No changes: both revisions declare the same estate."]
     if diff.added:
         lines += ["", "Added:", *(f"  + {e.label}" for e in diff.added)]
+    if diff.imported:
+        lines += ["", "Imported (existing objects adopted, nothing created):",
+                  *(f"  = import {_imported(e)}" for e in diff.imported)]
     if diff.removed:
         lines += ["", "Removed:", *(f"  - {_removed(e)}" for e in diff.removed)]
     if diff.changed:
@@ -144,6 +153,8 @@ def render_json(diff: Diff) -> str:
         },
         "paging_note": diff.paging_note,
         "added": [{"label": e.label, "type": e.type, "key": e.key} for e in diff.added],
+        "imported": [{"label": e.label, "type": e.type, "key": e.key, "import_id": e.import_id}
+                     for e in diff.imported],
         "removed": [{"label": e.label, "type": e.type, "key": e.key, "protected": e.protected} for e in diff.removed],
         "changed": [
             {
@@ -184,6 +195,7 @@ def render_markdown(diff: Diff, limit: int = MAX_COMMENT_CHARS) -> str:
         ("Removed", [(e.type, f"- `-` {_removed(e)}") for e in diff.removed]),
         ("Changed", [(e.type, f"- {change_line(e, c)}") for e, changes in diff.changed for c in changes]),
         ("Added", [(e.type, f"- `+` {e.label}") for e in diff.added]),
+        ("Imported", [(e.type, f"- `import` {_imported(e)}") for e in diff.imported]),
     ]
     sections = [(title, entries) for title, entries in sections if entries]
     text = "\n".join(head)

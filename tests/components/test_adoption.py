@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -9,13 +10,19 @@ from pathlib import Path
 import pytest
 
 from components.alerting import SHARED_FOLDER_UID
+from model import naming
 from model.dashboards import load_dashboards
 from model.errors import PolicyError
 from model.inputs import load_inputs
 from model.load import load_estate
+from review.diff import compare
+from review.diff_report import render_json, render_markdown
+from review.diff_report import render_text as render_diff_text
 from review.plan import build_plan, render_text
 from tests.components.conftest import declare
 from tests.conftest import ROOT
+from tests.estates import ESTATES
+from tests.estates import declare as declare_example
 
 SCHEDULE = "pagerduty:index/schedulev2:Schedulev2"
 POLICY = "pagerduty:index/escalationPolicy:EscalationPolicy"
@@ -53,15 +60,17 @@ def _adopting(project: Path) -> dict[tuple[str, str], str]:
         expected[(POLICY, f"{policy.id}-escalation")] = vendor
     _append(project / "alert_policies/oncall.yaml", "\n".join(lines) + "\n")
     for app in estate.apps:
-        service = next(service_ids)
-        block = ["adopt:", f"  pagerduty_service: {service}", "  pagerduty_integrations:"]
-        expected[(SERVICE, f"{app.id}-service")] = service
-        for sender in app.oncall.senders:
-            vendor = next(integration_ids)
-            block.append(f"    {sender}: {vendor}")
-            expected[(INTEGRATION, f"{app.id}-{sender}-events")] = f"{service}.{vendor}"
+        block = ["adopt:"]
+        if app.oncall is not None:  # an app that does not page has no PagerDuty service to adopt
+            service = next(service_ids)
+            block += [f"  pagerduty_service: {service}", "  pagerduty_integrations:"]
+            expected[(SERVICE, f"{app.id}-service")] = service
+            for sender in app.oncall.senders:
+                vendor = next(integration_ids)
+                block.append(f"    {sender}: {vendor}")
+                expected[(INTEGRATION, f"{app.id}-{sender}-events")] = f"{service}.{vendor}"
         block.append("  grafana_folder: true")
-        expected[(FOLDER, f"folder-{app.id}")] = app.id
+        expected[(FOLDER, f"folder-{naming.folder_uid(app.id)}")] = naming.folder_uid(app.id)
         _append(project / app.file, "\n".join(block) + "\n")
     boards = sorted(load_dashboards(project / "dashboards", project))
     _append(
@@ -213,3 +222,22 @@ def test_a_malformed_pagerduty_id_is_rejected_by_the_schema(project_copy: Path):
     _append(project_copy / "alert_policies/oncall.yaml", f"adopt:\n  schedules:\n    {first}: pabc123\n")
     [problem] = _problems(project_copy)
     assert problem.path == f"adopt.schedules.{first}"
+
+
+@pytest.mark.parametrize("estate_name", sorted(ESTATES))
+def test_a_first_diff_of_an_adopting_estate_lists_each_adoption_as_an_import_not_an_addition(estate_name, tmp_path):
+    for name in ("alert_policies", "runbooks", "dashboards"):
+        shutil.copytree(ESTATES[estate_name] / name, tmp_path / name)
+    expected = _adopting(tmp_path)
+    head = build_plan(declare_example(tmp_path).recording, project="estate", stack="test")
+    diff = compare({"resources": []}, head)
+    assert {(e.type, e.label.rsplit(" ", 1)[-1]): e.import_id for e in diff.imported} == expected
+    assert not any(e.import_id for e in diff.added) and diff.added
+    text, markdown = render_diff_text(diff), render_markdown(diff)
+    data = json.loads(render_json(diff))
+    assert f", {len(expected)} imported," in text
+    for (_, name), vendor_id in expected.items():
+        assert re.search(rf"^  = import .* {re.escape(name)} ← {re.escape(vendor_id)}$", text, re.M), name
+        assert re.search(rf"^- `import` .* {re.escape(name)} ← {re.escape(vendor_id)}$", markdown, re.M), name
+        assert not re.search(rf"^  \+ .* {re.escape(name)}$", text, re.M), name
+    assert {i["import_id"] for i in data["imported"]} == set(expected.values())

@@ -14,6 +14,7 @@ from review.comment import (
     MAX_COMMENT_CHARS,
     SECRET_SIG,
     SIG_KEY,
+    counts,
     describe_change,
     known_secrets,
     parse_path,
@@ -266,3 +267,14 @@ def test_the_cap_is_configurable_for_smaller_targets(tmp_path: Path):
     preview = parse_preview(large_estate(changed=50, blocking=1))
     markdown = render_markdown(preview, evaluate(preview, allow_label_present=False), limit=5_000)
     assert len(markdown) <= 5_000 and "dashboard-0000" in markdown and "left out" in markdown
+
+
+def test_an_import_step_is_counted_and_listed_as_an_import_never_as_a_create():
+    preview = load_preview(FIXTURES / "import.json")
+    imported = [s.name for s in preview.steps if s.op == "import"]
+    markdown, text = rendered("import.json")
+    assert imported and counts(preview)["import"] == len(imported) and counts(preview)["create"] == 0
+    assert "| create | update | replace | delete | same | import |" in markdown
+    for name in imported:
+        assert f"- **import** `{name}`" in markdown and f"  import {name} (" in text
+        assert f"create {name}" not in text
