@@ -29,6 +29,7 @@ NOT_FOUND = {
     "Integration": "000-006",
     # Assumed: the real code for a missing maintenance window is not documented.
     "Maintenance window": "000-007",
+    "Status page": "000-008",
 }
 WINDOW_INTERVALS = {"once", "daily", "weekly", "monthly"}
 CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
@@ -133,6 +134,7 @@ class FakeUptimeRobot(LoopbackFake):
         self.contacts: dict[int, dict[str, Any]] = {}
         self.integrations: dict[int, dict[str, Any]] = {}
         self.windows: dict[int, dict[str, Any]] = {}
+        self.status_pages: dict[int, dict[str, Any]] = {}
         self.deleted_status = 404
         self.counts: Counter[str] = Counter()
         self.log: list[tuple[str, str, int]] = []
@@ -144,7 +146,7 @@ class FakeUptimeRobot(LoopbackFake):
         self.stale_reads_after_write = 0
         self.list_lag_calls = 0
         self._hidden_from_list: dict[tuple[str, int], int] = {}
-        self._next_id = {"monitor": 800_000_001, "contact": 7_001, "integration": 101, "window": 4_001}
+        self._next_id = {"monitor": 800_000_001, "contact": 7_001, "integration": 101, "window": 4_001, "psp": 9_001}
         self._lock = threading.RLock()
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -330,6 +332,13 @@ class FakeUptimeRobot(LoopbackFake):
                 return self._create_window(body)
         elif len(parts) == 2 and parts[0] == "maintenance-windows" and parts[1].isdigit():
             return self._one(method, "window", self.windows, int(parts[1]), body)
+        elif parts == ["psps"]:
+            if method == "GET":
+                return self._list(self.status_pages, "psp", args, lambda item: True, "psps")
+            if method == "POST":
+                return self._create_status_page(body)
+        elif len(parts) == 2 and parts[0] == "psps" and parts[1].isdigit():
+            return self._one(method, "psp", self.status_pages, int(parts[1]), body)
         raise _ApiFailure(404, "Not Found")
 
     def _one(
@@ -340,6 +349,7 @@ class FakeUptimeRobot(LoopbackFake):
             "contact": "Alert contact",
             "integration": "Integration",
             "window": "Maintenance window",
+            "psp": "Status page",
         }[kind]
         if method == "GET":
             stale = self._stale.get((kind, ident))
@@ -367,6 +377,8 @@ class FakeUptimeRobot(LoopbackFake):
                 self._patch_contact(item, body)
             elif kind == "window":
                 self._patch_window(item, body)
+            elif kind == "psp":
+                self._store_status_page_fields(item, body, creating=False)
             else:
                 self._patch_integration(item, body)
             self._remember_stale(kind, ident, before)
@@ -687,6 +699,44 @@ class FakeUptimeRobot(LoopbackFake):
         item["duration"] = fields["duration"]
         item["days"] = sorted(set(fields.get("days") or [])) if fields["interval"] in ("weekly", "monthly") else []
         item["autoAddMonitors"] = bool(fields.get("autoAddMonitors", False))
+
+    # --- public status pages ----------------------------------------------------------------------
+    # Shape from the vendor's Terraform provider client (docs/maintenance.md): friendlyName,
+    # customDomain, monitorIds, status; the server makes urlKey and counts the monitors.
+
+    def _create_status_page(self, body: Any) -> Response:
+        ident = self._new_id("psp")
+        item: dict[str, Any] = {"id": ident, "urlKey": f"k{ident:x}", "isPasswordSet": False, "status": "ENABLED"}
+        self._store_status_page_fields(item, body, creating=True)
+        self.status_pages[ident] = item
+        self._remember_stale("psp", ident, None)
+        return _json(201, self._view("psp", item))
+
+    def _store_status_page_fields(self, item: dict[str, Any], body: Any, *, creating: bool) -> None:
+        if not isinstance(body, dict):
+            raise _ApiFailure(400, "body must be an object")
+        named = isinstance(body.get("friendlyName"), str) and body["friendlyName"].strip()
+        if (creating or "friendlyName" in body) and not named:
+            raise _ApiFailure(400, "friendlyName is required")
+        if "monitorIds" in body:
+            ids = body["monitorIds"]
+            if not isinstance(ids, list) or not all(_is_integer(i) for i in ids):
+                raise _ApiFailure(400, "monitorIds must be a list of integers")
+            missing = [i for i in ids if i not in self.monitors or self.monitors[i].get("_deleted")]
+            if missing:
+                raise _ApiFailure(400, f"monitors {missing} do not exist")
+        domain = body.get("customDomain")
+        if domain is not None and (not isinstance(domain, str) or (domain and "." not in domain)):
+            raise _ApiFailure(400, "customDomain must be a host name")
+        if "friendlyName" in body:
+            item["friendlyName"] = self._escape(body["friendlyName"])
+        if "monitorIds" in body or creating:
+            # Assumed: the page lists its monitors in id order, whatever order they were sent in.
+            item["monitorIds"] = sorted(set(body.get("monitorIds") or []))
+            item["monitorsCount"] = len(item["monitorIds"])
+        if "customDomain" in body or creating:
+            # Assumed: stored lower-case, and an empty string clears it (read back as null).
+            item["customDomain"] = (domain or "").lower() or None
 
 
 class _ApiFailure(Exception):

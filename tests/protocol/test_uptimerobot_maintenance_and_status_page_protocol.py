@@ -1,4 +1,4 @@
-"""The UptimeRobot maintenance-window provider driven through Pulumi's own provider host (gRPC)."""
+"""The UptimeRobot maintenance-window and status-page providers driven through Pulumi's own provider host (gRPC)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from providers.uptimerobot_api import Tuning
 from providers.uptimerobot_maintenance import MaintenanceWindowProvider
+from providers.uptimerobot_status_page import StatusPageProvider
 from tests.fakes.uptimerobot import FakeUptimeRobot
 from tests.protocol.host import UNKNOWN, CheckFailed, ProviderHost
 
@@ -77,3 +78,20 @@ def test_a_preview_before_the_app_name_is_known_passes_check(host: ProviderHost)
 def test_a_window_with_doubled_fractional_minutes_fails_check_naming_the_field(host: ProviderHost) -> None:
     with pytest.raises(CheckFailed, match="duration_minutes"):
         host.apply(MaintenanceWindowProvider(FAST), window_args(duration_minutes=12.5))
+
+
+# --- the public status page, same host --------------------------------------------------------------
+
+
+def test_a_status_page_previews_over_monitor_ids_not_known_yet_then_applies_and_settles(
+    host: ProviderHost, fake: FakeUptimeRobot
+) -> None:
+    provider = StatusPageProvider(FAST)
+    plan = host.preview(provider, {"name": "shop status", "monitor_ids": [UNKNOWN], "custom_domain": None})
+    assert plan.checked.failures == []
+    ident = fake._new_id("monitor")
+    fake.monitors[ident] = {"id": ident, "friendlyName": "m", "type": "HTTP", "url": "https://x.example"}
+    args = {"name": "shop status", "monitor_ids": [str(ident)], "custom_domain": "status.shop.example.com"}
+    state = host.apply(provider, args)
+    assert fake.status_pages[int(state.id)]["monitorIds"] == [ident]
+    host.assert_settled(provider, args, state)
