@@ -23,7 +23,17 @@ MONITOR_TYPES = {"HTTP", "KEYWORD", "PING", "PORT", "HEARTBEAT", "DNS", "API", "
 KEYWORD_TYPES = {"ALERT_EXISTS", "ALERT_NOT_EXISTS"}
 NOTIFY_NAMES = {"UpAndDown": 0, "Down": 1, "Up": 2, "None": 3}
 INTEGRATION_VALUE_FIELD = {"Slack": "webhookURL", "PagerDuty": "integrationKey", "Webhook": "urlToNotify"}
-NOT_FOUND = {"Monitor": "000-004", "Alert contact": "000-005", "Integration": "000-006"}
+NOT_FOUND = {
+    "Monitor": "000-004",
+    "Alert contact": "000-005",
+    "Integration": "000-006",
+    # Assumed: the real code for a missing maintenance window is not documented.
+    "Maintenance window": "000-007",
+    "Status page": "000-008",
+}
+WINDOW_INTERVALS = {"once", "daily", "weekly", "monthly"}
+CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
+CALENDAR_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 START = 1_800_000_000.0
 
 
@@ -123,6 +133,8 @@ class FakeUptimeRobot(LoopbackFake):
         self.monitors: dict[int, dict[str, Any]] = {}
         self.contacts: dict[int, dict[str, Any]] = {}
         self.integrations: dict[int, dict[str, Any]] = {}
+        self.windows: dict[int, dict[str, Any]] = {}
+        self.status_pages: dict[int, dict[str, Any]] = {}
         self.deleted_status = 404
         self.counts: Counter[str] = Counter()
         self.log: list[tuple[str, str, int]] = []
@@ -134,7 +146,7 @@ class FakeUptimeRobot(LoopbackFake):
         self.stale_reads_after_write = 0
         self.list_lag_calls = 0
         self._hidden_from_list: dict[tuple[str, int], int] = {}
-        self._next_id = {"monitor": 800_000_001, "contact": 7_001, "integration": 101}
+        self._next_id = {"monitor": 800_000_001, "contact": 7_001, "integration": 101, "window": 4_001, "psp": 9_001}
         self._lock = threading.RLock()
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -313,12 +325,32 @@ class FakeUptimeRobot(LoopbackFake):
                 return self._create_integration(body)
         elif len(parts) == 2 and parts[0] == "integrations" and parts[1].isdigit():
             return self._one(method, "integration", self.integrations, int(parts[1]), body)
+        elif parts == ["maintenance-windows"]:
+            if method == "GET":
+                return self._list(self.windows, "window", args, lambda item: True, "maintenance-windows")
+            if method == "POST":
+                return self._create_window(body)
+        elif len(parts) == 2 and parts[0] == "maintenance-windows" and parts[1].isdigit():
+            return self._one(method, "window", self.windows, int(parts[1]), body)
+        elif parts == ["psps"]:
+            if method == "GET":
+                return self._list(self.status_pages, "psp", args, lambda item: True, "psps")
+            if method == "POST":
+                return self._create_status_page(body)
+        elif len(parts) == 2 and parts[0] == "psps" and parts[1].isdigit():
+            return self._one(method, "psp", self.status_pages, int(parts[1]), body)
         raise _ApiFailure(404, "Not Found")
 
     def _one(
         self, method: str, kind: str, store: dict[int, dict[str, Any]], ident: int, body: Any
     ) -> Response:
-        label = {"monitor": "Monitor", "contact": "Alert contact", "integration": "Integration"}[kind]
+        label = {
+            "monitor": "Monitor",
+            "contact": "Alert contact",
+            "integration": "Integration",
+            "window": "Maintenance window",
+            "psp": "Status page",
+        }[kind]
         if method == "GET":
             stale = self._stale.get((kind, ident))
             if stale:
@@ -343,6 +375,10 @@ class FakeUptimeRobot(LoopbackFake):
                 self._patch_monitor(item, body)
             elif kind == "contact":
                 self._patch_contact(item, body)
+            elif kind == "window":
+                self._patch_window(item, body)
+            elif kind == "psp":
+                self._store_status_page_fields(item, body, creating=False)
             else:
                 self._patch_integration(item, body)
             self._remember_stale(kind, ident, before)
@@ -605,6 +641,102 @@ class FakeUptimeRobot(LoopbackFake):
             item["integrationKey"] = item["value"]
             item["location"] = data.get("location", "us")
             item["autoResolve"] = bool(data.get("autoResolve", False))
+
+    # --- maintenance windows ----------------------------------------------------------------------
+    # Shape from the vendor's Terraform provider client (docs/maintenance.md): name, interval, date,
+    # time, duration (minutes), days, autoAddMonitors; the response adds id, status and created.
+
+    def _create_window(self, body: Any) -> Response:
+        if not isinstance(body, dict):
+            raise _ApiFailure(400, "body must be an object")
+        fields = {"autoAddMonitors": False, "days": [], "date": None, **body}
+        self._validate_window(fields)
+        ident = self._new_id("window")
+        # Names are not unique at the vendor: a retried POST makes a second window with the same name.
+        item = {"id": ident, "status": "active", "created": "2027-01-15 10:00:00"}
+        self._store_window_fields(item, fields)
+        self.windows[ident] = item
+        self._remember_stale("window", ident, None)
+        return _json(201, self._view("window", item))
+
+    def _patch_window(self, item: dict[str, Any], body: Any) -> None:
+        if not isinstance(body, dict):
+            raise _ApiFailure(400, "body must be an object")
+        current = {k: item[k] for k in ("interval", "date", "time", "duration", "days", "autoAddMonitors")}
+        fields = {**current, "name": _unescape(item["name"]), **body}
+        self._validate_window(fields)
+        self._store_window_fields(item, fields)
+
+    def _validate_window(self, fields: dict[str, Any]) -> None:
+        if not isinstance(fields.get("name"), str) or not fields["name"].strip():
+            raise _ApiFailure(400, "name is required")
+        interval = fields.get("interval")
+        if interval not in WINDOW_INTERVALS:
+            raise _ApiFailure(400, f"interval must be one of {', '.join(sorted(WINDOW_INTERVALS))}")
+        if not isinstance(fields.get("time"), str) or not CLOCK_TIME.match(fields["time"]):
+            raise _ApiFailure(400, "time must be HH:mm")
+        duration = fields.get("duration")
+        if not _is_integer(duration) or duration < 1:
+            raise _ApiFailure(400, "duration must be a positive integer number of minutes")
+        date = fields.get("date")
+        if interval == "once" and not (isinstance(date, str) and CALENDAR_DATE.match(date)):
+            raise _ApiFailure(400, "date (YYYY-MM-DD) is required for a one-time window")
+        days = fields.get("days") or []
+        if not isinstance(days, list) or not all(_is_integer(d) for d in days):
+            raise _ApiFailure(400, "days must be a list of integers")
+        if interval == "weekly" and (not days or not all(1 <= d <= 7 for d in days)):
+            raise _ApiFailure(400, "weekly windows need days 1 (Monday) to 7 (Sunday)")
+        if interval == "monthly" and (not days or not all(1 <= d <= 31 or d == -1 for d in days)):
+            raise _ApiFailure(400, "monthly windows need days 1 to 31 or -1 (last day)")
+
+    def _store_window_fields(self, item: dict[str, Any], fields: dict[str, Any]) -> None:
+        item["name"] = self._escape(fields["name"])
+        item["interval"] = fields["interval"]
+        # Assumed vendor behaviour (docs/maintenance.md): time is stored with seconds, a date only
+        # for one-time windows, and days sorted; the provider must not see these as drift.
+        item["time"] = fields["time"] if fields["time"].count(":") == 2 else f"{fields['time']}:00"
+        item["date"] = fields.get("date") if fields["interval"] == "once" else None
+        item["duration"] = fields["duration"]
+        item["days"] = sorted(set(fields.get("days") or [])) if fields["interval"] in ("weekly", "monthly") else []
+        item["autoAddMonitors"] = bool(fields.get("autoAddMonitors", False))
+
+    # --- public status pages ----------------------------------------------------------------------
+    # Shape from the vendor's Terraform provider client (docs/maintenance.md): friendlyName,
+    # customDomain, monitorIds, status; the server makes urlKey and counts the monitors.
+
+    def _create_status_page(self, body: Any) -> Response:
+        ident = self._new_id("psp")
+        item: dict[str, Any] = {"id": ident, "urlKey": f"k{ident:x}", "isPasswordSet": False, "status": "ENABLED"}
+        self._store_status_page_fields(item, body, creating=True)
+        self.status_pages[ident] = item
+        self._remember_stale("psp", ident, None)
+        return _json(201, self._view("psp", item))
+
+    def _store_status_page_fields(self, item: dict[str, Any], body: Any, *, creating: bool) -> None:
+        if not isinstance(body, dict):
+            raise _ApiFailure(400, "body must be an object")
+        named = isinstance(body.get("friendlyName"), str) and body["friendlyName"].strip()
+        if (creating or "friendlyName" in body) and not named:
+            raise _ApiFailure(400, "friendlyName is required")
+        if "monitorIds" in body:
+            ids = body["monitorIds"]
+            if not isinstance(ids, list) or not all(_is_integer(i) for i in ids):
+                raise _ApiFailure(400, "monitorIds must be a list of integers")
+            missing = [i for i in ids if i not in self.monitors or self.monitors[i].get("_deleted")]
+            if missing:
+                raise _ApiFailure(400, f"monitors {missing} do not exist")
+        domain = body.get("customDomain")
+        if domain is not None and (not isinstance(domain, str) or (domain and "." not in domain)):
+            raise _ApiFailure(400, "customDomain must be a host name")
+        if "friendlyName" in body:
+            item["friendlyName"] = self._escape(body["friendlyName"])
+        if "monitorIds" in body or creating:
+            # Assumed: the page lists its monitors in id order, whatever order they were sent in.
+            item["monitorIds"] = sorted(set(body.get("monitorIds") or []))
+            item["monitorsCount"] = len(item["monitorIds"])
+        if "customDomain" in body or creating:
+            # Assumed: stored lower-case, and an empty string clears it (read back as null).
+            item["customDomain"] = (domain or "").lower() or None
 
 
 class _ApiFailure(Exception):
