@@ -39,6 +39,13 @@ def _problems(project: Path) -> list:
     return list(caught.value.problems)
 
 
+def _estates_where(shape, description: str) -> list[str]:
+    """The example estates whose apps have `shape`; at least one must, or the test proves nothing."""
+    chosen = [name for name in sorted(ESTATES) if shape(load_inputs(ESTATES[name])[0].apps)]
+    assert chosen, f"no example estate has {description}: add one under tests/estates"
+    return chosen
+
+
 @pytest.fixture(params=sorted(ESTATES))
 def adopting(request, tmp_path):
     """Every app adopts a monitor (if it has UptimeRobot alerts) and every one of its secrets; the ids expected."""
@@ -99,24 +106,22 @@ def test_a_monitor_id_that_is_not_a_number_is_rejected_with_its_line(estate_name
     assert any("m-123" in p.message or "pattern" in p.message or "match" in p.message for p in problems)
 
 
-@pytest.mark.parametrize("estate_name", sorted(ESTATES))
+@pytest.mark.parametrize("estate_name", _estates_where(
+    lambda apps: sum(1 for a in apps if a.alerts_from("uptimerobot")) >= 2, "two apps with an UptimeRobot monitor"))
 def test_one_hand_made_monitor_cannot_be_adopted_by_two_apps(estate_name, tmp_path):
     project = _copy(estate_name, tmp_path)
     watched = [a for a in load_inputs(project)[0].apps if a.alerts_from("uptimerobot")]
-    if len(watched) < 2:
-        pytest.skip("this estate has fewer than two apps with an UptimeRobot monitor")
     for app in watched[:2]:
         _append(project / app.file, 'adopt:\n  uptimerobot_monitor: "4242"\n')
     [problem] = _problems(project)
     assert problem.path == "adopt.uptimerobot_monitor" and "already adopted" in problem.message
 
 
-@pytest.mark.parametrize("estate_name", sorted(ESTATES))
+@pytest.mark.parametrize("estate_name", _estates_where(
+    lambda apps: any(not a.alerts_from("uptimerobot") for a in apps), "an app without an UptimeRobot monitor"))
 def test_adopting_a_monitor_for_an_app_without_uptimerobot_alerts_is_a_located_error(estate_name, tmp_path):
     project = _copy(estate_name, tmp_path)
     unwatched = [a for a in load_inputs(project)[0].apps if not a.alerts_from("uptimerobot")]
-    if not unwatched:
-        pytest.skip("every app of this estate has an UptimeRobot monitor")
     text = _append(project / unwatched[0].file, 'adopt:\n  uptimerobot_monitor: "4243"\n')
     [problem] = _problems(project)
     assert (problem.file, problem.path, problem.line) == (
