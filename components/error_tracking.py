@@ -1,4 +1,5 @@
-"""Sentry: per app a project, its client key (the DSN), the error-rate detector and the alert workflows."""
+"""Sentry: per app a project, its client key (the DSN), grouping and N+1 settings, the error-rate detector and the
+alert workflows."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from collections.abc import Sequence
 
 import pulumi
 
-from model import naming, specs
+from model import naming, sentry_grouping, specs
 from providers.sentry_detector import SentryMetricDetector
 from providers.sentry_key import SentryClientKey
 from providers.sentry_project import SentryProject
+from providers.sentry_project_settings import SentryProjectSettings
 from providers.sentry_workflow import SentryWorkflow
 
 # Sentry's issue priorities, as the detector sets them: critical breaches open high-priority issues,
@@ -51,6 +53,16 @@ class AppErrorTracking(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         self.dsn: pulumi.Output[str] = pulumi.Output.secret(self.key.dsn)
+        # The guide's Error Grouping and N+1 query detection; not protected: plain settings, no identity.
+        self.settings = SentryProjectSettings(
+            naming.sentry_settings_resource(app.id),
+            organization=org.organization,
+            project=self.project.slug,
+            fingerprinting_rules=sentry_grouping.fingerprinting_rules(tracking.grouping),
+            grouping_enhancements=sentry_grouping.grouping_enhancements(tracking.grouping),
+            n_plus_one_detection=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.workflows: list[SentryWorkflow] = []
         self.detector = self._error_rate_alerts(name, app, estate)
         new_issue_rules = app.alerts_from("sentry")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from model import naming, specs, vendor_limits
+from model import naming, sentry_grouping, specs, vendor_limits
 from model.app_routes import resolve_routes
 from model.config_refs import declared_config, undeclared_config_problem
 from model.errors import MAX_PROBLEMS_PER_FILE, PolicyError, Problem
@@ -515,6 +515,11 @@ class _Loader:
             if adopt.get("uptimerobot_monitor"):
                 monitor_id = f"uptimerobot monitor {adopt['uptimerobot_monitor']}"
                 self._claim_vendor_id(doc, ("adopt", "uptimerobot_monitor"), monitor_id)
+            if adopt.get("sentry_project"):
+                self._claim_vendor_id(doc, ("adopt", "sentry_project"), f"sentry project {adopt['sentry_project']}")
+        with self._tolerant(doc):
+            for path, message in sentry_grouping.policy_problems(data):
+                self.problem(doc, path, message)
         alerts: list[specs.AlertRule | None] = []
         with self._tolerant(doc):
             self._duplicates(doc, doc.items("alerts"), ("alerts",), "alert")
@@ -580,7 +585,8 @@ class _Loader:
             else None,
             error_tracking=specs.ErrorTracking(
                 tracking["project"], tracking["team"], tracking.get("platform", "other"),
-                tracking.get("pagerduty_service"),
+                tracking.get("pagerduty_service"), sentry_grouping.grouping_from(tracking),
+                adopt.get("sentry_project"), adopt.get("sentry_key"),
             )
             if tracking
             else None,

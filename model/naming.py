@@ -88,6 +88,11 @@ def sentry_key_resource(app_id: str) -> str:
     return f"{app_id}-key"
 
 
+def sentry_settings_resource(app_id: str) -> str:
+    """An app's Sentry project settings: grouping rules and N+1 query detection."""
+    return f"{app_id}-issue-settings"
+
+
 def sentry_workflow_resource(app_id: str, rule_id: str) -> str:
     """The Sentry workflow of one new-issue alert."""
     return f"{app_id}-{rule_id}"

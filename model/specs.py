@@ -187,6 +187,16 @@ class OnCallRouting:
 
 
 @dataclass(frozen=True)
+class SentryGrouping:
+    """How Sentry groups an app's errors into issues (model/sentry_grouping.py generates the rule texts)."""
+
+    user_tag: str | None = "user_role"  # the event tag holding the user's role; None leaves users out
+    in_app_modules: tuple[str, ...] = ()  # the app's own top-level modules: their frames make the stack fingerprint
+    fingerprint_rules: tuple[str, ...] = ()  # the policy's own fingerprint rules, before the generated one
+    stack_trace_rules: tuple[str, ...] = ()  # the policy's own stack-trace rules, after the generated ones
+
+
+@dataclass(frozen=True)
 class ErrorTracking:
     """An app's Sentry project."""
 
@@ -194,6 +204,9 @@ class ErrorTracking:
     team: str
     platform: str
     pagerduty_service: str | None = None  # row id in Sentry's PagerDuty integration settings
+    grouping: SentryGrouping = SentryGrouping()
+    adopt_project: str | None = None  # slug of the hand-made Sentry project to take over (renamed to `project`)
+    adopt_key_label: str | None = None  # label of the hand-made client key whose DSN the app already uses
 
 
 @dataclass(frozen=True)

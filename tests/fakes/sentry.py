@@ -91,6 +91,100 @@ DEPRECATION_HEADERS = {"X-Sentry-Deprecation-Date": "2026-05-14T00:00:00Z"}
 
 
 
+# Sentry's DEFAULT_PROJECT_PERFORMANCE_DETECTION_SETTINGS (switches; thresholds left out: the estate sends none).
+PERFORMANCE_DEFAULTS = {
+    name: True
+    for name in (
+        "uncompressed_assets_detection_enabled",
+        "consecutive_http_spans_detection_enabled",
+        "large_http_payload_detection_enabled",
+        "n_plus_one_db_queries_detection_enabled",
+        "n_plus_one_api_calls_detection_enabled",
+        "db_on_main_thread_detection_enabled",
+        "file_io_on_main_thread_detection_enabled",
+        "consecutive_db_queries_detection_enabled",
+        "large_render_blocking_asset_detection_enabled",
+        "slow_db_queries_detection_enabled",
+        "http_overhead_detection_enabled",
+        "transaction_duration_regression_detection_enabled",
+        "function_duration_regression_detection_enabled",
+        "db_query_injection_detection_enabled",
+        "web_vitals_detection_enabled",
+    )
+}
+PERFORMANCE_SUPERUSER_ONLY = frozenset(
+    {"transaction_duration_regression_detection_enabled", "function_duration_regression_detection_enabled"}
+)
+# Sentry's fingerprinting grammar (src/sentry/grouping/fingerprinting/), written out as regular expressions.
+_FP_MATCHER = r' *!?(?P<key>[a-zA-Z0-9_.-]+|"[a-zA-Z0-9_.:-]+"):(?:"(?:[^"\\]|\\.)*"|\S+)'
+_FP_VALUE = r' *(?:(?P<attr>[a-zA-Z0-9_.-]+)="(?:[^"\\]|\\.)*"|"(?:[^"\\]|\\.)*"|\{\{\s*\S+\s*\}\}|[^\s{,]+) *,?'
+_FP_RULE = re.compile(
+    rf"(?P<matchers>(?:{_FP_MATCHER.replace('?P<key>', '')})+) *-> *(?:{_FP_VALUE.replace('?P<attr>', '')})+ *"
+)
+FINGERPRINT_MATCHER_KEYS = frozenset({
+    "error.type", "error.value", "stack.module", "stack.abs_path", "stack.package", "stack.function", "message",
+    "logger", "level", "type", "value", "module", "path", "package", "function", "family", "app", "sdk", "release",
+})
+ENHANCER_MATCHER_KEYS = frozenset({
+    "family", "path", "stack.abs_path", "module", "stack.module", "function", "stack.function", "package",
+    "stack.package", "app", "type", "error.type", "value", "error.value", "mechanism", "error.mechanism", "category",
+})
+ENHANCER_VARIABLES = {"max-frames": r"\d+", "min-frames": r"\d+", "invert-stacktrace": r"1|0|true|false|yes|no",
+                      "category": r"\S+"}
+
+
+def _syntax_error(line: str, number: int) -> str:
+    context = line[:33]
+    if len(context) == 33:
+        context = context[:-1] + "..."
+    return f'Invalid syntax near "{context}" (line {number}, column 1)'
+
+
+def fingerprinting_error(text: str) -> str | None:
+    """Sentry's message for fingerprint rules it cannot parse, or None (the column is always 1 here)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        body = line.strip(" ")
+        if not body or body.startswith("#"):
+            continue
+        if not _FP_RULE.fullmatch(body):
+            return _syntax_error(body, number)
+        for matcher in re.finditer(_FP_MATCHER, body.split("->", 1)[0]):
+            key = matcher["key"].strip('"').lstrip("!")
+            if key not in FINGERPRINT_MATCHER_KEYS and not key.startswith("tags."):
+                return f"Unknown matcher '{key}'"
+        for value in re.finditer(_FP_VALUE, body.split("->", 1)[1]):
+            if value["attr"] and value["attr"] != "title":
+                return f"Unknown attribute '{value['attr']}'"
+    return None
+
+
+def enhancements_error(text: str) -> str | None:
+    """An error for stack-trace rules Sentry's enhancer parser refuses (message shapes assumed, docs/sentry.md)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        body = line.strip(" ")
+        if not body or body.startswith("#"):
+            continue
+        tokens = body.split()
+        matchers = [t for t in tokens if ":" in t and "=" not in t.split(":", 1)[0]]
+        actions = tokens[len(matchers):]
+        if not matchers or not actions or tokens[: len(matchers)] != matchers:
+            return _syntax_error(body, number)
+        for matcher in matchers:
+            key = matcher.split(":", 1)[0].lstrip("!")
+            if key not in ENHANCER_MATCHER_KEYS:
+                return f"Unknown matcher '{key}'"
+        for action in actions:
+            name, equals, value = action.partition("=")
+            if equals:
+                if name not in ENHANCER_VARIABLES:
+                    return f"Unknown variable '{name}'"
+                if not re.fullmatch(ENHANCER_VARIABLES[name], value):
+                    return f"Invalid value '{value}' for '{name}'"
+            elif not re.fullmatch(r"[v^]?[+-](app|group)", action):
+                return _syntax_error(body, number)
+    return None
+
+
 def _now_iso(clock: Callable[[], float]) -> str:
     return datetime.fromtimestamp(clock(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -147,6 +241,8 @@ class Org:
     workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
     metric_alerts_enabled: bool = True
     max_workflows: int = 100
+    # Sentry answers 404 on the performance-issue settings of an organisation without "performance-view".
+    performance_view: bool = True
 
 
 class FakeSentry(LoopbackFake):
@@ -199,6 +295,16 @@ class FakeSentry(LoopbackFake):
                     "DELETE",
                     r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)/teams/(?P<team>[^/]+)/",
                     self._remove_project_team,
+                ),
+                (
+                    "GET",
+                    r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)/performance-issues/configure/",
+                    self._get_performance_settings,
+                ),
+                (
+                    "PUT",
+                    r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)/performance-issues/configure/",
+                    self._update_performance_settings,
                 ),
                 ("GET", r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)/keys/", self._list_keys),
                 ("POST", r"/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)/keys/", self._create_key),
@@ -591,6 +697,10 @@ class FakeSentry(LoopbackFake):
             "digestsMinDelay": 300,
             "digestsMaxDelay": 1800,
             "subjectPrefix": "",
+            # Unset grouping texts read back as empty strings.
+            "fingerprintingRules": "",
+            "groupingEnhancements": "",
+            "_performance": dict(PERFORMANCE_DEFAULTS),
             "features": ["alert-filters", "minidump", "similarity-view"],
             "organization": {"id": org.id, "slug": org.slug, "name": org.slug.title()},
         }
@@ -679,9 +789,20 @@ class FakeSentry(LoopbackFake):
                 errors["slug"] = ["Enter a valid slug."]
             elif new_slug != found["slug"] and any(p["slug"] == new_slug for p in organization.projects.values()):
                 errors["slug"] = [f"Another project ({new_slug}) is already using that slug"]
+        for field_name, parse in (("fingerprintingRules", fingerprinting_error), ("groupingEnhancements",
+                                                                                  enhancements_error)):
+            value = body.get(field_name)
+            if field_name in body and value is not None and not isinstance(value, str):
+                errors[field_name] = ["Not a valid string."]
+            elif isinstance(value, str) and value and (problem := parse(value)):
+                errors[field_name] = [problem]
         if errors:
             raise _invalid(errors)
         with self._lock:
+            for field_name in ("fingerprintingRules", "groupingEnhancements"):
+                # The serializer's CharField trims surrounding whitespace; null leaves the option unchanged.
+                if body.get(field_name) is not None:
+                    found[field_name] = body[field_name].strip()
             if "slug" in body and body["slug"] != found["slug"]:
                 organization.moved_slugs[found["slug"]] = found["id"]
                 organization.moved_slugs.pop(body["slug"], None)
@@ -731,6 +852,46 @@ class FakeSentry(LoopbackFake):
         with self._lock:
             found["teams"] = [t for t in found["teams"] if t["slug"] != team]
         return 200, self._public_project(found), {}
+
+    # -- performance-issue settings ---------------------------------------------------------------
+
+    def _performance_project(self, request: Request, org: str, project: str) -> dict[str, Any]:
+        organization = self._org(org)
+        found = self._project(organization, project, request)
+        if not organization.performance_view:
+            raise FakeError(404, None)
+        return found
+
+    def _get_performance_settings(
+        self, request: Request, body: Any, org: str, project: str
+    ) -> tuple[int, Any, dict]:
+        found = self._performance_project(request, org, project)
+        return 200, dict(found["_performance"]), {}
+
+    def _update_performance_settings(
+        self, request: Request, body: Any, org: str, project: str
+    ) -> tuple[int, Any, dict]:
+        found = self._performance_project(request, org, project)
+        if not isinstance(body, dict) or not body or any(key not in PERFORMANCE_DEFAULTS for key in body):
+            # Sentry refuses an empty body or any name it does not know, before looking at values.
+            raise FakeError(400, {"detail": "Invalid settings option"})
+        if any(key in PERFORMANCE_SUPERUSER_ONLY for key in body):
+            raise FakeError(
+                403,
+                {"detail": {"message": "Passed options are only modifiable internally", "code": "superuser-required"}},
+            )
+        errors = {key: ["Must be a valid boolean."] for key, value in body.items()
+                  if key.endswith("_enabled") and not isinstance(value, bool)}
+        if errors:
+            raise _invalid(errors)
+        with self._lock:
+            found["_performance"].update(body)
+        # The answer is what was accepted, not the whole settings object.
+        return 200, dict(body), {}
+
+    def performance_settings(self, org_slug: str, project_id: str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self.orgs[org_slug].projects[project_id]["_performance"])
 
     # -- client keys -------------------------------------------------------------------------------
 
