@@ -43,6 +43,7 @@ class AppErrorTracking(pulumi.ComponentResource):
             slug=tracking.project,
             name=app.name,
             platform=tracking.platform,
+            adopt_slug=tracking.adopt_project,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         self.key = SentryClientKey(
@@ -50,6 +51,7 @@ class AppErrorTracking(pulumi.ComponentResource):
             organization=org.organization,
             project=self.project.slug,
             label="estate",
+            adopt_label=tracking.adopt_key_label,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         self.dsn: pulumi.Output[str] = pulumi.Output.secret(self.key.dsn)

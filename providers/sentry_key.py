@@ -1,4 +1,11 @@
-"""A Sentry client key (the DSN) as a dynamic resource; adopting the project's key keeps its DSN."""
+"""A Sentry client key (the DSN) as a dynamic resource; adopting the project's key keeps its DSN.
+
+Adoption: `create` takes the key with the declared label, else (with `adopt_default_key`) the project's single
+active "Default" key. The policy's `adopt.sentry_key` names the hand-made key explicitly by its label
+(`adopt_label`), never by its id: Sentry's key id is the DSN's public key, which the estate keeps out of plain
+text. Create then takes over exactly that key (relabelled to `label`; the DSN does not change) and fails instead
+of creating a new key (a new DSN) when no single active key has that label. `adopt_label` only steers create.
+"""
 
 from __future__ import annotations
 
@@ -53,6 +60,9 @@ def _normalise(props: dict[str, Any]) -> dict[str, Any]:
         "rate_limit_count": None if count is None else int(count),
         "rate_limit_window_seconds": None if window is None else int(window),
         "adopt_default_key": bool(props.get("adopt_default_key", True)),
+        # Present only when declared, so a key without an adopt entry has exactly the inputs it always had.
+        **({"adopt_label": props["adopt_label"].strip()} if isinstance(props.get("adopt_label"), str)
+           and props["adopt_label"].strip() else {}),
     }
 
 
@@ -136,6 +146,8 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
             failures.append(("label", "label is required"))
         elif len(label) > MAX_LABEL:
             failures.append(("label", f"label must be at most {MAX_LABEL} characters"))
+        if len(inputs.get("adopt_label") or "") > MAX_LABEL:
+            failures.append(("adopt_label", f"adopt_label must be at most {MAX_LABEL} characters"))
         count, window = inputs["rate_limit_count"], inputs["rate_limit_window_seconds"]
         if (count is None) != (window is None):
             failures.append(
@@ -243,6 +255,7 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
                 "rate_limit_count": (key.get("rateLimit") or {}).get("count"),
                 "rate_limit_window_seconds": (key.get("rateLimit") or {}).get("window"),
                 "adopt_default_key": props.get("adopt_default_key", True),
+                "adopt_label": props.get("adopt_label"),
             }
         )
         outs = _outputs(inputs, project_id, key, adopted=bool(props.get("adopted", False)))
@@ -297,6 +310,9 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
                 f"{len(labelled)} client keys in project {project_id} are labelled {inputs['label']!r}; "
                 "rename or remove the extras first"
             )
+        named = inputs.get("adopt_label")
+        if named and named != inputs["label"]:
+            return SentryClientKeyProvider._named(keys, labelled, named, project_id), True
         if labelled:
             return labelled[0], True
         if inputs["adopt_default_key"]:
@@ -305,6 +321,31 @@ class SentryClientKeyProvider(dynamic.ResourceProvider):
             if len(defaults) == 1:
                 return defaults[0], True
         return None, False
+
+    @staticmethod
+    def _named(
+        keys: list[dict[str, Any]], labelled: list[dict[str, Any]], named: str, project_id: str
+    ) -> dict[str, Any]:
+        """`adopt.sentry_key`: exactly the active key labelled `named`, or an error; never a new key (a new DSN)."""
+        chosen = [k for k in keys if k.get("name") == named and k.get("isActive", True)]
+        if len(chosen) > 1:
+            raise SentryProviderError(
+                f"{len(chosen)} active client keys of project {project_id} are labelled {named!r}: "
+                "adopt.sentry_key must name one; relabel the one the app uses (Client Keys page) and name that"
+            )
+        if chosen and labelled and labelled[0]["id"] != chosen[0]["id"]:
+            raise SentryProviderError(
+                f"project {project_id} has both the key labelled {named!r} named by adopt.sentry_key and a key "
+                f"with the estate's label {labelled[0].get('name')!r}: remove or relabel the one the app does not use"
+            )
+        if chosen:
+            return chosen[0]
+        if labelled:
+            return labelled[0]  # taken over (and relabelled) by an earlier, interrupted run
+        raise SentryProviderError(
+            f"adopt.sentry_key names the client key {named!r}, but project {project_id} has no active key with that "
+            "label: correct the label (Client Keys page) or remove the entry to let the estate create a key"
+        )
 
     @staticmethod
     def _converge(api: SentryApi, inputs: dict[str, Any], project_id: str, key: dict[str, Any]) -> dict[str, Any]:
@@ -352,9 +393,11 @@ class SentryClientKey(dynamic.Resource, module="sentry", name="ClientKey"):
         rate_limit_count: pulumi.Input[int] | None = None,
         rate_limit_window_seconds: pulumi.Input[int] | None = None,
         adopt_default_key: bool = True,
+        adopt_label: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {
+            "adopt_label": adopt_label,
             "organization": organization,
             "project": project,
             "label": label,

@@ -1,4 +1,10 @@
-"""The Sentry project as a dynamic resource: no default alert rule, adopted by slug, renamed in place."""
+"""The Sentry project as a dynamic resource: no default alert rule, adopted by slug, renamed in place.
+
+Adoption: `create` takes over the project with the declared slug if one exists (the natural key). The policy's
+`adopt.sentry_project` names a hand-made project explicitly (`adopt_slug`): create then takes over exactly that
+project, renaming its slug to the declared one if they differ, and fails instead of creating when it does not
+exist. `adopt_slug` only steers create; changing or removing it later changes nothing in Sentry.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +38,10 @@ LEDGER_KIND = "project"
 
 def _normalise(props: dict[str, Any]) -> dict[str, Any]:
     platform = props.get("platform")
+    # Present only when declared, so a project without an adopt entry has exactly the inputs it always had.
+    adoption = {"adopt_slug": props["adopt_slug"]} if props.get("adopt_slug") else {}
     return {
+        **adoption,
         "organization": props.get("organization"),
         "team": props.get("team"),
         "slug": props.get("slug"),
@@ -70,6 +79,8 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         check_slug(inputs["organization"], "organization", failures)
         check_slug(inputs["team"], "team", failures)
         check_slug(inputs["slug"], "slug", failures)
+        if "adopt_slug" in inputs:
+            check_slug(inputs["adopt_slug"], "adopt_slug", failures)
         name = inputs["name"]
         if not isinstance(name, str) or not name:
             failures.append(("name", "name is required"))
@@ -95,6 +106,8 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         inputs = _normalise(props)
         api = SentryApi(self.tuning)
         organization, slug = inputs["organization"], inputs["slug"]
+        if inputs.get("adopt_slug"):
+            return self._adopt_named(api, inputs)
         existing = project_ref(api, organization, slug)
         adopted = existing is not None
         if existing is None:
@@ -142,6 +155,22 @@ class SentryProjectProvider(dynamic.ResourceProvider):
         project = self._converge(api, inputs, existing)
         return dynamic.CreateResult(str(project["id"]), _outputs(inputs, project, adopted=adopted))
 
+    def _adopt_named(self, api: SentryApi, inputs: dict[str, Any]) -> dynamic.CreateResult:
+        """`adopt.sentry_project`: take over exactly the named hand-made project, or fail; never create."""
+        organization, named = inputs["organization"], inputs["adopt_slug"]
+        existing = project_ref(api, organization, named)
+        if existing is None and named != inputs["slug"]:
+            # A rerun after an interrupted take-over: the project may already carry the declared slug.
+            existing = project_ref(api, organization, inputs["slug"])
+        if existing is None:
+            raise SentryProviderError(
+                f"adopt.sentry_project names Sentry project {named!r}, which does not exist in {organization!r}: "
+                "correct the slug (Settings > Projects) or remove the entry to let the estate create the project"
+            )
+        record_adoption(LEDGER_KIND, existing["id"], f"project {named!r} ({existing['id']})")
+        project = self._converge(api, inputs, existing)
+        return dynamic.CreateResult(str(project["id"]), _outputs(inputs, project, adopted=True))
+
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         props = from_engine(props)
         organization = props.get("organization")
@@ -160,6 +189,7 @@ class SentryProjectProvider(dynamic.ResourceProvider):
                 "slug": project["slug"],
                 "name": project["name"],
                 "platform": project.get("platform"),
+                "adopt_slug": props.get("adopt_slug"),
             }
         )
         outs = _outputs(inputs, project, adopted=bool(props.get("adopted", False)))
@@ -248,6 +278,7 @@ class SentryProject(dynamic.Resource, module="sentry", name="Project"):
         slug: pulumi.Input[str],
         name: pulumi.Input[str],
         platform: pulumi.Input[str] = "elixir",
+        adopt_slug: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {
@@ -256,6 +287,7 @@ class SentryProject(dynamic.Resource, module="sentry", name="Project"):
             "slug": slug,
             "name": name,
             "platform": platform,
+            "adopt_slug": adopt_slug,
             **dict.fromkeys(OUTPUT_ONLY_KEYS),
         }
         super().__init__(SentryProjectProvider(), resource_name, props, opts)

@@ -51,6 +51,10 @@ def test_an_app_that_does_not_page_has_no_pagerduty_objects_and_one_that_does_ha
     inv.an_app_that_does_not_page_has_no_pagerduty_objects(declared)
 
 
+def test_each_sentry_project_has_exactly_one_grouping_config_and_n_plus_one_detection_on(declared):
+    inv.each_sentry_project_has_one_grouping_config_and_n_plus_one_detection_on(declared)
+
+
 def test_identity_bearing_resources_are_protected(declared):
     inv.identities_are_protected(declared)
 

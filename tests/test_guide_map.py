@@ -129,3 +129,15 @@ def test_the_level_reader_reads_the_guides_units():
     assert guide_level("API response time P95: < 500ms") == pytest.approx(0.5)
     assert guide_level("Failed login attempts > 100/hour") == 100
     assert guide_level("New user registrations") is None
+
+
+def test_the_guides_error_grouping_and_n_plus_one_rows_are_implemented_by_the_estate():
+    rows = map_rows("Error tracking (Sentry)")
+    grouping = next(text for row, text in rows.items() if row.startswith("Error grouping"))
+    n_plus_one = rows["Database queries: N+1 queries"]
+    bullets = _bullets_under(GUIDE.read_text(encoding="utf-8"), "Error Grouping")
+    assert len(bullets) == 4  # error type, stack trace fingerprint, user context, request path
+    for text in (grouping, n_plus_one):
+        assert text.startswith("estate:") and "not yet" not in text
+    assert "{{ error.type }}" in grouping and "{{ default }}" in grouping and "{{ transaction }}" in grouping
+    assert "user" in grouping and "n_plus_one_db_queries_detection_enabled" in n_plus_one

@@ -19,6 +19,7 @@ from model.load import parse_duration
 from model.prometheus_rules import prometheus_rules, render_rule_file
 from model.promtool_tests import render_unit_tests, unit_test_file_name
 from model.rules import rule_uid
+from model.sentry_grouping import fingerprint_rule_problem, stack_trace_rule_problem
 from review.engine import Recording, Secret
 from review.plan import build_plan, render_json, render_text
 from tests.estates import Declared
@@ -36,6 +37,7 @@ PROJECT = "pulumi-python:dynamic/sentry:Project"
 KEY = "pulumi-python:dynamic/sentry:ClientKey"
 WORKFLOW = "pulumi-python:dynamic/sentry:Workflow"
 DETECTOR = "pulumi-python:dynamic/sentry:MetricDetector"
+PROJECT_SETTINGS = "pulumi-python:dynamic/sentry:ProjectSettings"
 
 
 def grafana_rules(recording: Recording) -> list[tuple[str, str, dict[str, Any]]]:
@@ -230,6 +232,35 @@ def identities_are_protected(d: Declared) -> None:
         assert "integrationKey" in integration.additional_secret_outputs
     tracked = [app for app in d.estate.apps if app.error_tracking]
     assert len(d.recording.by_type(PROJECT)) == len(d.recording.by_type(KEY)) == len(tracked)
+
+
+def each_sentry_project_has_one_grouping_config_and_n_plus_one_detection_on(d: Declared) -> None:
+    """The guide's Error Grouping and N+1 rows, for every app with a Sentry project: exactly one settings resource
+    in the app's component, on the app's project, N+1 detection on, rules Sentry parses that group by the guide's
+    dimensions and mark the policy's in-app modules."""
+    projects = {r.parent: r.inputs["slug"] for r in d.recording.by_type(PROJECT)}
+    settings = d.recording.by_type(PROJECT_SETTINGS)
+    assert len(settings) == len(projects), "a Sentry project without (or with two) grouping configs"
+    for app in d.estate.apps:
+        mine = [r for r in settings if r.parent.endswith(f"estate:errortracking:AppErrorTracking::{app.id}")]
+        if app.error_tracking is None:
+            assert mine == []
+            continue
+        [one] = mine
+        assert projects[one.parent] == app.error_tracking.project == one.inputs["project"]
+        assert one.inputs["n_plus_one_detection"] is True
+        fingerprint = one.inputs["fingerprinting_rules"].splitlines()
+        stack = one.inputs["grouping_enhancements"].splitlines()
+        assert [line for line in fingerprint if fingerprint_rule_problem(line)] == []
+        assert [line for line in stack if stack_trace_rule_problem(line)] == []
+        catch_all = fingerprint[-1]
+        assert catch_all.startswith("error.type:* ->"), "the guide's grouping must come last (first match wins)"
+        for dimension in ("{{ error.type }}", "{{ default }}", "{{ transaction }}"):
+            assert dimension in catch_all, f"{app.id}: the fingerprint leaves out {dimension}"
+        user_tag = app.error_tracking.grouping.user_tag
+        assert (f"{{{{ tags.{user_tag} }}}}" in catch_all) if user_tag else ("tags." not in catch_all)
+        for module in app.error_tracking.grouping.in_app_modules:
+            assert f"stack.module:{module}.* +app" in stack, f"{app.id}: {module} is not in-app"
 
 
 def secrets_stay_secret(d: Declared) -> None:

@@ -390,6 +390,14 @@ class FakeSentry(LoopbackFake):
                 org.keys[project["id"]] = [self._make_key(org, project["id"], "Default", None, *default_key)]
             return copy.deepcopy(project)
 
+    def seed_key(self, org_slug: str, project_id: str, name: str, public: str = "", secret: str = "") -> dict:
+        """A client key made by hand in Sentry's Client Keys page, beside the project's others."""
+        with self._lock:
+            org = self.orgs[org_slug]
+            key = self._make_key(org, project_id, name, None, public, secret)
+            org.keys.setdefault(project_id, []).append(key)
+            return copy.deepcopy(key)
+
     def seed_workflow(self, org_slug: str, body: dict[str, Any]) -> dict:
         with self._lock:
             return copy.deepcopy(self._store_workflow(self.orgs[org_slug], body, existing=None))

@@ -1,0 +1,111 @@
+"""Sentry project settings (grouping rules, N+1 detection) driven through Pulumi's own provider host (gRPC).
+
+The rule texts cross the engine as strings with newlines, the switch as a bool; previews carry unknowns. After
+every apply a second preview and a refresh show nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from model.sentry_grouping import fingerprinting_rules, grouping_enhancements
+from model.specs import SentryGrouping
+from providers.http import forget_rate_limit_state
+from providers.sentry_common import ClientTuning
+from providers.sentry_project_settings import N_PLUS_ONE, OUTPUT_ONLY_KEYS, SentryProjectSettingsProvider
+from tests.fakes.sentry import CANARY_TOKEN, ORG, FakeSentry, fake_for_tests
+from tests.protocol.host import UNKNOWN, CheckFailed, ProviderHost
+
+StartHost = Callable[[Mapping[str, str]], ProviderHost]
+FAST = ClientTuning(timeout=(2.0, 5.0), max_attempts=2, settle_attempts=3, settle_seconds=0.01)
+GROUPING = SentryGrouping(in_app_modules=("Shop", "ShopWeb"))
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
+    forget_rate_limit_state()
+    yield from fake_for_tests(monkeypatch)
+
+
+@pytest.fixture
+def host(fake: FakeSentry, start_host: StartHost) -> ProviderHost:
+    return start_host({"SENTRY_AUTH_TOKEN": CANARY_TOKEN, "SENTRY_API_URL": fake.base_url})
+
+
+@pytest.fixture
+def seeded(fake: FakeSentry) -> dict[str, Any]:
+    return fake.seed_project(ORG, "platform", "shop", "Shop")
+
+
+def settings_args(**overrides: Any) -> dict[str, Any]:
+    """What `SentryProjectSettings` registers, before serialisation."""
+    props = {
+        "organization": ORG,
+        "project": "shop",
+        "fingerprinting_rules": fingerprinting_rules(GROUPING),
+        "grouping_enhancements": grouping_enhancements(GROUPING),
+        "n_plus_one_detection": True,
+    }
+    return {**props, **dict.fromkeys(OUTPUT_ONLY_KEYS), **overrides}
+
+
+def test_project_settings_live_through_the_whole_lifecycle_and_settle_after_every_apply(
+    host: ProviderHost, fake: FakeSentry, seeded: dict[str, Any]
+) -> None:
+    provider = SentryProjectSettingsProvider(FAST)
+    state = host.apply(provider, settings_args())
+    stored = fake.orgs[ORG].projects[seeded["id"]]
+    assert stored["fingerprintingRules"] == fingerprinting_rules(GROUPING)
+    assert fake.performance_settings(ORG, seeded["id"])[N_PLUS_ONE] is True
+    host.assert_settled(provider, settings_args(), state)
+
+    # The policy changes its grouping: an in-place update, and Sentry holds the new text.
+    regrouped = settings_args(fingerprinting_rules=fingerprinting_rules(SentryGrouping(user_tag=None)))
+    plan = host.preview(provider, regrouped, state)
+    assert plan.diff is not None and plan.diff.has_changes and plan.diff.replaces == []
+    state = host.apply(provider, regrouped, state)
+    assert state.history == ["update"] and "tags." not in stored["fingerprintingRules"]
+    host.assert_settled(provider, regrouped, state)
+
+    host.destroy(provider, state)
+    assert stored["fingerprintingRules"] == "" and stored["groupingEnhancements"] == ""
+    assert fake.performance_settings(ORG, seeded["id"])[N_PLUS_ONE] is True
+
+
+def test_settings_edited_in_sentry_show_in_the_next_preview_after_a_refresh(
+    host: ProviderHost, fake: FakeSentry, seeded: dict[str, Any]
+) -> None:
+    provider = SentryProjectSettingsProvider(FAST)
+    state = host.apply(provider, settings_args())
+    fake.orgs[ORG].projects[seeded["id"]]["_performance"][N_PLUS_ONE] = False
+    refreshed = host.refresh(provider, state)
+    assert refreshed is not None and refreshed.outputs["n_plus_one_detection"] is False
+    plan = host.preview(provider, settings_args(), refreshed)
+    assert plan.diff is not None and plan.diff.has_changes
+    state = host.apply(provider, settings_args(), refreshed)
+    assert fake.performance_settings(ORG, seeded["id"])[N_PLUS_ONE] is True
+    host.assert_settled(provider, settings_args(), state)
+
+
+def test_a_preview_with_the_project_not_known_yet_passes_check_and_asks_sentry_nothing(
+    host: ProviderHost, fake: FakeSentry
+) -> None:
+    before = len(fake.requests)
+    plan = host.preview(SentryProjectSettingsProvider(FAST), settings_args(project=UNKNOWN))
+    assert plan.checked.failures == [] and plan.checked.inputs["project"] == UNKNOWN
+    assert len(fake.requests) == before
+
+
+def test_a_bad_rule_fails_check_naming_the_field_and_line_before_sentry_is_asked(
+    host: ProviderHost, fake: FakeSentry, seeded: dict[str, Any]
+) -> None:
+    before = len(fake.requests)
+    with pytest.raises(CheckFailed) as caught:
+        host.apply(SentryProjectSettingsProvider(FAST),
+                   settings_args(grouping_enhancements="# fine\nstack.module:Shop.* app"))
+    [(field, reason)] = caught.value.failures
+    assert field == "grouping_enhancements" and "line 2" in reason
+    assert len(fake.requests) == before
