@@ -101,5 +101,7 @@ class Uptime(pulumi.ComponentResource):
     def _contact(self, key: str, **args: Any) -> str:
         """Declare the contact `key` once, however many rules route to it; return its key."""
         if key not in self.contacts:
-            self.contacts[key] = AlertContact(key, **args, opts=pulumi.ResourceOptions(parent=self))
+            # estate.yaml's adopt.uptimerobot_contacts: take over exactly this hand-made contact.
+            adopt_id = dict(self._estate.uptimerobot_contact_adoptions).get(key)
+            self.contacts[key] = AlertContact(key, **args, adopt_id=adopt_id, opts=pulumi.ResourceOptions(parent=self))
         return key

@@ -23,6 +23,7 @@ from model.rule_tests import rule_tests
 from model.schema_check import KINDS, schema_problems
 from model.signals import PLACEHOLDERS, SIGNALS, render_query, template_placeholders, unbraced_placeholders
 from model.strict_yaml import Document, format_path, load_document
+from model.uptime_contact_adoption import contact_adoptions
 from model.validators import number_problem, promql_problem
 
 POLICY_DIR = "alert_policies"
@@ -181,6 +182,13 @@ class _Loader:
         if estate_doc:
             self._sentry_frequencies(estate_doc, severities, [a for a in apps if a])
         self._name_clashes(app_docs, [a for a in apps if a], channels)
+        contact_ids: dict[str, tuple[str, tuple]] = {}
+        if estate_doc:
+            contact_ids, contact_problems = contact_adoptions(estate_doc.data, channels, [a for a in apps if a])
+            for path, message in contact_problems:
+                self.problem(estate_doc, path, message)
+            for contact_id, path in contact_ids.values():
+                self._claim_vendor_id(estate_doc, path, f"uptimerobot contact {contact_id}")
         if self.problems:
             raise PolicyError(self.problems)
         assert estate_doc is not None  # no problems implies both files were valid
@@ -200,6 +208,7 @@ class _Loader:
             default_channel=self._default_channel,
             stack=self.stack if self.overlay is not None else None,
             grafana_adoption=_grafana_adoption(estate_doc),
+            uptimerobot_contact_adoptions=tuple(sorted((key, cid) for key, (cid, _) in contact_ids.items())),
         )
 
     def _read_documents(self) -> dict[str, list[tuple[Document, bool]]]:

@@ -295,6 +295,8 @@ class Estate:
     apps: tuple[App, ...]
     sentry: SentryOrganisation | None = None
     grafana_adoption: GrafanaAdoption | None = None
+    # (UptimeRobot contact resource key, hand-made contact id) from estate.yaml's adopt.uptimerobot_contacts
+    uptimerobot_contact_adoptions: tuple[tuple[str, str], ...] = ()
     default_channel: str = ""  # the channel Grafana's root route delivers to (never PagerDuty)
     stack: str | None = None  # the stack whose overlay was applied, if any
 
