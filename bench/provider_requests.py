@@ -43,6 +43,8 @@ from providers.sentry_key import OUTPUT_ONLY_KEYS as KEY_OUTPUT_KEYS  # noqa: E4
 from providers.sentry_key import SentryClientKeyProvider  # noqa: E402
 from providers.sentry_project import OUTPUT_ONLY_KEYS as PROJECT_OUTPUT_KEYS  # noqa: E402
 from providers.sentry_project import SentryProjectProvider  # noqa: E402
+from providers.sentry_project_settings import OUTPUT_ONLY_KEYS as SETTINGS_OUTPUT_KEYS  # noqa: E402
+from providers.sentry_project_settings import SentryProjectSettingsProvider  # noqa: E402
 from providers.sentry_workflow import OUTPUT_ONLY_KEYS as WORKFLOW_OUTPUT_KEYS  # noqa: E402
 from providers.sentry_workflow import SentryWorkflowProvider  # noqa: E402
 from providers.uptimerobot import AlertContactProvider, MonitorProvider, Tuning  # noqa: E402
@@ -285,6 +287,25 @@ def sentry_workflow_counts() -> dict[Operation, int]:
         )
 
 
+def sentry_settings_counts() -> dict[Operation, int]:
+    settings = {
+        "organization": SENTRY_ORG,
+        "project": "bench",
+        "fingerprinting_rules": "error.type:* -> {{ error.type }}, {{ default }}, {{ transaction }}",
+        "grouping_enhancements": "stack.module:Bench.* +app",
+        "n_plus_one_detection": True,
+        **dict.fromkeys(SETTINGS_OUTPUT_KEYS),
+    }
+    with sentry_with_project() as (fake, env):
+        return lifecycle_counts(
+            env,
+            SentryProjectSettingsProvider(SENTRY_FAST),
+            lambda: len(fake.requests),
+            settings,
+            {**settings, "fingerprinting_rules": "error.type:* -> {{ default }}"},
+        )
+
+
 COUNTERS: dict[str, Callable[[], dict[Operation, int]]] = {
     "uptimerobot Monitor": uptimerobot_monitor_counts,
     "uptimerobot AlertContact (PagerDuty)": uptimerobot_contact_counts,
@@ -293,6 +314,7 @@ COUNTERS: dict[str, Callable[[], dict[Operation, int]]] = {
     "sentry ClientKey (adopts Default)": sentry_key_counts,
     "sentry MetricDetector": sentry_detector_counts,
     "sentry Workflow (Slack)": sentry_workflow_counts,
+    "sentry ProjectSettings (new in issue 15)": sentry_settings_counts,
 }
 
 

@@ -109,8 +109,10 @@ class SentryProjectSettingsProvider(dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         inputs = _normalise(from_engine(props))
         api = SentryApi(self.tuning)
-        project_id = str(require_project(api, inputs["organization"], inputs["project"])["id"])
-        outs = self._converge(api, inputs, project_id)
+        project = require_project(api, inputs["organization"], inputs["project"])
+        project_id = str(project["id"])
+        current = self._current(api, inputs["organization"], project_id, project=project)
+        outs = self._converge(api, inputs, project_id, current)
         return dynamic.CreateResult(f"{inputs['organization']}/{project_id}", outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
@@ -140,9 +142,10 @@ class SentryProjectSettingsProvider(dynamic.ResourceProvider):
             "grouping_enhancements": "",
             "n_plus_one_detection": SENTRY_DEFAULT_N_PLUS_ONE,
         }
-        if self._current(api, organization, project_id) is None:
+        current = self._current(api, organization, project_id)
+        if current is None:
             return  # the project is gone, and its settings with it
-        self._converge(api, defaults, project_id)
+        self._converge(api, defaults, project_id, current)
 
     # -- the two endpoints ------------------------------------------------------------------------
 
@@ -157,9 +160,11 @@ class SentryProjectSettingsProvider(dynamic.ResourceProvider):
     def _performance_path(organization: str, project_id: str) -> str:
         return f"projects/{organization}/{project_id}/performance-issues/configure/"
 
-    def _current(self, api: SentryApi, organization: str, project_id: str) -> dict[str, Any] | None:
-        """What Sentry stores now, in input form; None when the project is gone."""
-        project = api.get(
+    def _current(
+        self, api: SentryApi, organization: str, project_id: str, *, project: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """What Sentry stores now, in input form; None when the project is gone. `project`: its body, if read."""
+        project = project or api.get(
             f"projects/{organization}/{project_id}/", resource=f"project {project_id}", required=PROJECT_FIELDS
         )
         if project is None:
@@ -182,9 +187,11 @@ class SentryProjectSettingsProvider(dynamic.ResourceProvider):
             )
         return settings
 
-    def _converge(self, api: SentryApi, inputs: dict[str, Any], project_id: str) -> dict[str, Any]:
+    def _converge(
+        self, api: SentryApi, inputs: dict[str, Any], project_id: str, current: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         organization = inputs["organization"]
-        current = self._current(api, organization, project_id)
+        current = current or self._current(api, organization, project_id)
         if current is None:
             raise SentryProviderError(f"Sentry project {project_id} no longer exists; refresh to drop it from state")
         texts = {

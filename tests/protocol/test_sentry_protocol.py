@@ -21,6 +21,7 @@ from providers.sentry_key import OUTPUT_ONLY_KEYS as KEY_OUTPUTS
 from providers.sentry_key import SentryClientKeyProvider
 from providers.sentry_project import OUTPUT_ONLY_KEYS as PROJECT_OUTPUTS
 from providers.sentry_project import SentryProjectProvider
+from providers.sentry_project_settings import SentryProjectSettingsProvider
 from providers.sentry_workflow import OUTPUT_ONLY_KEYS as WORKFLOW_OUTPUTS
 from providers.sentry_workflow import SentryWorkflowProvider
 from review.engine import Secret as MockSecret
@@ -454,6 +455,7 @@ SENTRY_TYPES = {
     "pulumi-python:dynamic/sentry:ClientKey": SentryClientKeyProvider,
     "pulumi-python:dynamic/sentry:MetricDetector": SentryMetricDetectorProvider,
     "pulumi-python:dynamic/sentry:Workflow": SentryWorkflowProvider,
+    "pulumi-python:dynamic/sentry:ProjectSettings": SentryProjectSettingsProvider,
 }
 MOCK_ID = re.compile(r"^\(id of (?P<name>.+)\)$")
 
