@@ -4,42 +4,25 @@ in the plan; bad entries are located policy errors. Run over every example estat
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from model import naming
-from model.errors import PolicyError
 from model.inputs import load_inputs
 from review.plan import build_plan, render_text
 from tests.estates import ESTATES
 from tests.estates import declare as declare_example
+from tests.policy_copies import append as _append
+from tests.policy_copies import copy_estate as _copy
+from tests.policy_copies import line_of as _line
+from tests.policy_copies import problems as _problems
 
 CONTACT = "pulumi-python:dynamic/uptimerobot:AlertContact"
 
 
-def _copy(estate_name: str, target: Path) -> Path:
-    for name in ("alert_policies", "runbooks", "dashboards"):
-        shutil.copytree(ESTATES[estate_name] / name, target / name)
-    return target
-
-
 def _append_to_estate(project: Path, text: str) -> str:
-    path = project / "alert_policies" / "estate.yaml"
-    content = path.read_text() + text
-    path.write_text(content)
-    return content
-
-
-def _line(text: str, fragment: str) -> int:
-    return next(n for n, line in enumerate(text.splitlines(), 1) if fragment in line)
-
-
-def _problems(project: Path) -> list:
-    with pytest.raises(PolicyError) as caught:
-        load_inputs(project)
-    return list(caught.value.problems)
+    return _append(project / "alert_policies" / "estate.yaml", text)
 
 
 WITH_CONTACTS = [n for n in sorted(ESTATES) if declare_example(ESTATES[n]).recording.by_type(CONTACT)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,12 @@ from model.sentry_grouping import (
     stack_trace_rule_problem,
 )
 from model.specs import SentryGrouping
-from tests.estates import ESTATES
+from tests.policy_copies import copy_estate as _copy
+from tests.policy_copies import estates_where
 
 
 def _tracked_estates() -> list[str]:
-    chosen = [n for n in sorted(ESTATES) if any(a.error_tracking for a in load_inputs(ESTATES[n])[0].apps)]
-    assert chosen, "no example estate has an app with error tracking"
-    return chosen
-
-
-def _copy(estate_name: str, target: Path) -> Path:
-    for name in ("alert_policies", "runbooks", "dashboards"):
-        shutil.copytree(ESTATES[estate_name] / name, target / name)
-    return target
+    return estates_where(lambda apps: any(a.error_tracking for a in apps), "an app with error tracking")
 
 
 def _tracked_app(project: Path):
