@@ -29,6 +29,7 @@ REPLACING_INPUTS = {
     "grafana:alerting/ruleGroup:RuleGroup": ("name", "folderUid"),
     "grafana:alerting/contactPoint:ContactPoint": ("name",),
     "pulumi-python:dynamic/sentry:Project": ("organization",),
+    "pulumi-python:dynamic/sentry:ProjectSettings": ("organization",),
     "pulumi-python:dynamic/fly:AppSecret": ("app", "key"),
     "pulumi-python:dynamic/uptimerobot:Monitor": ("type",),
 }
