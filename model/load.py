@@ -23,7 +23,7 @@ from model.rule_tests import rule_tests
 from model.schema_check import KINDS, schema_problems
 from model.signals import PLACEHOLDERS, SIGNALS, render_query, template_placeholders, unbraced_placeholders
 from model.strict_yaml import Document, format_path, load_document
-from model.uptime_contact_adoption import contact_adoptions
+from model.uptime_contact_adoption import contact_adoptions, unused_adoptions
 from model.validators import number_problem, promql_problem
 
 POLICY_DIR = "alert_policies"
@@ -194,7 +194,7 @@ class _Loader:
         assert estate_doc is not None  # no problems implies both files were valid
         org = estate_doc.data["organisation"]
         sentry = dict(estate_doc.data.get("error_tracking") or {})
-        return specs.Estate(
+        estate = specs.Estate(
             organisation=org["name"],
             team=org["team"],
             channels=channels,
@@ -210,6 +210,11 @@ class _Loader:
             grafana_adoption=_grafana_adoption(estate_doc),
             uptimerobot_contact_adoptions=tuple(sorted((key, cid) for key, (cid, _) in contact_ids.items())),
         )
+        for path, message in unused_adoptions(estate, contact_ids):
+            self.problem(estate_doc, path, message)
+        if self.problems:
+            raise PolicyError(self.problems)
+        return estate
 
     def _read_documents(self) -> dict[str, list[tuple[Document, bool]]]:
         found: dict[str, list[tuple[Document, bool]]] = {k: [] for k in KINDS}

@@ -62,3 +62,28 @@ def contact_adoptions(
             problems.append((where, f"{contact_id!r} is not an UptimeRobot contact id (digits, as a string)"))
             del found[key]
     return found, problems
+
+
+def declared_contact_keys(estate: specs.Estate) -> set[str]:
+    """The UptimeRobot contacts components/uptime.py declares: those some UptimeRobot alert reaches."""
+    keys: set[str] = set()
+    for app in estate.apps:
+        for rule in app.alerts_from("uptimerobot"):
+            channels = list(estate.channels_for(rule))
+            if app.health.email_audience:
+                channels += [c for c in estate.channels if c.type == "email" and c.audience == rule.audience]
+            for channel in channels:
+                if channel.type == "pagerduty":
+                    keys.add(naming.uptime_pagerduty_contact(app.id))
+                elif channel.type == "slack":
+                    keys.add(channel.id)
+                else:
+                    keys |= {naming.uptime_email_contact(address) for address in channel.addresses}
+    return keys
+
+
+def unused_adoptions(estate: specs.Estate, found: dict[str, tuple[str, Path_]]) -> list[tuple[Path_, str]]:
+    """Adopt entries for contacts the estate does not declare: they would be ignored, so they are errors."""
+    declared = declared_contact_keys(estate)
+    return [(path, "no UptimeRobot alert reaches this contact, so the estate declares none to adopt into")
+            for key, (_, path) in sorted(found.items()) if key not in declared]

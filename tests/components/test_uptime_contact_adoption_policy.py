@@ -102,3 +102,20 @@ def test_a_contact_id_that_is_not_a_number_is_refused(estate_name, tmp_path):
     _append_to_estate(project, f"adopt:\n  uptimerobot_contacts:\n    {slack.id}: c-12\n")
     [problem] = _problems(project)
     assert problem.path == f"adopt.uptimerobot_contacts.{slack.id}" and "c-12" in problem.message
+
+
+def _channels_no_uptime_alert_reaches(estate_name: str) -> list[str]:
+    estate = load_inputs(ESTATES[estate_name])[0]
+    names = {r.name for r in declare_example(ESTATES[estate_name]).recording.by_type(CONTACT)}
+    return [c.id for c in estate.channels if c.type == "slack" and c.id not in names]
+
+
+@pytest.mark.parametrize("estate_name", [n for n in sorted(ESTATES) if _channels_no_uptime_alert_reaches(n)]
+                         or pytest.fail("no example estate has a Slack channel no UptimeRobot alert reaches"))
+def test_adopting_a_contact_no_uptime_alert_reaches_is_a_located_error(estate_name, tmp_path):
+    project = _copy(estate_name, tmp_path)
+    channel = _channels_no_uptime_alert_reaches(estate_name)[0]
+    text = _append_to_estate(project, f'adopt:\n  uptimerobot_contacts:\n    {channel}: "77"\n')
+    [problem] = _problems(project)
+    assert (problem.path, problem.line) == (f"adopt.uptimerobot_contacts.{channel}", _line(text, f'{channel}: "77"'))
+    assert "no UptimeRobot alert reaches" in problem.message
