@@ -1,7 +1,8 @@
-"""Sentry project settings (grouping rules, N+1 detection) driven through Pulumi's own provider host (gRPC).
+"""Sentry project settings (grouping rules, N+1 detection) and explicit Sentry adoption, driven through Pulumi's
+own provider host (gRPC).
 
 The rule texts cross the engine as strings with newlines, the switch as a bool; previews carry unknowns. After
-every apply a second preview and a refresh show nothing.
+every apply a second preview and a refresh show nothing, also for a project or key taken over by name.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from model.sentry_grouping import fingerprinting_rules, grouping_enhancements
 from model.specs import SentryGrouping
 from providers.http import forget_rate_limit_state
 from providers.sentry_common import ClientTuning
+from providers.sentry_key import OUTPUT_ONLY_KEYS as KEY_OUTPUTS
+from providers.sentry_key import SentryClientKeyProvider
+from providers.sentry_project import OUTPUT_ONLY_KEYS as PROJECT_OUTPUTS
+from providers.sentry_project import SentryProjectProvider
 from providers.sentry_project_settings import N_PLUS_ONE, OUTPUT_ONLY_KEYS, SentryProjectSettingsProvider
 from tests.fakes.sentry import CANARY_TOKEN, ORG, FakeSentry, fake_for_tests
 from tests.protocol.host import UNKNOWN, CheckFailed, ProviderHost
@@ -109,3 +114,35 @@ def test_a_bad_rule_fails_check_naming_the_field_and_line_before_sentry_is_asked
     [(field, reason)] = caught.value.failures
     assert field == "grouping_enhancements" and "line 2" in reason
     assert len(fake.requests) == before
+
+
+# --- explicit adoption (adopt.sentry_project / adopt.sentry_key) settles through the host ------------------
+
+
+def test_a_project_taken_over_by_its_hand_made_slug_settles_and_keeps_its_id(
+    host: ProviderHost, fake: FakeSentry
+) -> None:
+    hand_made = fake.seed_project(ORG, "platform", "shop-by-hand", "Shop")
+    args = {"organization": ORG, "team": "platform", "slug": "shop", "name": "Shop", "platform": "elixir",
+            "adopt_slug": "shop-by-hand", **dict.fromkeys(PROJECT_OUTPUTS)}
+    provider = SentryProjectProvider(FAST)
+    state = host.apply(provider, args)
+    assert state.id == hand_made["id"] and fake.project_by_slug(ORG, "shop")["id"] == hand_made["id"]
+    host.assert_settled(provider, args, state)
+    # The next pull request removes the adopt entry: nothing changes.
+    without = {k: v for k, v in args.items() if k != "adopt_slug"}
+    assert host.apply(provider, without, state).history == ["same"]
+
+
+def test_a_client_key_taken_over_by_its_label_settles_with_the_dsn_the_app_already_uses(
+    host: ProviderHost, fake: FakeSentry, seeded: dict[str, Any]
+) -> None:
+    hand_made = fake.seed_key(ORG, seeded["id"], "fly-prod", "CANARYsettlepublic0001", "CANARYsettlesecret0001")
+    args = {"organization": ORG, "project": "shop", "label": "estate", "rate_limit_count": None,
+            "rate_limit_window_seconds": None, "adopt_default_key": True, "adopt_label": "fly-prod",
+            **dict.fromkeys(KEY_OUTPUTS)}
+    provider = SentryClientKeyProvider(FAST)
+    state = host.apply(provider, args)
+    assert hand_made["public"] in state.outputs["dsn"]
+    host.assert_settled(provider, args, state)
+    assert sorted(k["name"] for k in fake.keys_of(ORG, seeded["id"])) == ["Default", "estate"]
