@@ -55,7 +55,7 @@ def fingerprint_rule_problem(line: str) -> str | None:
         return None
     if "\n" in text or "\r" in text:
         return "one rule per list item: no line breaks inside a rule"
-    matchers, arrow, fingerprint = text.partition("->")
+    matchers, arrow, fingerprint = _split_at_arrow(text)
     if not arrow:
         return 'a fingerprint rule is "<matcher>:<value> ... -> <fingerprint>": "->" is missing'
     problem = _matchers_problem(matchers, FINGERPRINT_MATCHERS, allow_tags=True)
@@ -109,6 +109,17 @@ def stack_trace_rule_problem(line: str) -> str | None:
         elif not STACK_FLAG_ACTION.match(action):
             return f'unknown action "{action}": use [^v]+app, [^v]-app, [^v]+group or [^v]-group'
     return None
+
+
+def _split_at_arrow(text: str) -> tuple[str, str, str]:
+    """`text.partition("->")`, skipping an arrow inside a quoted matcher argument (`message:"a -> b"`)."""
+    quoted = False
+    for index, char in enumerate(text):
+        if char == '"' and (index == 0 or text[index - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and text.startswith("->", index):
+            return text[:index], "->", text[index + 2:]
+    return text, "", ""
 
 
 def _split(text: str) -> list[str]:

@@ -91,6 +91,7 @@ def test_a_fingerprint_rule_sentry_would_refuse_or_misread_is_named(line, says):
 @pytest.mark.parametrize("line", [
     'tags.user_role:admin error.type:"Ecto.NoResultsError" -> not-found, title="Not found"',
     "!app:yes message:*timeout* -> {{ default }}, timeout",
+    'message:"queue -> worker lost" -> queue-lost',  # an arrow inside a quoted argument is text
     "# a comment",
 ])
 def test_fingerprint_rules_in_sentrys_grammar_pass(line):
