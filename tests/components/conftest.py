@@ -29,7 +29,7 @@ def declare(root: Path) -> Recording:
     def program() -> None:
         settings = Settings(
             runbook_base_url="https://example.invalid/repo",
-            fly_org="careflex",
+            fly_org="acme",
             fly_metrics_token=pulumi.Output.secret(FLY_TOKEN),
             manage_notification_policy=True,
             secrets={key: pulumi.Output.secret(value) for key, value in CANARIES.items()},
