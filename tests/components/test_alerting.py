@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -14,11 +11,21 @@ import pytest
 import yaml
 
 from components.alerting import Alerting, lookback_seconds, pages_through_grafana
-from model import naming, specs
-from model.dashboards import load_dashboards, serialise
-from model.load import load_estate
+from model import naming
+from model.dashboards import serialise
 from model.rules import rule_uid
 from review.engine import Recording, Secret, run_program
+from tests.components.grafana_alerting import (
+    FLY_ORG,
+    FLY_TOKEN,
+    RUNBOOK_BASE,
+    Case,
+    components_args,
+    declare_alerting,
+    declared_alerting,
+    pagerduty_key,
+    slack_url,
+)
 from tests.estates import ESTATES, copy_estate, estates_where, loaded
 
 FOLDER = "grafana:oss/folder:Folder"
@@ -28,66 +35,9 @@ RULE_GROUP = "grafana:alerting/ruleGroup:RuleGroup"
 CONTACT_POINT = "grafana:alerting/contactPoint:ContactPoint"
 POLICY = "grafana:alerting/notificationPolicy:NotificationPolicy"
 
-FLY_TOKEN = "CANARY-fly-token-5c1e"
-FLY_ORG = "acme-org"
-RUNBOOK_BASE = "https://github.example.com/acme/estate/blob/main/"
-
-
-def slack_url(channel_id: str) -> str:
-    return f"https://hooks.slack.com/services/CANARY-slack-webhook-{channel_id}"
-
-
-def pagerduty_key(app_id: str) -> str:
-    return f"CANARY-pagerduty-routing-key-{app_id}"
-
-
-def _components_args(estate: specs.Estate) -> tuple[dict[str, str], dict[str, str]]:
-    """(Slack webhook per Slack channel, routing key per app paging through Grafana), as the policy asks."""
-    slack = {c.id: slack_url(c.id) for c in estate.channels if c.type == "slack"}
-    keys = {app.id: pagerduty_key(app.id) for app in estate.apps if pages_through_grafana(app)}
-    return slack, keys
-
-
-def _declare(root: Path, *, token: str = FLY_TOKEN, manage_notification_policy: bool = True) -> Recording:
-    estate = load_estate(root)
-    dashboards = load_dashboards(root / "dashboards", root)
-    slack_webhooks, pagerduty_keys = _components_args(estate)
-
-    def program() -> None:
-        # Plain strings on purpose: the component itself must make them secret.
-        Alerting(
-            "grafana",
-            estate,
-            dashboards=dashboards,
-            fly_org=FLY_ORG,
-            fly_metrics_token=token,
-            slack_webhooks=slack_webhooks,
-            pagerduty_keys=pagerduty_keys,
-            runbook_url=lambda path: RUNBOOK_BASE + path,
-            manage_notification_policy=manage_notification_policy,
-        )
-
-    return run_program(program, config={}, secret_keys=[], project="test", stack="test")
-
-
-@dataclass(frozen=True)
-class Case:
-    """One example estate and what the Alerting component declares for it."""
-
-    name: str
-    root: Path
-    estate: specs.Estate
-    recording: Recording
-
-
-@functools.cache
-def _case(name: str) -> Case:
-    return Case(name, ESTATES[name], loaded(name), _declare(ESTATES[name]))
-
-
 @pytest.fixture(params=sorted(ESTATES))
 def case(request: pytest.FixtureRequest) -> Case:
-    return _case(request.param)
+    return declared_alerting(request.param)
 
 
 def _grafana_rules(recording: Recording) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -187,7 +137,7 @@ def test_changing_one_threshold_changes_only_that_rules_inputs(case, tmp_path):
     raw["threshold"] = changed_rule.threshold * 2
     (root / app.file).write_text(yaml.safe_dump(document, sort_keys=False))
 
-    changed = _grafana_rules(_declare(root))
+    changed = _grafana_rules(declare_alerting(root))
     before = _grafana_rules(case.recording)
     assert set(changed) == set(before)
     differing = sorted(uid for uid in before if before[uid] != changed[uid])
@@ -258,13 +208,13 @@ def test_fly_data_source_sends_a_bare_token_as_a_secret_bearer_header(case):
 
 def test_a_flyv1_macaroon_keeps_its_own_scheme():
     macaroon = "FlyV1 fm2_CANARY-macaroon-77aa"
-    source = _declare(ESTATES["northwind"], token=macaroon).named("fly-prometheus").inputs
+    source = declare_alerting(ESTATES["northwind"], token=macaroon).named("fly-prometheus").inputs
     assert source["httpHeaders"] == Secret({"Authorization": macaroon})
 
 
 def test_no_secret_value_appears_outside_a_secret_marker(case):
     rendered = json.dumps([r.inputs for r in case.recording.registrations], default=repr)
-    slack, keys = _components_args(case.estate)
+    slack, keys = components_args(case.estate)
     for canary in (FLY_TOKEN, *slack.values(), *keys.values()):
         assert canary not in rendered
 
@@ -283,7 +233,7 @@ def test_folders_are_protected_and_refuse_deletion_while_not_empty(case):
 @pytest.mark.parametrize("name", sorted(ESTATES))
 def test_each_dashboard_file_becomes_one_protected_dashboard_in_normal_form(name):
     files = sorted((ESTATES[name] / "dashboards").glob("*.json"))
-    dashboards = {r.name: r for r in _case(name).recording.by_type(DASHBOARD)}
+    dashboards = {r.name: r for r in declared_alerting(name).recording.by_type(DASHBOARD)}
     assert sorted(dashboards) == [f"dashboard-{file.stem}" for file in files]
     for file in files:
         dashboard = dashboards[f"dashboard-{file.stem}"]
@@ -295,16 +245,17 @@ def test_each_dashboard_file_becomes_one_protected_dashboard_in_normal_form(name
 def test_without_managing_the_policy_no_notification_policy_is_declared_and_a_warning_says_so(monkeypatch):
     warnings: list[str] = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
-    unmanaged = _declare(ESTATES["shipped"], manage_notification_policy=False)
+    unmanaged = declare_alerting(ESTATES["shipped"], manage_notification_policy=False)
     assert unmanaged.by_type(POLICY) == []
-    assert len(unmanaged.by_type(CONTACT_POINT)) == len(_case("shipped").recording.by_type(CONTACT_POINT)) > 0
+    managed = declared_alerting("shipped").recording
+    assert len(unmanaged.by_type(CONTACT_POINT)) == len(managed.by_type(CONTACT_POINT)) > 0
     assert any("notification policy not managed" in w for w in warnings)
 
 
 @pytest.mark.parametrize("name", estates_where(lambda e: any(c.type == "slack" for c in e.channels)))
 def test_a_slack_channel_without_a_webhook_is_refused_without_revealing_other_secrets(name):
     estate = loaded(name)
-    _, pagerduty_keys = _components_args(estate)
+    _, pagerduty_keys = components_args(estate)
     slack_channels = [c.id for c in estate.channels if c.type == "slack"]
 
     def program() -> None:
