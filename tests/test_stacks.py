@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from model.errors import PolicyError
 from model.load import load_estate
@@ -15,6 +16,10 @@ from tests.estates import declare
 from tests.estates.invariants import SERVICE
 
 OVERLAY = "alert_policies/stacks/staging.yaml"
+# The shipped overlay's first app and its staging URL, read from the overlay (the mistakes below are made to it).
+_SHIPPED_OVERLAY = yaml.safe_load((ROOT / OVERLAY).read_text())
+APP = _SHIPPED_OVERLAY["only_apps"][0]
+URL = _SHIPPED_OVERLAY["apps"][APP]["url"]
 
 
 def test_staging_pages_nobody_and_declares_no_pagerduty_object_at_all():
@@ -51,11 +56,10 @@ def _problems(root: Path, stack: str) -> list:
 @pytest.mark.parametrize(
     ("old", "new", "path", "fragment", "at"),
     [
-        ("only_apps: [careflex]", "only_apps: [careflex, billing]", "only_apps[1]", 'unknown app "billing"',
+        (f"only_apps: [{APP}]", f"only_apps: [{APP}, no-such-app]", "only_apps[1]", 'unknown app "no-such-app"',
          "only_apps:"),
         ("  critical: [slack-alerts]", "  warning: [slack-alerts]", "paging", "under routes.critical", "paging:"),
-        ("url: https://careflex-staging.fly.dev", "url: http://careflex-staging.fly.dev", "apps.careflex.url", "",
-         "url:"),
+        (f"url: {URL}", f"url: {URL.replace('https://', 'http://')}", f"apps.{APP}.url", "", "url:"),
         ("stack: staging", "stack: stagin", "stack", 'overlay of stack "staging"', "stack: stagin"),
         ("  slack-alerts:\n", "  slack-ops:\n", "channels.slack-ops", 'unknown channel "slack-ops"', "slack-ops:"),
     ],
@@ -83,5 +87,7 @@ def test_review_plan_takes_the_stack_and_plans_staging_with_its_overlay():
     )
     assert result.returncode == 0, result.stderr
     assert '"stack": "staging"' in result.stdout
-    assert "careflex-staging" in result.stdout
+    staging = load_estate(ROOT, stack="staging")
+    for app in staging.apps:
+        assert app.fly_app in result.stdout  # the overlay's own Fly app, not production's
     assert SERVICE not in result.stdout
