@@ -20,6 +20,7 @@ OVERLAY = "alert_policies/stacks/staging.yaml"
 _SHIPPED_OVERLAY = yaml.safe_load((ROOT / OVERLAY).read_text())
 APP = _SHIPPED_OVERLAY["only_apps"][0]
 URL = _SHIPPED_OVERLAY["apps"][APP]["url"]
+CRITICAL_TO = _SHIPPED_OVERLAY["routes"]["critical"][0]  # where staging sends critical alerts instead of a page
 
 
 def test_staging_pages_nobody_and_declares_no_pagerduty_object_at_all():
@@ -58,10 +59,11 @@ def _problems(root: Path, stack: str) -> list:
     [
         (f"only_apps: [{APP}]", f"only_apps: [{APP}, no-such-app]", "only_apps[1]", 'unknown app "no-such-app"',
          "only_apps:"),
-        ("  critical: [slack-alerts]", "  warning: [slack-alerts]", "paging", "under routes.critical", "paging:"),
+        (f"  critical: [{CRITICAL_TO}]", f"  warning: [{CRITICAL_TO}]", "paging", "under routes.critical", "paging:"),
         (f"url: {URL}", f"url: {URL.replace('https://', 'http://')}", f"apps.{APP}.url", "", "url:"),
         ("stack: staging", "stack: stagin", "stack", 'overlay of stack "staging"', "stack: stagin"),
-        ("  slack-alerts:\n", "  slack-ops:\n", "channels.slack-ops", 'unknown channel "slack-ops"', "slack-ops:"),
+        (f"  {CRITICAL_TO}:\n", "  no-such-channel:\n", "channels.no-such-channel", 'unknown channel "no-such-channel"',
+         "no-such-channel:"),
     ],
 )
 def test_a_mistake_in_the_overlay_is_reported_at_its_own_file_line_and_path(
