@@ -5,9 +5,12 @@ The shipped estate's conformance to the monitoring guide is tests/test_guide_con
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from model.load import format_duration, load_estate, parse_duration
 from model.specs import Estate
@@ -76,6 +79,28 @@ def test_every_escalation_level_targets_a_declared_schedule_or_person(estate):
     for app in estate.apps:
         if app.paging:
             assert app.oncall.escalation_policy in {p.id for p in estate.escalation_policies}, app.id
+
+
+ROTATION_SECONDS = {"daily": 24 * 3600, "weekly": 7 * 24 * 3600}
+
+
+def test_schedules_and_escalation_levels_are_read_as_the_oncall_file_writes_them(estate_name, estate):
+    # Compared with the raw YAML, not the loader's own output: a hand-off at 09:00 in the schedule's zone,
+    # whatever the daylight-saving offset that day.
+    raw = yaml.safe_load((ESTATES[estate_name] / "alert_policies" / "oncall.yaml").read_text())
+    for schedule, written in zip(estate.schedules, raw["schedules"], strict=True):
+        for layer, layer_written in zip(schedule.layers, written["layers"], strict=True):
+            start = datetime.fromisoformat(f'{layer_written["start"]}T{layer_written["handoff_time"]}')
+            assert layer.start == start.replace(tzinfo=ZoneInfo(written["time_zone"])), (schedule.id, layer.id)
+            rotation = layer_written["rotation"]
+            expected = ROTATION_SECONDS[rotation] if isinstance(rotation, str) else rotation["hours"] * 3600
+            assert layer.rotation_seconds == expected, (schedule.id, layer.id)
+            assert list(layer.members) == layer_written["members"]
+    for policy, written in zip(estate.escalation_policies, raw["escalation_policies"], strict=True):
+        assert policy.id == written["id"]
+        assert [lvl.escalate_after_minutes for lvl in policy.levels] == [
+            lvl["escalate_after_minutes"] for lvl in written["levels"]
+        ]
 
 
 def test_no_app_sets_a_secret_the_estate_does_not_own(estate):
