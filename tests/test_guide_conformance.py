@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.load import load_estate
+from model.load import load_estate, parse_duration
 from model.specs import AlertRule, App
 from tests.conftest import ROOT
 from tests.test_guide_map import guide_budget_rows, guide_level
@@ -108,3 +108,15 @@ def test_email_lists_exist_for_the_guides_audiences():
 
 def test_the_estate_owns_the_guides_fly_secrets(app):
     assert {s.key: s.source for s in app.secrets if s.key in GUIDE_SECRETS} == GUIDE_SECRETS
+
+
+def test_severity_headings_set_how_fast_each_severity_reaches_people():
+    # "Critical Alerts (Immediate Response)": the first notification goes out at once.
+    assert SHIPPED.severity("critical").group_wait == "0s"
+    # "Warning Alerts (Review Within 1 Hour)": notified within the hour, reminded while unresolved.
+    warning = SHIPPED.severity("warning")
+    assert parse_duration(warning.group_wait) < 3600 and warning.respond_within_minutes == 60
+    # "Info Alerts (Daily Review)": a daily digest, not a stream.
+    info = SHIPPED.severity("info")
+    assert (info.repeat_interval, info.group_interval) == ("24h", "24h") and info.channels == ()
+    assert info.email_audience
