@@ -321,5 +321,8 @@ class Estate:
         severity = self.severity(rule.severity)
         chosen = [self.channel(c) for c in self.app(rule.app_id).channels_of(rule.severity)]
         if severity.email_audience:
-            chosen += [c for c in self.channels if c.type == "email" and c.audience == rule.audience]
+            # An app's route may already list its audience's list (a non-paging app's critical route): once.
+            chosen += [
+                c for c in self.channels if c.type == "email" and c.audience == rule.audience and c not in chosen
+            ]
         return tuple(chosen)

@@ -20,6 +20,7 @@ from tests.bad_input_support import (
     run_plan,
 )
 from tests.conftest import ROOT
+from tests.estates import loaded
 
 CASES = sorted(CORPUS.glob("*.json"))
 
@@ -74,16 +75,19 @@ def test_review_diff_on_an_invalid_working_tree_exits_2_naming_every_problem(pro
 def test_a_placeholder_written_without_braces_is_refused_rather_than_sent_as_it_is(project_copy: Path):
     # Only ${name} is filled in (a bare $ is PromQL's own, as in label_replace's "$1"); `$app` would reach
     # Grafana literally and match nothing.
+    app = next(a for a in loaded("shipped").apps
+               if any(r.signal == "api_rate_limit_warnings_per_hour" for r in a.alerts))
+    [index] = [i for i, r in enumerate(app.alerts) if r.signal == "api_rate_limit_warnings_per_hour"]
     texts = apply_edits(project_copy, [{
-        "file": "alert_policies/apps/careflex.yaml",
+        "file": app.file,
         "find": "    signal: api_rate_limit_warnings_per_hour\n",
         "replace": '    expr: sum(rate(http_requests_total{app="$app"}[5m]))\n    unit: count\n'
                    # its own promtool cases, which a custom expression needs (docs/alert-tests.md)
                    "    tests:\n      - name: fires\n        input_series:\n"
-                   "          - {series: 'http_requests_total{app=\"careflex\"}', values: 0+600x20}\n"
+                   f"          - {{series: 'http_requests_total{{app=\"{app.fly_app}\"}}', values: 0+600x20}}\n"
                    "        expect:\n          - {at: 10m, firing: true}\n",
     }])
     verdict = run_plan(project_copy, full=False)
-    line = line_of(texts["alert_policies/apps/careflex.yaml"], 'expr: sum(rate(http_requests_total{app="$app"}')
-    assert [(p.line, p.path) for p in verdict.problems] == [(line, "alerts[16].expr")]
+    line = line_of(texts[app.file], 'expr: sum(rate(http_requests_total{app="$app"}')
+    assert [(p.line, p.path) for p in verdict.problems] == [(line, f"alerts[{index}].expr")]
     assert "write ${app}" in verdict.problems[0].message

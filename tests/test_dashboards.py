@@ -23,14 +23,20 @@ from model.dashboards import (
     serialise,
 )
 from model.errors import PolicyError, Problem
+from model.load import load_estate
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_DIR = ROOT / "dashboards"
+[BUSINESS] = [path.stem for path in DASHBOARD_DIR.glob("*.json") if not path.stem.startswith("fly-")]
 FLY_PROMETHEUS = {"type": "prometheus", "uid": "fly-prometheus"}
 
+# The dashboards draw the shipped app's metrics: PromEx's names start with the otp_app its policy file names,
+# its own counters with its metrics prefix (docs/app-metrics.md).
+[_APP] = [app for app in load_estate(ROOT).apps if app.otp_app]
+PROMEX = f"{_APP.otp_app}_prom_ex_"
+OWN = f"{_APP.metrics_prefix}_"
+
 # The monitoring guide's performance budgets, in seconds.
-# PromEx metric names start with its otp_app (careflex_web in the CareFlex app file).
-PROMEX = "careflex_web_prom_ex_"
 GUIDE_BUDGETS = (
     BudgetPanelRef("homepage-load-time", PROMEX + "phoenix_http_request_duration_milliseconds_bucket", 2.0),
     BudgetPanelRef("api-response-time-p95", PROMEX + "phoenix_http_request_duration_milliseconds_bucket", 0.5),
@@ -39,25 +45,25 @@ GUIDE_BUDGETS = (
     BudgetPanelRef("database-query-time-p95", PROMEX + "ecto_repo_query_total_time_milliseconds_bucket", 0.1),
 )
 
-# What the CareFlex app emits: PromEx's plugins (otp_app careflex_web) and its own counters (careflex_*).
+# What the shipped app emits: PromEx's plugins (PROMEX...) and its own counters (OWN...).
 APP_METRICS = {
-    "careflex_web_prom_ex_phoenix_http_request_duration_milliseconds_bucket",
-    "careflex_web_prom_ex_absinthe_execute_duration_milliseconds_bucket",
-    "careflex_web_prom_ex_oban_queue_length_count",
-    "careflex_web_prom_ex_oban_job_processing_duration_milliseconds_bucket",
-    "careflex_web_prom_ex_ecto_repo_query_total_time_milliseconds_bucket",
-    "careflex_auth_login_failures_total",
-    "careflex_accounts_registrations_total",
-    "careflex_appointments_scheduled_total",
-    "careflex_appointments_cancelled_total",
-    "careflex_benefits_usage_total",
-    "careflex_external_api_rate_limit_warnings_total",
-    "careflex_web_prom_ex_beam_memory_allocated_bytes",
-    "careflex_web_prom_ex_beam_stats_process_count",
-    "careflex_web_prom_ex_ecto_repo_query_execution_time_milliseconds_bucket",
-    "careflex_web_prom_ex_ecto_repo_query_execution_time_milliseconds_count",
-    "careflex_web_prom_ex_ecto_repo_query_queue_time_milliseconds_bucket",
-    "careflex_web_prom_ex_application_git_sha_info",
+    PROMEX + "phoenix_http_request_duration_milliseconds_bucket",
+    PROMEX + "absinthe_execute_duration_milliseconds_bucket",
+    PROMEX + "oban_queue_length_count",
+    PROMEX + "oban_job_processing_duration_milliseconds_bucket",
+    PROMEX + "ecto_repo_query_total_time_milliseconds_bucket",
+    OWN + "auth_login_failures_total",
+    OWN + "accounts_registrations_total",
+    OWN + "appointments_scheduled_total",
+    OWN + "appointments_cancelled_total",
+    OWN + "benefits_usage_total",
+    OWN + "external_api_rate_limit_warnings_total",
+    PROMEX + "beam_memory_allocated_bytes",
+    PROMEX + "beam_stats_process_count",
+    PROMEX + "ecto_repo_query_execution_time_milliseconds_bucket",
+    PROMEX + "ecto_repo_query_execution_time_milliseconds_count",
+    PROMEX + "ecto_repo_query_queue_time_milliseconds_bucket",
+    PROMEX + "application_git_sha_info",
 }
 
 # Fly's published built-in metrics that the dashboards use, plus pg_locks_count and pg_settings_max_connections,
@@ -274,7 +280,7 @@ def load_problems(tmp_path: Path) -> tuple[Problem, ...]:
 
 def test_every_dashboard_file_loads_and_is_in_normal_form() -> None:
     dashboards = real_dashboards()
-    assert sorted(dashboards) == ["careflex-business", "fly-app-overview", "fly-postgres"]
+    assert dashboards and sorted(dashboards) == sorted(path.stem for path in DASHBOARD_DIR.glob("*.json"))
     for dashboard in dashboards.values():
         text = (ROOT / dashboard.path).read_text(encoding="utf-8")
         assert text == normal_text(json.loads(text)), f"{dashboard.path} is not in normal form"
@@ -343,7 +349,7 @@ def test_guide_alert_levels_are_drawn_on_the_panels_they_concern(
 
 @pytest.mark.parametrize(
     ("fragment", "warning"),
-    [("careflex_web_prom_ex_oban_queue_length_count", 1000), ("careflex_auth_login_failures_total", 100)],
+    [(PROMEX + "oban_queue_length_count", 1000), (OWN + "auth_login_failures_total", 100)],
 )
 def test_warning_only_levels_are_drawn_on_their_panels(fragment: str, warning: float) -> None:
     panels = panels_querying(fragment)
@@ -391,7 +397,7 @@ def test_expression_checks_catch_unbalanced_brackets_and_missing_ranges(
 def test_dashboards_query_exactly_the_app_metrics_and_known_fly_metrics() -> None:
     identifier = re.compile(r"\b[a-z][a-z0-9_]*_[a-z0-9_]+\b")
     names = {name for expr in all_expressions() for name in identifier.findall(strip_strings(expr))}
-    app_names = {name for name in names if name.startswith("careflex_")}
+    app_names = {name for name in names if name.startswith(OWN)}
     fly_names = {name for name in names if name.startswith(("fly_", "pg_"))}
     assert app_names == APP_METRICS
     assert fly_names <= FLY_METRICS
@@ -402,9 +408,10 @@ def test_template_variables_are_defined_and_query_prometheus_labels() -> None:
         "fly-app-overview": {"app": "label_values(fly_instance_up, app)"},
         "fly-postgres": {
             "pg_app": "label_values(pg_stat_activity_count, app)",
-            "app": "label_values(careflex_web_prom_ex_ecto_repo_query_total_time_milliseconds_bucket, app)",
+            "app": f"label_values({PROMEX}ecto_repo_query_total_time_milliseconds_bucket, app)",
         },
-        "careflex-business": {"app": "label_values(careflex_accounts_registrations_total, app)"},
+        # The one dashboard of the app's own business counters (the others draw Fly's and Postgres' metrics).
+        BUSINESS: {"app": f"label_values({OWN}accounts_registrations_total, app)"},
     }
     for uid, dashboard in real_dashboards().items():
         variables = {v["name"]: v["query"]["query"] for v in dashboard.model["templating"]["list"]}
@@ -421,11 +428,11 @@ def test_the_overview_covers_the_guides_key_metrics() -> None:
         "histogram_quantile(0.99, sum by (le) (rate(fly_app_http_response_time_seconds_bucket",
         'status=~"4.."',
         'status=~"5.."',
-        "careflex_web_prom_ex_oban_queue_length_count",
-        "careflex_web_prom_ex_oban_job_processing_duration_milliseconds_bucket",
+        PROMEX + "oban_queue_length_count",
+        PROMEX + "oban_job_processing_duration_milliseconds_bucket",
         "fly_instance_cpu",
-        "careflex_web_prom_ex_beam_memory_allocated_bytes",
-        "careflex_web_prom_ex_beam_stats_process_count",
+        PROMEX + "beam_memory_allocated_bytes",
+        PROMEX + "beam_stats_process_count",
         "fly_instance_up",
     ):
         assert any(needle in expr for expr in overview), needle

@@ -6,20 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.estates import ESTATES, STACKS, Declared, declare
+from tests.estates import ESTATES, STACKS, Declared
+from tests.estates import declared as declared_once
 from tests.estates import invariants as inv
 from tests.promtool.promtool_runner import run_tests
-
-_DECLARED: dict[str, Declared] = {}
 
 
 @pytest.fixture(params=sorted(STACKS), scope="module")
 def declared(request: pytest.FixtureRequest) -> Declared:
-    name = request.param
-    if name not in _DECLARED:
-        root, stack = STACKS[name]
-        _DECLARED[name] = declare(root, stack)
-    return _DECLARED[name]
+    return declared_once(request.param)
 
 
 def test_there_are_at_least_two_example_estates_besides_the_shipped_one():

@@ -9,12 +9,25 @@ from typing import Any
 import yaml
 
 from model.load import load_estate
+from model.promtool_tests import unit_test_file_name
 from tests.conftest import ROOT
 from tests.estates import declare
 from tests.estates import invariants as inv
 from tests.promtool.promtool_runner import run_tests
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _readme_path(pattern: str) -> str:
+    """The app file a README step names (the shipped example's), read from the README, not assumed."""
+    found = re.search(pattern, README)
+    assert found, f"README has no step matching {pattern!r}"
+    return found.group(1)
+
+
+# "Copy `alert_policies/apps/<example>.yaml` to ..." and "# add-an-alert: appended under `alerts:` of <file>".
+COPIED = _readme_path(r"### Add an app\s+Copy `(alert_policies/apps/[a-z0-9-]+\.yaml)`")
+EXTENDED = _readme_path(r"# add-an-alert: appended under `alerts:` of (alert_policies/apps/[a-z0-9-]+\.yaml)")
 
 
 def _block(marker: str) -> str:
@@ -33,9 +46,9 @@ def _merge(target: dict[str, Any], changes: dict[str, Any]) -> None:
 
 
 def _add_an_app(project: Path) -> str:
-    """Copy careflex.yaml and change the values the README lists; return the new app's id."""
+    """Copy the app file the README names and change the values it lists; return the new app's id."""
     changes = yaml.safe_load(_block("add-an-app"))
-    source = project / "alert_policies/apps/careflex.yaml"
+    source = project / COPIED
     data = yaml.safe_load(source.read_text())
     _merge(data, changes)
     (project / f"alert_policies/apps/{changes['id']}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
@@ -43,11 +56,11 @@ def _add_an_app(project: Path) -> str:
 
 
 def _add_an_alert(project: Path) -> str:
-    """Append the README's alert under `alerts:` of careflex.yaml (the last key of the file); return its id."""
+    """Append the README's alert under `alerts:` of the file it names (its last key); return the alert's id."""
     block = _block("add-an-alert")
-    path = project / "alert_policies/apps/careflex.yaml"
+    path = project / EXTENDED
     text = path.read_text()
-    assert text.rstrip().splitlines()[-1].startswith("    "), "alerts: is no longer the last key of careflex.yaml"
+    assert text.rstrip().splitlines()[-1].startswith("    "), f"alerts: is no longer the last key of {EXTENDED}"
     path.write_text(text.rstrip("\n") + "\n" + "".join(block.splitlines(keepends=True)[1:]))
     return yaml.safe_load(block)[0]["id"]
 
@@ -59,11 +72,14 @@ def test_the_readme_names_every_value_that_must_differ_between_apps():
 
 
 def test_following_add_an_app_and_add_an_alert_keeps_every_invariant(project_copy: Path, tmp_path: Path):
+    before = load_estate(project_copy)
     new_app = _add_an_app(project_copy)
     new_alert = _add_an_alert(project_copy)
     estate = load_estate(project_copy)
     assert new_app in {app.id for app in estate.apps}
-    assert new_alert in {rule.id for rule in estate.app("careflex").alerts}
+    [copied] = [app for app in before.apps if app.file == COPIED]
+    [extended] = [app for app in estate.apps if app.file == EXTENDED]
+    assert new_alert in {rule.id for rule in extended.alerts}
 
     declared = declare(project_copy)
     for check in inv.ALL:
@@ -72,12 +88,14 @@ def test_following_add_an_app_and_add_an_alert_keeps_every_invariant(project_cop
     out.mkdir()
     files = inv.every_prometheus_alert_has_promtool_cases(declared, out)
     # promtool runs the new app's and the new alert's cases; the shipped ones are proven in tests/promtool/.
-    added = [f for f in files if f.name.startswith(f"test-{new_app}-") or f.name == f"test-careflex-{new_alert}.yml"]
+    new_rules = [*estate.app(new_app).alerts_from("prometheus"), *(r for r in extended.alerts if r.id == new_alert)]
+    added = [f for f in files if f.name in {unit_test_file_name(r) for r in new_rules}]
+    assert len(added) == len(new_rules)
     assert added
     _, outcomes = run_tests(added)
     assert all(outcome.passed for outcome in outcomes.values()), {
         p.name: o.output for p, o in outcomes.items() if not o.passed
     }
-    # The new app pages through its own service, never through CareFlex's.
+    # The new app pages through its own service, never through the one of the app it was copied from.
     services = {r.name for r in declared.recording.by_type(inv.SERVICE)}
-    assert {f"{new_app}-service", "careflex-service"} <= services
+    assert {f"{new_app}-service", f"{copied.id}-service"} <= services

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from model.errors import PolicyError
 from model.load import load_estate
@@ -15,6 +16,11 @@ from tests.estates import declare
 from tests.estates.invariants import SERVICE
 
 OVERLAY = "alert_policies/stacks/staging.yaml"
+# The shipped overlay's first app and its staging URL, read from the overlay (the mistakes below are made to it).
+_SHIPPED_OVERLAY = yaml.safe_load((ROOT / OVERLAY).read_text())
+APP = _SHIPPED_OVERLAY["only_apps"][0]
+URL = _SHIPPED_OVERLAY["apps"][APP]["url"]
+CRITICAL_TO = _SHIPPED_OVERLAY["routes"]["critical"][0]  # where staging sends critical alerts instead of a page
 
 
 def test_staging_pages_nobody_and_declares_no_pagerduty_object_at_all():
@@ -51,13 +57,13 @@ def _problems(root: Path, stack: str) -> list:
 @pytest.mark.parametrize(
     ("old", "new", "path", "fragment", "at"),
     [
-        ("only_apps: [careflex]", "only_apps: [careflex, billing]", "only_apps[1]", 'unknown app "billing"',
+        (f"only_apps: [{APP}]", f"only_apps: [{APP}, no-such-app]", "only_apps[1]", 'unknown app "no-such-app"',
          "only_apps:"),
-        ("  critical: [slack-alerts]", "  warning: [slack-alerts]", "paging", "under routes.critical", "paging:"),
-        ("url: https://careflex-staging.fly.dev", "url: http://careflex-staging.fly.dev", "apps.careflex.url", "",
-         "url:"),
+        (f"  critical: [{CRITICAL_TO}]", f"  warning: [{CRITICAL_TO}]", "paging", "under routes.critical", "paging:"),
+        (f"url: {URL}", f"url: {URL.replace('https://', 'http://')}", f"apps.{APP}.url", "", "url:"),
         ("stack: staging", "stack: stagin", "stack", 'overlay of stack "staging"', "stack: stagin"),
-        ("  slack-alerts:\n", "  slack-ops:\n", "channels.slack-ops", 'unknown channel "slack-ops"', "slack-ops:"),
+        (f"  {CRITICAL_TO}:\n", "  no-such-channel:\n", "channels.no-such-channel", 'unknown channel "no-such-channel"',
+         "no-such-channel:"),
     ],
 )
 def test_a_mistake_in_the_overlay_is_reported_at_its_own_file_line_and_path(
@@ -83,5 +89,7 @@ def test_review_plan_takes_the_stack_and_plans_staging_with_its_overlay():
     )
     assert result.returncode == 0, result.stderr
     assert '"stack": "staging"' in result.stdout
-    assert "careflex-staging" in result.stdout
+    staging = load_estate(ROOT, stack="staging")
+    for app in staging.apps:
+        assert app.fly_app in result.stdout  # the overlay's own Fly app, not production's
     assert SERVICE not in result.stdout

@@ -1531,11 +1531,11 @@ def running_fake(**kwargs: Any) -> Iterator[FakeSentry]:
 
 
 CANARY_TOKEN = "CANARY-sentry-token-7f3a"
-ORG = "careflex"
+ORG = "acme"
 
 
 def fake_for_tests(monkeypatch: Any, **kwargs: Any) -> Iterator[FakeSentry]:
-    """Body of a pytest fixture: a fake with org "careflex", env pointing at it, legacy endpoints untouched."""
+    """Body of a pytest fixture: a fake with org "acme", env pointing at it, legacy endpoints untouched."""
     clock = VirtualClock()
     kwargs.setdefault("tokens", {CANARY_TOKEN: FULL_SCOPES})
     fake = FakeSentry(clock=clock.time, **kwargs).start()

@@ -7,13 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 from model import naming, specs, vendor_limits
 from model.errors import PolicyError
 from model.load import load_estate
-from tests.estates import ESTATES
-
-CAREFLEX = "alert_policies/apps/careflex.yaml"
+from tests.estates import ESTATES, add_copy_of_app, copy_estate, estates_where, loaded
 
 
 @pytest.fixture
@@ -47,29 +46,61 @@ def test_a_custom_expression_without_its_own_promtool_cases_is_refused_at_its_ex
     assert "needs `tests:`" in problems[0].message
 
 
-def test_an_error_rate_for_that_sentrys_detector_does_not_take_fails_at_load(project_copy):
-    line = _edit(project_copy, CAREFLEX, "    threshold: 0.05\n    for: 5m\n", "    threshold: 0.05\n    for: 7m\n")
-    problems = _problems(project_copy)
-    assert [(p.file, p.line, p.path) for p in problems] == [(CAREFLEX, line + 1, "alerts[3].for")]
+def _rewrite(root: Path, rel: str, change) -> str:
+    """Apply `change` to the parsed YAML of one policy file and write it back; returns the new text."""
+    document = yaml.safe_load((root / rel).read_text())
+    change(document)
+    text = yaml.safe_dump(document, sort_keys=False)
+    (root / rel).write_text(text)
+    return text
+
+
+def _sentry_mirrored(estate: specs.Estate) -> tuple[specs.App, int] | None:
+    """An app whose critical error rate becomes a Sentry detector, and that alert's index in its file."""
+    for app in estate.apps:
+        if app.error_tracking is None:
+            continue
+        for index, rule in enumerate(r for r in app.alerts if r.budget_id is None):
+            if rule.signal == "error_rate" and rule.severity == "critical":
+                return app, index
+    return None
+
+
+@pytest.mark.parametrize("name", estates_where(lambda e: _sentry_mirrored(e) is not None))
+def test_an_error_rate_for_that_sentrys_detector_does_not_take_fails_at_load(name, tmp_path):
+    app, index = _sentry_mirrored(loaded(name))
+    root = copy_estate(name, tmp_path)
+    text = _rewrite(root, app.file, lambda doc: doc["alerts"][index].update({"for": "7m"}))
+    [line] = [n for n, row in enumerate(text.splitlines(), 1) if row.strip().endswith("for: 7m")]
+    problems = _problems(root)
+    assert [(p.file, p.line, p.path) for p in problems] == [(app.file, line, f"alerts[{index}].for")]
     assert "Sentry's error-rate detector" in problems[0].message and "7m" in problems[0].message
 
 
-def test_two_ids_that_derive_the_same_grafana_rule_uid_are_a_policy_error_at_the_second(project_copy):
-    # careflex/app-down and careflex-app/down both read "careflex-app-down".
-    text = (project_copy / CAREFLEX).read_text()
-    second = (
-        text.replace("id: careflex\n", "id: careflex-app\n", 1)
-        .replace("app: careflex\n", "app: careflex-app\n", 1)
-        .replace("project: careflex\n", "project: careflex-app\n", 1)
-        .replace('pagerduty_service: "200001"', 'pagerduty_service: "200002"', 1)
-        .replace("  - id: app-down\n", "  - id: down\n", 1)
-    )
-    (project_copy / "alert_policies/apps/careflex-app.yaml").write_text(second)
-    problems = _problems(project_copy)
+def _splittable(estate: specs.Estate) -> tuple[specs.App, specs.AlertRule] | None:
+    """An app and a Prometheus alert `head-tail` such that app `<app>-head` with alert `tail` reads the same uid."""
+    for app in estate.apps:
+        ids = {r.id for r in app.alerts}
+        for rule in app.alerts_from("prometheus"):
+            head, _, tail = rule.id.partition("-")
+            if tail and tail not in ids and rule.budget_id is None and len(f"{app.id}-{head}") <= 40:
+                return app, rule
+    return None
+
+
+@pytest.mark.parametrize("name", estates_where(lambda e: _splittable(e) is not None))
+def test_two_ids_that_derive_the_same_grafana_rule_uid_are_a_policy_error_at_the_second(name, tmp_path):
+    # e.g. app "shop" with alert "app-down" and app "shop-app" with alert "down" both read "shop-app-down".
+    app, rule = _splittable(loaded(name))
+    head, _, tail = rule.id.partition("-")
+    root = copy_estate(name, tmp_path)
+    second = add_copy_of_app(root, app, f"{app.id}-{head}").relative_to(root).as_posix()
+    _rewrite(root, second, lambda doc: next(a for a in doc["alerts"] if a["id"] == rule.id).update({"id": tail}))
+    problems = _problems(root)
     clash = [p for p in problems if "Grafana rule uid" in p.message]
-    assert len(clash) == 1 and clash[0].file in (CAREFLEX, "alert_policies/apps/careflex-app.yaml")
-    assert clash[0].path == "alerts[0].id" and clash[0].line > 1
-    assert '"careflex-app-down"' in clash[0].message
+    assert len(clash) == 1 and clash[0].file in (app.file, second)
+    assert clash[0].path.startswith("alerts[") and clash[0].path.endswith("].id") and clash[0].line > 1
+    assert f'"{naming.rule_uid(app.id, rule.id)}"' in clash[0].message
 
 
 def test_long_ids_get_a_readable_prefix_and_a_stable_hash_within_grafanas_limit():
@@ -79,7 +110,7 @@ def test_long_ids_get_a_readable_prefix_and_a_stable_hash_within_grafanas_limit(
     assert len(uid_a) <= 40 and len(uid_b) <= 40 and uid_a != uid_b
     assert uid_a.startswith("customer-notifications-delivery")
     assert naming.grafana_uid(long_a) == uid_a
-    assert naming.grafana_uid("careflex-app-down") == "careflex-app-down"
+    assert naming.grafana_uid("shop-app-down") == "shop-app-down"
 
 
 def test_an_app_that_does_not_page_cannot_route_to_pagerduty(northwind):
@@ -90,13 +121,23 @@ def test_an_app_that_does_not_page_cannot_route_to_pagerduty(northwind):
     assert "does not page" in problems[0].message
 
 
-def test_an_app_that_does_not_page_keeps_no_sentry_pagerduty_row(project_copy):
-    text = (project_copy / CAREFLEX).read_text()
-    start, end = text.index("oncall:\n"), text.index("error_tracking:\n")
-    (project_copy / CAREFLEX).write_text(
-        text[:start] + "oncall:\n  paging: false\nroutes:\n  critical: [slack-alerts]\n" + text[end:]
-    )
-    problems = _problems(project_copy)
+def _paging_with_sentry_row(estate: specs.Estate) -> specs.App | None:
+    return next((a for a in estate.apps if a.paging and a.error_tracking and a.error_tracking.pagerduty_service), None)
+
+
+@pytest.mark.parametrize("name", estates_where(lambda e: _paging_with_sentry_row(e) is not None))
+def test_an_app_that_does_not_page_keeps_no_sentry_pagerduty_row(name, tmp_path):
+    estate = loaded(name)
+    app = _paging_with_sentry_row(estate)
+    root = copy_estate(name, tmp_path)
+
+    def stop_paging(doc):
+        doc["oncall"] = {"paging": False}
+        # Its critical alerts must go somewhere instead: the estate's default channel (never a pager).
+        doc["routes"] = {"critical": [estate.default_channel]}
+
+    _rewrite(root, app.file, stop_paging)
+    problems = _problems(root)
     assert [p.path for p in problems] == ["error_tracking.pagerduty_service"]
     assert "does not page" in problems[0].message
 

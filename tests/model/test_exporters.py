@@ -76,4 +76,6 @@ def test_dashboards_are_held_to_the_exporter_the_policy_names(project_copy: Path
         load_inputs(project_copy)
     missing = [p for p in caught.value.problems if "budget" in p.message]
     assert missing and all(p.file.startswith("dashboards") and "no dashboard panel" in p.message for p in missing)
-    assert any("careflex_phoenix_http_request_duration_seconds_bucket" in p.message for p in missing)
+    prefixes = {app.metrics_prefix for app in load_estate(project_copy).apps}
+    assert any(f"{prefix}_phoenix_http_request_duration_seconds_bucket" in p.message
+               for p in missing for prefix in prefixes)

@@ -17,7 +17,7 @@ from policy_pack import rules
 from policy_pack.rules import ResourceView
 from tests.conftest import ROOT
 
-PAGED = {"app": "careflex", "severity": "critical"}
+PAGED = {"app": "shop", "severity": "critical"}
 
 
 def view(type_: str, props: dict[str, Any], **options: Any) -> ResourceView:
@@ -28,15 +28,15 @@ def view(type_: str, props: dict[str, Any], **options: Any) -> ResourceView:
 def alert_rule(name: str = "app-down", **changes: Any) -> dict[str, Any]:
     rule = {
         "name": name,
-        "labels": {"app": "careflex", "severity": "critical"},
-        "annotations": {"runbook_url": "https://github.com/careflex/monitoring-estate/blob/main/runbooks/app-down.md"},
+        "labels": {"app": "shop", "severity": "critical"},
+        "annotations": {"runbook_url": "https://github.com/shop/monitoring-estate/blob/main/runbooks/app-down.md"},
     }
     rule.update(changes)
     return rule
 
 
-def rule_group(*alert_rules: dict[str, Any], name: str = "careflex-critical") -> ResourceView:
-    return view(rules.RULE_GROUP, {"name": name, "folderUid": "careflex", "rules": list(alert_rules)}, name=name,
+def rule_group(*alert_rules: dict[str, Any], name: str = "shop-critical") -> ResourceView:
+    return view(rules.RULE_GROUP, {"name": name, "folderUid": "shop", "rules": list(alert_rules)}, name=name,
                 urn=f"urn:pulumi:prod::estate::{rules.RULE_GROUP}::{name}")
 
 
@@ -56,12 +56,12 @@ def route(contact_point_name: str, *matchers: tuple[str, str, str], proceed: boo
             "matchers": [{"label": label, "match": op, "value": value} for label, op, value in matchers], **extra}
 
 
-CONTACT_POINTS = [contact_point("pagerduty-careflex", "pagerduty"), contact_point("slack-alerts", "slack"),
+CONTACT_POINTS = [contact_point("pagerduty-shop", "pagerduty"), contact_point("slack-alerts", "slack"),
                   contact_point("email-devops", "email")]
 
 
 def dashboard(config: dict[str, Any]) -> ResourceView:
-    return view(rules.DASHBOARD, {"configJson": json.dumps(config), "folder": "careflex"}, protect=True)
+    return view(rules.DASHBOARD, {"configJson": json.dumps(config), "folder": "shop"}, protect=True)
 
 
 def budget_panel(title: str, *steps: float | None) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def test_an_alert_rule_with_severity_and_https_runbook_passes():
 
 
 def test_an_alert_rule_without_severity_label_is_reported_by_name():
-    problems = rules.alert_rules_carry_severity_and_runbook(rule_group(alert_rule(labels={"app": "careflex"})))
+    problems = rules.alert_rules_carry_severity_and_runbook(rule_group(alert_rule(labels={"app": "shop"})))
     assert problems == ["alert rule app-down: label severity is missing; use one of critical, warning, info"]
 
 
@@ -102,7 +102,7 @@ def test_an_empty_rule_group_is_reported():
 
 def test_a_critical_rule_routed_to_a_pagerduty_contact_point_passes():
     policy = notification_policy(
-        route("pagerduty-careflex", ("app", "=", "careflex"), ("severity", "=", "critical")),
+        route("pagerduty-shop", ("app", "=", "shop"), ("severity", "=", "critical")),
         route("slack-alerts", ("severity", "=", "critical")),
     )
     assert rules.critical_alerts_reach_pagerduty([rule_group(alert_rule()), policy, *CONTACT_POINTS]) == []
@@ -113,14 +113,14 @@ def test_a_critical_rule_routed_only_to_slack_is_a_violation_naming_the_rule_and
     group = rule_group(alert_rule())
     violations = rules.critical_alerts_reach_pagerduty([group, policy, *CONTACT_POINTS])
     assert [v.message for v in violations] == [
-        "critical alert rule app-down in group careflex-critical reaches slack-alerts; "
+        "critical alert rule app-down in group shop-critical reaches slack-alerts; "
         "none of them has a PagerDuty integration"
     ]
     assert violations[0].urn == group.urn
 
 
 def test_a_critical_rule_matching_no_route_falls_back_to_the_default_contact_point():
-    policy = notification_policy(route("pagerduty-careflex", ("app", "=", "billing")))
+    policy = notification_policy(route("pagerduty-shop", ("app", "=", "billing")))
     violations = rules.critical_alerts_reach_pagerduty([rule_group(alert_rule()), policy, *CONTACT_POINTS])
     assert "reaches email-devops;" in violations[0].message
 
@@ -128,21 +128,21 @@ def test_a_critical_rule_matching_no_route_falls_back_to_the_default_contact_poi
 def test_a_route_without_continue_hides_a_later_pagerduty_route():
     policy = notification_policy(
         route("slack-alerts", ("severity", "=", "critical"), proceed=False),
-        route("pagerduty-careflex", ("severity", "=", "critical")),
+        route("pagerduty-shop", ("severity", "=", "critical")),
     )
     assert len(rules.critical_alerts_reach_pagerduty([rule_group(alert_rule()), policy, *CONTACT_POINTS])) == 1
 
 
 def test_a_nested_route_inherits_its_parents_pagerduty_contact_point():
     policy = notification_policy(
-        route("pagerduty-careflex", ("app", "=~", "care.*"),
+        route("pagerduty-shop", ("app", "=~", "sho.*"),
               policies=[{"matchers": [{"label": "severity", "match": "!~", "value": "info|warning"}]}]),
     )
     assert rules.critical_alerts_reach_pagerduty([rule_group(alert_rule()), policy, *CONTACT_POINTS]) == []
 
 
 def test_a_rule_naming_its_own_pagerduty_contact_point_bypasses_the_policy_tree():
-    own = alert_rule(notificationSettings={"contactPoint": "pagerduty-careflex"})
+    own = alert_rule(notificationSettings={"contactPoint": "pagerduty-shop"})
     policy = notification_policy(route("slack-alerts", ("severity", "=", "critical")))
     assert rules.critical_alerts_reach_pagerduty([rule_group(own), policy, *CONTACT_POINTS]) == []
 
@@ -151,9 +151,9 @@ def test_a_pagerduty_contact_point_whose_routing_key_is_unknown_during_preview_s
     from pulumi.runtime.rpc import UNKNOWN
     from pulumi_policy.proxy import unknown_checking_proxy
 
-    pending = view(rules.CONTACT_POINT, unknown_checking_proxy({"name": "pagerduty-careflex", "pagerduties": UNKNOWN}))
-    empty = view(rules.CONTACT_POINT, {"name": "pagerduty-careflex", "pagerduties": []})
-    policy = notification_policy(route("pagerduty-careflex", ("severity", "=", "critical")))
+    pending = view(rules.CONTACT_POINT, unknown_checking_proxy({"name": "pagerduty-shop", "pagerduties": UNKNOWN}))
+    empty = view(rules.CONTACT_POINT, {"name": "pagerduty-shop", "pagerduties": []})
+    policy = notification_policy(route("pagerduty-shop", ("severity", "=", "critical")))
     assert rules.critical_alerts_reach_pagerduty([rule_group(alert_rule()), policy, pending]) == []
     assert len(rules.critical_alerts_reach_pagerduty([rule_group(alert_rule()), policy, empty])) == 1
 
@@ -164,13 +164,13 @@ def test_critical_rules_without_any_notification_policy_are_violations():
 
 
 def test_warning_rules_need_not_reach_pagerduty():
-    warning = alert_rule(labels={"app": "careflex", "severity": "warning"})
+    warning = alert_rule(labels={"app": "shop", "severity": "warning"})
     policy = notification_policy(route("slack-alerts", ("severity", "=", "warning")))
     assert rules.critical_alerts_reach_pagerduty([rule_group(warning), policy, *CONTACT_POINTS]) == []
 
 
 def test_two_notification_policies_are_reported_because_grafana_keeps_one_tree():
-    policy = notification_policy(route("pagerduty-careflex", ("severity", "=", "critical")))
+    policy = notification_policy(route("pagerduty-shop", ("severity", "=", "critical")))
     violations = rules.critical_alerts_reach_pagerduty([rule_group(alert_rule()), policy, policy, *CONTACT_POINTS])
     assert [v.message for v in violations] == ["more than one notification policy: Grafana keeps one tree per org"] * 2
 
@@ -191,7 +191,7 @@ def escalation(*targets_per_level: int) -> ResourceView:
     levels = [{"escalationDelayInMinutes": 15,
                "targets": [{"id": f"P{i}", "type": "schedule_reference"} for i in range(count)]}
               for count in targets_per_level]
-    return view(rules.PD_ESCALATION_POLICY, {"name": "CareFlex escalation", "numLoops": 2, "rules": levels})
+    return view(rules.PD_ESCALATION_POLICY, {"name": "Shop escalation", "numLoops": 2, "rules": levels})
 
 
 def test_an_escalation_policy_with_two_targeted_levels_passes():
@@ -234,13 +234,13 @@ def test_a_non_numeric_uptime_interval_is_reported():
 
 
 def test_a_fly_secret_with_value_in_additional_secret_outputs_passes():
-    secret = view(rules.FLY_SECRET, {"app": "careflex", "key": "SENTRY_DSN", "value": "CANARY-fly-value"},
+    secret = view(rules.FLY_SECRET, {"app": "shop", "key": "SENTRY_DSN", "value": "CANARY-fly-value"},
                   additional_secret_outputs=frozenset({"value", "digest"}))
     assert rules.secret_values_stay_secret(secret) == []
 
 
 def test_a_fly_secret_without_value_in_additional_secret_outputs_is_reported_without_the_value():
-    secret = view(rules.FLY_SECRET, {"app": "careflex", "key": "SENTRY_DSN", "value": "CANARY-fly-value"})
+    secret = view(rules.FLY_SECRET, {"app": "shop", "key": "SENTRY_DSN", "value": "CANARY-fly-value"})
     problems = rules.secret_values_stay_secret(secret)
     assert problems == ["value is not in additional_secret_outputs, so state would hold it in plain text"]
     assert "CANARY" not in repr(problems)
@@ -256,7 +256,7 @@ def test_a_pagerduty_integration_must_mark_its_integration_key_secret():
 
 
 def test_a_plain_secret_input_is_reported_when_secretness_is_visible():
-    props = {"app": "careflex", "key": "PAPERTRAIL_URL", "value": "CANARY-fly-value"}
+    props = {"app": "shop", "key": "PAPERTRAIL_URL", "value": "CANARY-fly-value"}
     outputs = frozenset({"value"})
     plain = view(rules.FLY_SECRET, props, additional_secret_outputs=outputs, secret_props=frozenset())
     wrapped = view(rules.FLY_SECRET, props, additional_secret_outputs=outputs, secret_props=frozenset({"value"}))
@@ -277,8 +277,8 @@ def test_an_unprotected_identity_resource_is_reported_and_a_protected_one_passes
 
 
 def test_a_protected_folder_must_also_refuse_to_cascade():
-    cascading = view(rules.FOLDER, {"uid": "careflex", "title": "CareFlex"}, protect=True)
-    guarded = view(rules.FOLDER, {"uid": "careflex", "preventDestroyIfNotEmpty": True}, protect=True)
+    cascading = view(rules.FOLDER, {"uid": "shop", "title": "Shop"}, protect=True)
+    guarded = view(rules.FOLDER, {"uid": "shop", "preventDestroyIfNotEmpty": True}, protect=True)
     assert rules.identity_resources_are_protected(cascading) == [
         "folder must set prevent_destroy_if_not_empty=True: deleting it would delete every alert rule and dashboard "
         "inside"
@@ -340,7 +340,7 @@ def test_a_budget_panel_whose_threshold_differs_from_the_stated_budget_is_report
 
 
 def test_check_stack_collects_resource_and_stack_rule_violations_by_rule_name():
-    unprotected = view(rules.PD_SERVICE, {"name": "CareFlex"}, protect=False, urn="urn:svc")
+    unprotected = view(rules.PD_SERVICE, {"name": "Shop"}, protect=False, urn="urn:svc")
     policy = notification_policy(route("slack-alerts", ("severity", "=", "critical")))
     results = rules.check_stack([unprotected, rule_group(alert_rule()), policy, *CONTACT_POINTS])
     assert sorted(results) == ["critical-alerts-reach-pagerduty", "identity-resources-are-protected"]
@@ -378,7 +378,7 @@ def test_a_resource_policy_reads_protect_and_secret_outputs_from_the_resource_op
     def args(protect: bool, secret_outputs: list[str]) -> ResourceValidationArgs:
         opts = PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), secret_outputs, None)
         props = {"service": "P1", "type": "events_api_v2_inbound_integration"}
-        return ResourceValidationArgs(rules.PD_INTEGRATION, props, "urn:pd", "careflex-grafana-events", opts, None)
+        return ResourceValidationArgs(rules.PD_INTEGRATION, props, "urn:pd", "shop-grafana-events", opts, None)
 
     policies = {p.name: p for p in pack_main.build_policies()}
     reported: list[str] = []
@@ -436,10 +436,10 @@ def test_the_served_pack_lists_every_rule(served_pack: Any):
 def test_the_served_pack_rejects_a_rule_group_without_runbook_as_mandatory(served_pack: Any):
     from pulumi.runtime.proto import analyzer_pb2
 
-    group = {"name": "careflex-critical", "folderUid": "careflex", "intervalSeconds": 60,
+    group = {"name": "shop-critical", "folderUid": "shop", "intervalSeconds": 60,
              "rules": [alert_rule(annotations={})]}
     response = served_pack.Analyze(analyzer_pb2.AnalyzeRequest(
-        type=rules.RULE_GROUP, urn="urn:group", name="rules-careflex-critical", properties=_struct(group),
+        type=rules.RULE_GROUP, urn="urn:group", name="rules-shop-critical", properties=_struct(group),
         options=analyzer_pb2.AnalyzerResourceOptions(),
     ))
     assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [
@@ -455,7 +455,7 @@ def test_the_served_pack_sees_protect_and_additional_secret_outputs_but_not_secr
     props = _struct({"service": "P1", "type": "events_api_v2_inbound_integration", "integrationKey": value})
 
     def diagnostics(**options: Any) -> list[str]:
-        request = analyzer_pb2.AnalyzeRequest(type=rules.PD_INTEGRATION, urn="urn:pd", name="careflex-grafana-events",
+        request = analyzer_pb2.AnalyzeRequest(type=rules.PD_INTEGRATION, urn="urn:pd", name="shop-grafana-events",
                                               properties=props, options=analyzer_pb2.AnalyzerResourceOptions(**options))
         return sorted(d.policyName for d in served_pack.Analyze(request).diagnostics)
 

@@ -1,7 +1,7 @@
 """promtool runs the tests generated from the policy against the generated rule file: one case per rule.
 
 Over every example estate (tests/estates): rules are keyed by estate, app and alert id, since two apps may
-declare the same alert id, and the rules a test needs are picked by what they are, not by CareFlex's ids.
+declare the same alert id, and the rules a test needs are picked by what they are, not by the shipped estate's ids.
 """
 
 from __future__ import annotations

@@ -55,9 +55,12 @@ def _series(selector: str, values: str) -> dict[str, str]:
     return {"series": selector, "values": values}
 
 
-M1 = 'app="careflex", region="ams", host="0a11", instance="148e0000000001"'
-M2 = 'app="careflex", region="fra", host="0b22", instance="148e0000000002"'
-M3 = 'app="careflex", region="fra", host="0b23", instance="148e0000000003"'
+# The Fly app (and its Postgres app) whose rules these cases exercise, as the policy names them.
+APP = ESTATE.app(RULES["disk-critical"].app_id)
+FLY, DB = APP.fly_app, APP.postgres_app
+M1 = f'app="{FLY}", region="ams", host="0a11", instance="148e0000000001"'
+M2 = f'app="{FLY}", region="fra", host="0b22", instance="148e0000000002"'
+M3 = f'app="{FLY}", region="fra", host="0b23", instance="148e0000000003"'
 
 CASES: dict[str, list[dict[str, Any]]] = {
     # Traffic stops: both counters flat, so 0 / clamp_min(0, 1e-9) = 0. Then: only 200s, no 5xx series at all.
@@ -141,9 +144,9 @@ CASES: dict[str, list[dict[str, Any]]] = {
         {
             "name": "database volume critical, both volumes warning",
             "input_series": [
-                _series('fly_volume_used_pct{app="careflex", region="ams", host="0a11", id="vol_app01"}', "80+0x20"),
-                _series('fly_volume_used_pct{app="careflex-db", region="ams", host="0c31", id="vol_db01"}', "95+0x20"),
-                _series('fly_volume_used_pct{app="billing", region="ams", host="0d41", id="vol_other"}', "99+0x20"),
+                _series(f'fly_volume_used_pct{{app="{FLY}", region="ams", host="0a11", id="vol_app01"}}', "80+0x20"),
+                _series(f'fly_volume_used_pct{{app="{DB}", region="ams", host="0c31", id="vol_db01"}}', "95+0x20"),
+                _series('fly_volume_used_pct{app="other", region="ams", host="0d41", id="vol_other"}', "99+0x20"),
             ],
             "alert_rule_test": [
                 _fires("disk-critical", "20m", {"id": "vol_db01"}),
@@ -154,7 +157,7 @@ CASES: dict[str, list[dict[str, Any]]] = {
                 _measures(
                     "disk-critical",
                     "20m",
-                    [('{app="careflex", id="vol_app01"}', 80.0), ('{app="careflex-db", id="vol_db01"}', 95.0)],
+                    [(f'{{app="{FLY}", id="vol_app01"}}', 80.0), (f'{{app="{DB}", id="vol_db01"}}', 95.0)],
                 )
             ],
         }

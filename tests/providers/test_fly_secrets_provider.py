@@ -27,12 +27,12 @@ from providers.fly_secrets import (
 from providers.http import forget_rate_limit_state
 from tests.fakes.fly import FakeFlyApi, md5_digest, opaque_digest
 
-APP = "careflex-prod"
+APP = "shop-prod"
 OAUTH_TOKEN = "CANARY-fly-oauth-token-3c9d"
 MACAROON = "fm2_CANARY-fly-macaroon-8e21"
 VALUE = "CANARY-fly-secret-value-7f3a"
 NEW_VALUE = "CANARY-fly-secret-value-rotated-41b0"
-FOREIGN = {"DATABASE_URL": "ecto://careflex:pw@db.internal/careflex", "SECRET_KEY_BASE": "s" * 64}
+FOREIGN = {"DATABASE_URL": "ecto://shop:pw@db.internal/shop", "SECRET_KEY_BASE": "s" * 64}
 START = 1_800_000_000.0
 # How Pulumi's wire format marks a secret: {SIG_KEY: SECRET_SIG, "value": ...}.
 SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -57,7 +57,7 @@ class VirtualTime:
 def start_fake(**options: Any) -> FakeFlyApi:
     fake = FakeFlyApi(**options).start()
     fake.add_app(APP, machines=2, stopped_machines=1)
-    fake.add_app("careflex-staging")
+    fake.add_app("shop-staging")
     fake.add_token(OAUTH_TOKEN)
     fake.add_token(MACAROON)
     fake.seed(APP, FOREIGN)
@@ -444,7 +444,7 @@ def test_a_probe_that_cannot_be_unset_names_itself_so_a_human_can_remove_it(
     fly.set_out_of_band(APP, "SENTRY_DSN", VALUE)
     fly.fail("DELETE", "/secrets/PULUMI_DIGEST_PROBE_", status=503, times=5)
 
-    with pytest.raises(FlySecretError, match=r"fly secrets unset PULUMI_DIGEST_PROBE_[0-9A-F]{8} -a careflex-prod"):
+    with pytest.raises(FlySecretError, match=r"fly secrets unset PULUMI_DIGEST_PROBE_[0-9A-F]{8} -a shop-prod"):
         create(provider)
     assert fly.count("POST", "/secrets/SENTRY_DSN$") == 0
 
@@ -568,7 +568,7 @@ def test_renaming_the_key_replaces_create_before_delete_and_moves_the_value(
 def test_moving_to_another_app_is_a_replacement(provider: FlySecretProvider, fly: FakeFlyApi) -> None:
     id_, outs = create(provider)
 
-    diff = provider.diff(id_, outs, checked(provider, {"app": "careflex-staging", "key": "SENTRY_DSN", "value": VALUE}))
+    diff = provider.diff(id_, outs, checked(provider, {"app": "shop-staging", "key": "SENTRY_DSN", "value": VALUE}))
 
     assert diff.changes is True and diff.replaces == ["app"]
 
@@ -577,7 +577,7 @@ def test_moving_to_another_app_is_a_replacement(provider: FlySecretProvider, fly
 
 
 def test_check_lists_every_bad_input_without_echoing_the_value(provider: FlySecretProvider) -> None:
-    result = provider.check({}, {"app": "CareFlex Prod", "key": "1-bad", "value": "", "restart_machines": "yes"})
+    result = provider.check({}, {"app": "Shop Prod", "key": "1-bad", "value": "", "restart_machines": "yes"})
 
     assert sorted(f.property for f in result.failures) == ["app", "key", "restart_machines", "value"]
     bad_type = provider.check({}, {"app": APP, "key": "K", "value": 42})
@@ -902,7 +902,7 @@ def test_a_set_answer_without_a_usable_digest_is_an_error_saying_the_value_was_w
         create(provider)
 
     text = str(raised.value)
-    assert "Fly secret SENTRY_DSN of app careflex-prod" in text and "malformed" in text
+    assert "Fly secret SENTRY_DSN of app shop-prod" in text and "malformed" in text
     assert "took effect" in text and VALUE not in text
 
 

@@ -502,11 +502,11 @@ def test_a_2xx_body_that_is_not_usable_json_is_an_api_error_naming_the_call_and_
 ) -> None:
     scripted.server.clear()
     scripted.server.expect_request("/api/thing").respond_with_data(body, status=200, content_type=content_type)
-    response = make_client(scripted, virtual).request("GET", "/thing", resource="monitor careflex-health")
+    response = make_client(scripted, virtual).request("GET", "/thing", resource="monitor shop-health")
     with pytest.raises(ApiError) as caught:
         response.json()
     text = str(caught.value)
-    assert text.startswith("uptimerobot GET /thing (monitor careflex-health) returned a malformed body (HTTP 200 OK)")
+    assert text.startswith("uptimerobot GET /thing (monitor shop-health) returned a malformed body (HTTP 200 OK)")
     assert problem in text
     assert CANARY_BODY not in text
     assert isinstance(caught.value, ValueError)  # old `except ValueError` around .json() still holds
@@ -515,8 +515,8 @@ def test_a_2xx_body_that_is_not_usable_json_is_an_api_error_naming_the_call_and_
 def test_a_created_object_without_its_id_is_an_api_error_that_says_the_write_took_effect(
     scripted: ScriptedServer, virtual: VirtualTime
 ) -> None:
-    scripted.then(Scripted(201, {"friendlyName": "careflex"}))
-    response = make_client(scripted, virtual).request("POST", "/thing", json={}, resource="monitor careflex")
+    scripted.then(Scripted(201, {"friendlyName": "shop"}))
+    response = make_client(scripted, virtual).request("POST", "/thing", json={}, resource="monitor shop")
     with pytest.raises(ApiError) as caught:
         response.require("id")
     assert "no 'id' field" in str(caught.value)
@@ -726,8 +726,8 @@ def test_a_tls_handshake_that_drips_is_cut_at_the_attempt_limit() -> None:
 def test_a_failed_call_names_the_resource_it_was_about(scripted: ScriptedServer, virtual: VirtualTime) -> None:
     scripted.then(Scripted(409, {"message": "name taken"}))
     with pytest.raises(ApiError) as caught:
-        make_client(scripted, virtual).request("POST", "/thing", json={}, resource="monitor careflex-health")
-    assert str(caught.value).startswith("uptimerobot POST /thing (monitor careflex-health) failed: HTTP 409")
+        make_client(scripted, virtual).request("POST", "/thing", json={}, resource="monitor shop-health")
+    assert str(caught.value).startswith("uptimerobot POST /thing (monitor shop-health) failed: HTTP 409")
 
 
 def test_the_watchdog_firing_after_the_body_is_complete_does_not_discard_it() -> None:

@@ -27,14 +27,14 @@ def provider(fake: FakeSentry) -> SentryMetricDetectorProvider:
 
 @pytest.fixture
 def project(fake: FakeSentry) -> dict[str, Any]:
-    return fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    return fake.seed_project(ORG, "platform", "shop-api", "Shop API")
 
 
 def checked(provider: SentryMetricDetectorProvider, **changes: Any) -> dict[str, Any]:
     props = {
         "organization": ORG,
-        "project": "careflex-app",
-        "name": "careflex error rate",
+        "project": "shop-api",
+        "name": "shop error rate",
         "critical_threshold": 0.05,
         "warning_threshold": 0.01,
         "environment": "production",
@@ -165,7 +165,7 @@ def test_check_lists_every_threshold_problem(provider: SentryMetricDetectorProvi
         {},
         {
             "organization": ORG,
-            "project": "careflex-app",
+            "project": "shop-api",
             "name": "bad",
             "critical_threshold": 0.01,
             "warning_threshold": 0.05,
@@ -219,7 +219,7 @@ def test_an_enabled_monitor_is_created_with_one_request_and_no_follow_up(
 
 
 def test_check_refuses_a_span_window_shorter_than_sentry_accepts(provider: SentryMetricDetectorProvider) -> None:
-    props = {"organization": ORG, "project": "careflex-app", "name": "fast", "critical_threshold": 0.05}
+    props = {"organization": ORG, "project": "shop-api", "name": "fast", "critical_threshold": 0.05}
 
     spans = provider.check({}, {**props, "time_window_seconds": 60}).failures
     errors = provider.check({}, {**props, "time_window_seconds": 60, "dataset": "events"}).failures

@@ -21,9 +21,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
 
 
 def test_deprecated_alert_endpoints_answer_410_and_are_recorded(fake: FakeSentry) -> None:
-    fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    fake.seed_project(ORG, "platform", "shop-api", "Shop API")
 
-    rules = requests.get(f"{fake.base_url}/projects/{ORG}/careflex-app/rules/", headers=AUTH, timeout=5)
+    rules = requests.get(f"{fake.base_url}/projects/{ORG}/shop-api/rules/", headers=AUTH, timeout=5)
     alert_rules = requests.post(f"{fake.base_url}/organizations/{ORG}/alert-rules/", headers=AUTH, timeout=5)
 
     assert (rules.status_code, alert_rules.status_code) == (410, 410)
@@ -45,25 +45,25 @@ def test_requests_without_a_valid_bearer_token_get_401(fake: FakeSentry) -> None
 
 
 def test_old_slug_after_rename_answers_302_with_location_and_body(fake: FakeSentry) -> None:
-    project = fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    project = fake.seed_project(ORG, "platform", "shop-api", "Shop API")
     renamed = requests.put(
-        f"{fake.base_url}/projects/{ORG}/{project['id']}/", json={"slug": "careflex"}, headers=AUTH, timeout=5
+        f"{fake.base_url}/projects/{ORG}/{project['id']}/", json={"slug": "shop"}, headers=AUTH, timeout=5
     )
 
     moved = requests.get(
-        f"{fake.base_url}/projects/{ORG}/careflex-app/", headers=AUTH, timeout=5, allow_redirects=False
+        f"{fake.base_url}/projects/{ORG}/shop-api/", headers=AUTH, timeout=5, allow_redirects=False
     )
 
     assert renamed.json()["id"] == project["id"]
     assert moved.status_code == 302
-    assert moved.headers["Location"] == f"/api/0/projects/{ORG}/careflex/"
+    assert moved.headers["Location"] == f"/api/0/projects/{ORG}/shop/"
     assert moved.json()["detail"]["code"] == "resource-moved"
-    assert moved.json()["detail"]["extra"]["slug"] == "careflex"
+    assert moved.json()["detail"]["extra"]["slug"] == "shop"
 
 
 def test_lists_paginate_with_link_cursors_until_results_false(fake: FakeSentry) -> None:
     fake.page_size = 2
-    project = fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    project = fake.seed_project(ORG, "platform", "shop-api", "Shop API")
     for index in range(3):
         requests.post(
             f"{fake.base_url}/projects/{ORG}/{project['id']}/keys/",
@@ -127,7 +127,7 @@ def _workflow_with_action(action: dict, detector_id: str) -> dict:
 
 
 def _issue_stream(fake: FakeSentry) -> str:
-    project = fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    project = fake.seed_project(ORG, "platform", "shop-api", "Shop API")
     return next(d["id"] for d in fake.detectors_of(ORG, project["id"]) if d["type"] == "issue_stream")
 
 
@@ -181,7 +181,7 @@ def test_a_slack_channel_the_workspace_does_not_have_is_rejected_with_400(fake: 
 
 
 def test_detector_create_ignores_enabled_but_update_honours_it(fake: FakeSentry) -> None:
-    project = fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    project = fake.seed_project(ORG, "platform", "shop-api", "Shop API")
     body = {
         "name": "m",
         "type": "metric_issue",
@@ -206,7 +206,7 @@ def test_detector_create_ignores_enabled_but_update_honours_it(fake: FakeSentry)
 
 
 def test_span_windows_under_five_minutes_are_rejected(fake: FakeSentry) -> None:
-    project = fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    project = fake.seed_project(ORG, "platform", "shop-api", "Shop API")
     source = {"aggregate": "failure_rate()", "dataset": "events_analytics_platform", "eventTypes": ["trace_item_span"]}
     body = {"name": "m", "type": "metric_issue", "dataSources": [{**source, "query": "", "timeWindow": 60}]}
 

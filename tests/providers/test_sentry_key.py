@@ -33,13 +33,13 @@ def provider(fake: FakeSentry) -> SentryClientKeyProvider:
 
 @pytest.fixture
 def project(fake: FakeSentry) -> dict[str, Any]:
-    return fake.seed_project(ORG, "platform", "careflex-app", "CareFlex", default_key=(CANARY_PUBLIC, CANARY_SECRET))
+    return fake.seed_project(ORG, "platform", "shop-api", "Shop API", default_key=(CANARY_PUBLIC, CANARY_SECRET))
 
 
 def checked(provider: SentryClientKeyProvider, **changes: Any) -> dict[str, Any]:
     props = {
         "organization": ORG,
-        "project": "careflex-app",
+        "project": "shop-api",
         "label": "estate",
         "rate_limit_count": None,
         "rate_limit_window_seconds": None,
@@ -119,13 +119,13 @@ def test_project_slug_rename_does_not_replace_the_key(
     fake: FakeSentry, provider: SentryClientKeyProvider, project: dict[str, Any]
 ) -> None:
     created = provider.create(checked(provider))
-    fake.orgs[ORG].moved_slugs["careflex-app"] = project["id"]
-    fake.orgs[ORG].projects[project["id"]]["slug"] = "careflex"
+    fake.orgs[ORG].moved_slugs["shop-api"] = project["id"]
+    fake.orgs[ORG].projects[project["id"]]["slug"] = "shop"
 
-    for reference in ("careflex", project["id"]):
+    for reference in ("shop", project["id"]):
         diff = provider.diff(created.id, created.outs, checked(provider, project=reference))
         assert diff.replaces == []
-    updated = provider.update(created.id, created.outs, checked(provider, project="careflex"))
+    updated = provider.update(created.id, created.outs, checked(provider, project="shop"))
     assert updated.outs["dsn"] == created.outs["dsn"]
 
 
@@ -178,7 +178,7 @@ def test_key_lists_are_followed_across_pages(
 
 def test_check_needs_both_rate_limit_settings_or_neither(provider: SentryClientKeyProvider) -> None:
     result = provider.check(
-        {}, {"organization": ORG, "project": "careflex-app", "label": "estate", "rate_limit_count": 10}
+        {}, {"organization": ORG, "project": "shop-api", "label": "estate", "rate_limit_count": 10}
     )
 
     assert [f.property for f in result.failures] == ["rate_limit_count"]

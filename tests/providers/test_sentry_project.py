@@ -29,8 +29,8 @@ def desired(**changes: Any) -> dict[str, Any]:
     props = {
         "organization": ORG,
         "team": "platform",
-        "slug": "careflex-app",
-        "name": "CareFlex",
+        "slug": "shop-api",
+        "name": "Shop API",
         "platform": "elixir",
         "project_id": None,
     }
@@ -48,7 +48,7 @@ def test_lifecycle_creates_reads_stays_quiet_updates_and_deletes(
 ) -> None:
     inputs = checked(provider)
     created = provider.create(inputs)
-    assert created.outs["slug"] == "careflex-app"
+    assert created.outs["slug"] == "shop-api"
     assert created.outs["project_id"] == created.id
     assert created.outs["adopted"] is False
 
@@ -59,36 +59,36 @@ def test_lifecycle_creates_reads_stays_quiet_updates_and_deletes(
 
     assert provider.diff(created.id, created.outs, inputs).changes is False
 
-    renamed = checked(provider, name="CareFlex (prod)")
+    renamed = checked(provider, name="Shop API (prod)")
     diff = provider.diff(created.id, created.outs, renamed)
     assert (diff.changes, diff.replaces) == (True, [])
     updated = provider.update(created.id, created.outs, renamed)
-    assert updated.outs["name"] == "CareFlex (prod)"
-    assert fake.project_by_slug(ORG, "careflex-app")["name"] == "CareFlex (prod)"
+    assert updated.outs["name"] == "Shop API (prod)"
+    assert fake.project_by_slug(ORG, "shop-api")["name"] == "Shop API (prod)"
 
     provider.delete(created.id, updated.outs)
-    assert fake.project_by_slug(ORG, "careflex-app") is None
+    assert fake.project_by_slug(ORG, "shop-api") is None
     assert provider.read(created.id, updated.outs).id is None
 
 
 def test_create_turns_off_the_default_alert_rule(fake: FakeSentry, provider: SentryProjectProvider) -> None:
     provider.create(checked(provider))
 
-    stored = fake.orgs[ORG].projects[fake.project_by_slug(ORG, "careflex-app")["id"]]
+    stored = fake.orgs[ORG].projects[fake.project_by_slug(ORG, "shop-api")["id"]]
     assert stored["_default_rules"] is False
 
 
 def test_slug_change_renames_in_place_keeping_id_and_dsn(fake: FakeSentry, provider: SentryProjectProvider) -> None:
     created = provider.create(checked(provider))
     dsn_before = fake.keys_of(ORG, created.id)[0]["dsn"]["public"]
-    new = checked(provider, slug="careflex")
+    new = checked(provider, slug="shop")
 
     diff = provider.diff(created.id, created.outs, new)
     updated = provider.update(created.id, created.outs, new)
 
     assert diff.replaces == []
     assert diff.changes is True
-    assert updated.outs["slug"] == "careflex"
+    assert updated.outs["slug"] == "shop"
     assert updated.outs["project_id"] == created.id
     assert fake.keys_of(ORG, created.id)[0]["dsn"]["public"] == dsn_before
     assert fake.calls("POST", r"/api/0/teams/.*/projects/") == 1
@@ -110,20 +110,20 @@ def test_team_change_moves_the_project_between_teams(fake: FakeSentry, provider:
     updated = provider.update(created.id, created.outs, moved)
 
     assert updated.outs["teams"] == ["payments"]
-    assert [t["slug"] for t in fake.project_by_slug(ORG, "careflex-app")["teams"]] == ["payments"]
+    assert [t["slug"] for t in fake.project_by_slug(ORG, "shop-api")["teams"]] == ["payments"]
 
 
 def test_create_adopts_an_existing_project_by_slug_without_a_new_one(
     fake: FakeSentry, provider: SentryProjectProvider
 ) -> None:
-    existing = fake.seed_project(ORG, "platform", "careflex-app", "Old name")
+    existing = fake.seed_project(ORG, "platform", "shop-api", "Old name")
     dsn_before = fake.keys_of(ORG, existing["id"])[0]["dsn"]["public"]
 
     created = provider.create(checked(provider))
 
     assert created.id == existing["id"]
     assert created.outs["adopted"] is True
-    assert created.outs["name"] == "CareFlex"
+    assert created.outs["name"] == "Shop API"
     assert fake.calls("POST", r"/api/0/teams/.*/projects/") == 0
     assert fake.keys_of(ORG, existing["id"])[0]["dsn"]["public"] == dsn_before
 
@@ -146,32 +146,32 @@ def test_read_by_id_alone_adopts_a_project_for_import(fake: FakeSentry, provider
 def test_create_after_ambiguous_failure_finds_the_project_instead_of_duplicating(
     fake: FakeSentry, provider: SentryProjectProvider
 ) -> None:
-    fake.inject("POST", r"/api/0/teams/careflex/platform/projects/", 502, after_effect=True)
+    fake.inject("POST", r"/api/0/teams/acme/platform/projects/", 502, after_effect=True)
 
     created = provider.create(checked(provider))
 
     assert fake.calls("POST", r"/api/0/teams/.*/projects/") == 1
-    assert len([p for p in fake.orgs[ORG].projects.values() if p["slug"] == "careflex-app"]) == 1
-    assert created.id == fake.project_by_slug(ORG, "careflex-app")["id"]
+    assert len([p for p in fake.orgs[ORG].projects.values() if p["slug"] == "shop-api"]) == 1
+    assert created.id == fake.project_by_slug(ORG, "shop-api")["id"]
 
 
 def test_an_ambiguous_create_sentry_does_not_show_never_claims_nothing_was_created(
     fake: FakeSentry, provider: SentryProjectProvider
 ) -> None:
-    fake.inject("POST", r"/api/0/teams/careflex/platform/projects/", 500)
+    fake.inject("POST", r"/api/0/teams/acme/platform/projects/", 500)
 
     with pytest.raises(SentryProviderError) as raised:
         provider.create(checked(provider))
 
     message = str(raised.value)
     assert "nothing was created" not in message
-    assert "may have saved a project with slug 'careflex-app'" in message and "Before running `pulumi up`" in message
+    assert "may have saved a project with slug 'shop-api'" in message and "Before running `pulumi up`" in message
     assert fake.calls("POST", r"/api/0/teams/.*/projects/") == 1
-    assert fake.calls("GET", rf"/api/0/projects/{ORG}/careflex-app/") > 2  # looked more than once
+    assert fake.calls("GET", rf"/api/0/projects/{ORG}/shop-api/") > 2  # looked more than once
 
 
 def test_a_taken_slug_no_project_answers_to_is_explained(fake: FakeSentry, provider: SentryProjectProvider) -> None:
-    fake.inject("POST", r"/api/0/teams/careflex/platform/projects/", 409, body={"detail": "slug taken"})
+    fake.inject("POST", r"/api/0/teams/acme/platform/projects/", 409, body={"detail": "slug taken"})
 
     with pytest.raises(SentryProviderError, match="pending deletion"):
         provider.create(checked(provider))
@@ -180,11 +180,11 @@ def test_a_taken_slug_no_project_answers_to_is_explained(fake: FakeSentry, provi
 def test_create_refuses_a_slug_that_now_redirects_to_a_renamed_project(
     fake: FakeSentry, provider: SentryProjectProvider
 ) -> None:
-    seeded = fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
-    provider.update(seeded["id"], desired(project_id=seeded["id"]), checked(provider, slug="careflex-web"))
+    seeded = fake.seed_project(ORG, "platform", "shop-api", "Shop API")
+    provider.update(seeded["id"], desired(project_id=seeded["id"]), checked(provider, slug="shop-web"))
 
     with pytest.raises(SentryProviderError, match="now redirects"):
-        provider.create(checked(provider, slug="careflex-app"))
+        provider.create(checked(provider, slug="shop-api"))
 
 
 def test_rate_limited_read_waits_for_retry_after_and_succeeds(

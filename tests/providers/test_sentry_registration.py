@@ -59,21 +59,21 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> tuple[EstateMocks, RecordingMonit
 
 def declare_estate() -> tuple[SentryProject, SentryClientKey, SentryMetricDetector, SentryWorkflow]:
     project = SentryProject(
-        "careflex-sentry-project", organization="careflex", team="platform", slug="careflex-app", name="CareFlex"
+        "shop-sentry-project", organization="acme", team="platform", slug="shop-api", name="Shop API"
     )
-    key = SentryClientKey("careflex-sentry-key", organization="careflex", project=project.slug)
+    key = SentryClientKey("shop-sentry-key", organization="acme", project=project.slug)
     detector = SentryMetricDetector(
-        "careflex-error-rate",
-        organization="careflex",
+        "shop-error-rate",
+        organization="acme",
         project=project.slug,
-        name="careflex error rate",
+        name="shop error rate",
         critical_threshold=0.05,
         warning_threshold=0.01,
     )
     workflow = SentryWorkflow(
-        "careflex-error-rate-routing",
-        organization="careflex",
-        name="careflex error rate routing",
+        "shop-error-rate-routing",
+        organization="acme",
+        name="shop error rate routing",
         detector_ids=[detector.id],
         action_filters=[
             {

@@ -17,10 +17,10 @@ PAGERDUTY = {
     "type": "pagerduty",
     "integration_id": "1201",
     "target_identifier": "7",
-    "target_display": "careflex-prod",
+    "target_display": "shop-prod",
     "data": {"priority": "critical"},
 }
-SLACK = {"type": "slack", "integration_id": "1202", "target_display": "#careflex-alerts"}
+SLACK = {"type": "slack", "integration_id": "1202", "target_display": "#shop-alerts"}
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def provider(tuning: ClientTuning) -> SentryWorkflowProvider:
 
 @pytest.fixture
 def project(fake: FakeSentry) -> dict[str, Any]:
-    return fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    return fake.seed_project(ORG, "platform", "shop-api", "Shop API")
 
 
 @pytest.fixture
@@ -52,8 +52,8 @@ def detector_id(tuning: ClientTuning, project: dict[str, Any]) -> str:
         {},
         {
             "organization": ORG,
-            "project": "careflex-app",
-            "name": "careflex error rate",
+            "project": "shop-api",
+            "name": "shop error rate",
             "critical_threshold": 0.05,
             "warning_threshold": 0.01,
         },
@@ -65,7 +65,7 @@ def routing(detector: str, **changes: Any) -> dict[str, Any]:
     """Critical (high priority) pages through PagerDuty; warning and above goes to Slack."""
     return {
         "organization": ORG,
-        "name": "careflex error rate routing",
+        "name": "shop error rate routing",
         "detector_ids": [detector],
         "frequency_minutes": 30,
         "action_filters": [
@@ -88,9 +88,9 @@ def routing(detector: str, **changes: Any) -> dict[str, Any]:
 def new_issues(**changes: Any) -> dict[str, Any]:
     return {
         "organization": ORG,
-        "name": "careflex new and regressed issues",
+        "name": "shop new and regressed issues",
         "triggers": ["regression_event", "first_seen_event"],
-        "issue_stream_projects": ["careflex-app"],
+        "issue_stream_projects": ["shop-api"],
         "action_filters": [{"logic_type": "all", "conditions": [], "actions": [SLACK]}],
         **changes,
     }
@@ -118,7 +118,7 @@ def test_routing_workflow_sends_priority_filters_and_actions_in_sentry_shape(
     )
     assert pagerduty["data"]["priority"] == "critical"
     slack = by_priority[50]["actions"][0]
-    assert (slack["config"]["targetType"], slack["config"]["targetDisplay"]) == ("specific", "#careflex-alerts")
+    assert (slack["config"]["targetType"], slack["config"]["targetDisplay"]) == ("specific", "#shop-alerts")
     assert stored["config"] == {"frequency": 30}
 
 
@@ -134,11 +134,11 @@ def test_lifecycle_reads_stays_quiet_despite_added_fields_then_updates_and_delet
     assert provider.diff(created.id, read.outs, inputs).changes is False
     assert provider.diff(created.id, read.outs, read.inputs).changes is False
 
-    calmer = checked(provider, routing(detector_id, frequency_minutes=60, name="careflex error routing"))
+    calmer = checked(provider, routing(detector_id, frequency_minutes=60, name="shop error routing"))
     diff = provider.diff(created.id, created.outs, calmer)
     assert (diff.changes, diff.replaces) == (True, [])
     updated = provider.update(created.id, created.outs, calmer)
-    assert (updated.outs["frequency_minutes"], updated.outs["name"]) == (60, "careflex error routing")
+    assert (updated.outs["frequency_minutes"], updated.outs["name"]) == (60, "shop error routing")
     assert updated.outs["workflow_id"] == created.id
 
     provider.delete(created.id, updated.outs)
@@ -163,7 +163,7 @@ def test_new_issue_alert_attaches_the_projects_issue_stream_monitor(
 
 def test_brand_new_project_issue_stream_is_waited_for(fake: FakeSentry, provider: SentryWorkflowProvider) -> None:
     fake.issue_stream_lag = 2
-    fake.seed_project(ORG, "platform", "careflex-app", "CareFlex")
+    fake.seed_project(ORG, "platform", "shop-api", "Shop API")
 
     created = provider.create(checked(provider, new_issues()))
 
@@ -176,7 +176,7 @@ def test_changing_an_action_target_updates_in_place_and_replaces_the_action(
 ) -> None:
     created = provider.create(checked(provider, routing(detector_id)))
     rerouted = routing(detector_id)
-    rerouted["action_filters"][1]["actions"] = [{**SLACK, "target_display": "#careflex-oncall"}]
+    rerouted["action_filters"][1]["actions"] = [{**SLACK, "target_display": "#shop-oncall"}]
 
     inputs = checked(provider, rerouted)
     assert provider.diff(created.id, created.outs, inputs).replaces == []
@@ -187,7 +187,7 @@ def test_changing_an_action_target_updates_in_place_and_replaces_the_action(
         for g in fake.orgs[ORG].workflows[created.id]["actionFilters"]
         for a in g["actions"]
     }
-    assert displays == {"careflex-prod", "#careflex-oncall"}
+    assert displays == {"shop-prod", "#shop-oncall"}
     assert provider.diff(created.id, updated.outs, inputs).changes is False
 
 
@@ -221,13 +221,13 @@ def test_create_adopts_an_existing_alert_with_the_same_name(
 ) -> None:
     fake.page_size = 2
     for index in range(5):
-        fake.seed_workflow(ORG, {"name": f"careflex other {index}", "detectorIds": [detector_id]})
-    legacy = fake.seed_workflow(ORG, {"name": "careflex error rate routing", "detectorIds": [detector_id]})
+        fake.seed_workflow(ORG, {"name": f"shop other {index}", "detectorIds": [detector_id]})
+    legacy = fake.seed_workflow(ORG, {"name": "shop error rate routing", "detectorIds": [detector_id]})
 
     created = provider.create(checked(provider, routing(detector_id)))
 
     assert created.id == legacy["id"]
-    assert len(fake.workflows_named(ORG, "careflex error rate routing")) == 1
+    assert len(fake.workflows_named(ORG, "shop error rate routing")) == 1
     assert len(fake.orgs[ORG].workflows[created.id]["actionFilters"]) == 2
     assert fake.calls("POST", rf"/api/0/organizations/{ORG}/workflows/") == 0
 
@@ -239,7 +239,7 @@ def test_create_after_ambiguous_failure_finds_the_alert_instead_of_duplicating(
 
     created = provider.create(checked(provider, routing(detector_id)))
 
-    assert [w["id"] for w in fake.workflows_named(ORG, "careflex error rate routing")] == [created.id]
+    assert [w["id"] for w in fake.workflows_named(ORG, "shop error rate routing")] == [created.id]
     assert fake.calls("POST", rf"/api/0/organizations/{ORG}/workflows/") == 1
 
 
@@ -308,7 +308,7 @@ def test_create_that_times_out_after_sending_finds_the_alert_instead_of_duplicat
 
     created = impatient.create(checked(impatient, routing(detector_id)))
 
-    assert [w["id"] for w in fake.workflows_named(ORG, "careflex error rate routing")] == [created.id]
+    assert [w["id"] for w in fake.workflows_named(ORG, "shop error rate routing")] == [created.id]
     assert fake.calls("POST", rf"/api/0/organizations/{ORG}/workflows/") == 1
 
 
@@ -324,8 +324,8 @@ def test_read_by_id_alone_adopts_an_alert_for_import(
     assert read.inputs["detector_ids"] == [detector_id]
     # Imported as Sentry stores it: the Slack channel id it resolved is part of what was read.
     slack = next(a for g in read.inputs["action_filters"] for a in g["actions"] if a["type"] == "slack")
-    resolved = fake.slack_channels["careflex-alerts"]
-    assert (slack["target_display"], slack["target_identifier"]) == ("#careflex-alerts", resolved)
+    resolved = fake.slack_channels["shop-alerts"]
+    assert (slack["target_display"], slack["target_identifier"]) == ("#shop-alerts", resolved)
     assert provider.check({}, read.inputs).failures == []
     assert provider.diff(created.id, read.outs, inputs).changes is False
 
@@ -338,7 +338,7 @@ def test_a_slack_routed_alert_settles_after_sentry_stores_the_resolved_channel_i
     stored = next(
         a for g in fake.orgs[ORG].workflows[created.id]["actionFilters"] for a in g["actions"] if a["type"] == "slack"
     )
-    assert stored["config"]["targetIdentifier"] == fake.slack_channels["careflex-alerts"]
+    assert stored["config"]["targetIdentifier"] == fake.slack_channels["shop-alerts"]
 
     refreshed = provider.read(created.id, created.outs)
     puts_before = fake.calls("PUT", rf"/api/0/organizations/{ORG}/workflows/\d+/")
@@ -355,7 +355,7 @@ def test_a_slack_channel_named_without_its_hash_is_compared_the_way_sentry_store
     fake: FakeSentry, provider: SentryWorkflowProvider, detector_id: str
 ) -> None:
     bare = routing(detector_id)
-    bare["action_filters"][1]["actions"] = [{**SLACK, "target_display": "careflex-alerts"}]
+    bare["action_filters"][1]["actions"] = [{**SLACK, "target_display": "shop-alerts"}]
     inputs = checked(provider, bare)
 
     created = provider.create(inputs)

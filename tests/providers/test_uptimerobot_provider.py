@@ -32,7 +32,7 @@ API_KEY = "CANARY-uptimerobot-key-7f3a"
 ROUTING_KEY = "CANARY-pagerduty-routing-key-a41c"
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/CANARY-slack-9e2b"
 HEADER_TOKEN = "CANARY-health-token-52d0"
-HEALTH_URL = "https://careflex.example.com/health"
+HEALTH_URL = "https://shop.example.com/health"
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def contacts(clock: VirtualClock) -> AlertContactProvider:
 
 def monitor_inputs(provider: MonitorProvider, **overrides: Any) -> dict[str, Any]:
     raw = {
-        "friendly_name": "careflex-prod health",
+        "friendly_name": "shop-prod health",
         "url": HEALTH_URL,
         "type": "KEYWORD",
         "keyword_value": "healthy",
@@ -98,24 +98,24 @@ def test_check_normalises_inputs_the_way_the_api_returns_them(monitors: MonitorP
     checked = monitors.check(
         {},
         {
-            "friendly_name": "  Care &amp;amp; Flex ",
+            "friendly_name": "  Bread &amp;amp; Butter ",
             "url": HEALTH_URL,
             "custom_headers": {"X-Health-Token": HEADER_TOKEN, "Accept": "text/plain"},
             "alert_contacts": [{"id": "0123", "threshold_minutes": 5}, {"id": 45, "recurrence_minutes": 30}],
-            "tags": ["Prod", "careflex", "prod"],
+            "tags": ["Prod", "shop", "prod"],
             "keyword_type": "not_exists",
             "keyword_value": "&quot;healthy&quot;",
         },
     )
     assert [(f.property, f.reason) for f in checked.failures] == []
     inputs = checked.inputs
-    assert inputs["friendly_name"] == "Care & Flex"
+    assert inputs["friendly_name"] == "Bread & Butter"
     assert inputs["custom_headers"] == {"accept": "text/plain", "x-health-token": HEADER_TOKEN}
     assert inputs["alert_contacts"] == [
         {"id": "45", "threshold_minutes": 0, "recurrence_minutes": 30},
         {"id": "123", "threshold_minutes": 5, "recurrence_minutes": 0},
     ]
-    assert inputs["tags"] == ["careflex", "prod"]
+    assert inputs["tags"] == ["prod", "shop"]
     assert (inputs["type"], inputs["keyword_type"], inputs["keyword_value"]) == (
         "KEYWORD",
         "ALERT_NOT_EXISTS",
@@ -230,14 +230,14 @@ def test_monitor_lifecycle_create_read_noop_diff_update_adopt_delete_gone(
     assert (noop.changes, ops(fake)) == (False, {})
 
     fake.reset_counts()
-    changed = {**inputs, "interval_seconds": 120, "friendly_name": "careflex-prod health (EU)"}
+    changed = {**inputs, "interval_seconds": 120, "friendly_name": "shop-prod health (EU)"}
     updated = monitors.update(created.id, read.outs, changed)
     assert ops(fake) == {"PATCH /monitors/{id}": 1, "GET /monitors/{id}": 2}
     assert updated.outs is not None
     assert {k: updated.outs[k] for k in ("monitor_id", "interval_seconds", "friendly_name")} == {
         "monitor_id": created.id,
         "interval_seconds": 120,
-        "friendly_name": "careflex-prod health (EU)",
+        "friendly_name": "shop-prod health (EU)",
     }
     assert updated.outs["custom_headers"] == {"x-health-token": HEADER_TOKEN}
 
@@ -253,7 +253,7 @@ def test_monitor_lifecycle_create_read_noop_diff_update_adopt_delete_gone(
     gone = monitors.read(created.id, updated.outs)
     assert (gone.id, gone.outs) == (None, {})
     monitors.delete(created.id, updated.outs)
-    assert fake.monitors_named("careflex-prod health (EU)") == []
+    assert fake.monitors_named("shop-prod health (EU)") == []
 
 
 def _as_raw(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -277,10 +277,10 @@ def test_doubly_escaped_names_and_urls_read_back_without_a_diff(
         monkeypatch.setenv("UPTIMEROBOT_API_KEY", API_KEY)
         monkeypatch.setenv("UPTIMEROBOT_API_URL", fake.url)
         provider = MonitorProvider(tuning_for(clock))
-        inputs = monitor_inputs(provider, friendly_name="Care & Flex <prod>", url=HEALTH_URL + "?a=1&b=2")
+        inputs = monitor_inputs(provider, friendly_name="Bread & Butter <prod>", url=HEALTH_URL + "?a=1&b=2")
         created = provider.create(inputs)
         stored = next(iter(fake.monitors.values()))
-        assert stored["friendlyName"] == "Care &amp;amp; Flex &amp;lt;prod&amp;gt;"
+        assert stored["friendlyName"] == "Bread &amp;amp; Butter &amp;lt;prod&amp;gt;"
         read = provider.read(created.id, created.outs)
         assert provider.diff(created.id, read.outs, inputs).changes is False
         forget_adoptions()  # the next `up` (an interrupted one's rerun) is a new deployment
@@ -314,7 +314,7 @@ def test_adopting_a_monitor_of_another_type_is_refused_because_type_cannot_chang
 ) -> None:
     with fake._lock:
         ping = fake._create_monitor(
-            {"friendlyName": "p", "type": "PING", "url": "careflex.example.com", "interval": 300}
+            {"friendlyName": "p", "type": "PING", "url": "shop.example.com", "interval": 300}
         ).json["id"]
     with pytest.raises(UptimeRobotError, match="type cannot become KEYWORD"):
         monitors.create({**monitor_inputs(monitors), "adopt_id": ping})
@@ -336,7 +336,7 @@ def test_create_refuses_to_guess_when_several_monitors_already_match(
     fake: FakeUptimeRobot, monitors: MonitorProvider
 ) -> None:
     body = {
-        "friendlyName": "careflex-prod health",
+        "friendlyName": "shop-prod health",
         "type": "KEYWORD",
         "url": HEALTH_URL,
         "interval": 60,
@@ -355,7 +355,7 @@ def test_similar_names_found_by_the_substring_filter_are_not_adopted(
     fake: FakeUptimeRobot, monitors: MonitorProvider
 ) -> None:
     with fake._lock:
-        for name in ("careflex-prod health old", "careflex-prod healthcheck"):
+        for name in ("shop-prod health old", "shop-prod healthcheck"):
             fake._create_monitor(
                 {
                     "friendlyName": name,
@@ -369,7 +369,7 @@ def test_similar_names_found_by_the_substring_filter_are_not_adopted(
     created = monitors.create(monitor_inputs(monitors))
     assert fake.count("POST", "/monitors") == 1
     assert len(fake.monitors) == 3
-    assert created.outs["friendly_name"] == "careflex-prod health"
+    assert created.outs["friendly_name"] == "shop-prod health"
 
 
 # --- injected faults ------------------------------------------------------------------------------------
@@ -382,7 +382,7 @@ def test_create_after_ambiguous_404_adopts_the_saved_monitor_without_posting_aga
     fake.stale_reads(0, list_lag_calls=2)
     created = monitors.create(monitor_inputs(monitors))
     assert fake.count("POST", "/monitors") == 1
-    assert len(fake.monitors_named("careflex-prod health")) == 1
+    assert len(fake.monitors_named("shop-prod health")) == 1
     assert created.id == str(next(iter(fake.monitors)))
     assert fake.count("GET", "/monitors") >= 3
 
@@ -498,7 +498,7 @@ def test_legacy_list_envelope_with_next_cursor_id_is_paged_through(
         monkeypatch.setenv("UPTIMEROBOT_API_KEY", API_KEY)
         monkeypatch.setenv("UPTIMEROBOT_API_URL", fake.url)
         provider = MonitorProvider(tuning_for(clock))
-        for name in ("careflex-prod health A", "careflex-prod health B"):
+        for name in ("shop-prod health A", "shop-prod health B"):
             with fake._lock:
                 fake._create_monitor(
                     {
@@ -544,7 +544,7 @@ def test_thirty_creates_at_ten_requests_a_minute_finish_without_a_single_429(
     fake.enforce_rate_limit(10)
     started = clock.now()
     for number in range(30):
-        monitors.create(monitor_inputs(monitors, friendly_name=f"careflex service {number:02d}"))
+        monitors.create(monitor_inputs(monitors, friendly_name=f"shop service {number:02d}"))
     assert len(fake.monitors) == 30
     assert fake.rate_limited_count == 0
     assert all(status < 400 for _, _, status in fake.log)
@@ -564,7 +564,7 @@ def test_thirty_creates_from_four_threads_share_the_pace_and_all_succeed(
         monkeypatch.setenv("UPTIMEROBOT_API_URL", fake.url)
         fake.enforce_rate_limit(10)
         provider = MonitorProvider(Tuning(timeout=(2.0, 5.0), sleep=scaled.sleep, clock=scaled.now))
-        names = [f"careflex worker {n:02d}" for n in range(30)]
+        names = [f"shop worker {n:02d}" for n in range(30)]
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = list(
                 pool.map(lambda n: provider.create(monitor_inputs(provider, friendly_name=n)), names)
@@ -761,7 +761,7 @@ def test_pickled_providers_hold_no_key_secret_or_lock_and_secret_outputs_are_dec
         slack = AlertContact("slack", kind="slack", friendly_name="S", value=SLACK_URL)
         monitor = Monitor(
             "health",
-            friendly_name="careflex-prod health",
+            friendly_name="shop-prod health",
             url=HEALTH_URL,
             custom_headers={"X-Health-Token": HEADER_TOKEN},
             alert_contacts=[{"id": pagerduty.contact_id, "threshold_minutes": 5}],
@@ -827,9 +827,9 @@ def test_a_contact_named_by_its_pulumi_id_is_assigned_by_its_number_and_other_te
     inputs = monitor_inputs(monitors, alert_contacts=[{"id": f"alert-contacts/{contact_id}"}])
     assert inputs["alert_contacts"] == [{"id": contact_id, "threshold_minutes": 0, "recurrence_minutes": 0}]
     monitors.create(inputs)
-    checked = monitors.check({}, {**_as_raw(inputs), "alert_contacts": [{"id": "pagerduty-careflex"}]})
+    checked = monitors.check({}, {**_as_raw(inputs), "alert_contacts": [{"id": "pagerduty-shop"}]})
     assert [f.property for f in checked.failures] == ["alert_contacts"]
-    assert "'pagerduty-careflex' is not a contact id" in checked.failures[0].reason
+    assert "'pagerduty-shop' is not a contact id" in checked.failures[0].reason
 
 
 def test_an_ambiguous_create_whose_listing_lags_longer_than_the_recovery_window_says_what_to_check(
@@ -840,9 +840,9 @@ def test_an_ambiguous_create_whose_listing_lags_longer_than_the_recovery_window_
     with pytest.raises(UptimeRobotError) as raised:
         monitors.create(monitor_inputs(monitors))
     message = str(raised.value)
-    assert len(fake.monitors_named("careflex-prod health")) == 1
+    assert len(fake.monitors_named("shop-prod health")) == 1
     assert "nothing was created" not in message and "again is safe" not in message
-    assert "may have saved the KEYWORD monitor named 'careflex-prod health'" in message
+    assert "may have saved the KEYWORD monitor named 'shop-prod health'" in message
     assert "set adopt_id" in message
 
 
@@ -868,7 +868,7 @@ def test_the_old_urn_of_a_renamed_monitor_does_not_delete_what_the_new_urn_adopt
     new = monitors.create(monitor_inputs(monitors))  # the new URN finds the live monitor by natural key
     assert new.id == old.id
     monitors.delete(old.id, old.outs)
-    assert len(fake.monitors_named("careflex-prod health")) == 1
+    assert len(fake.monitors_named("shop-prod health")) == 1
     assert fake.count("DELETE", "/monitors/{id}") == 0
 
 

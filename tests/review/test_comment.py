@@ -133,7 +133,7 @@ def test_the_counts_row_holds_the_engine_change_summary():
 def test_a_blocked_replace_is_in_the_danger_section_with_its_reason_paths():
     markdown, _ = rendered("pagerduty-integration-replace.json")
     danger = markdown[markdown.index("### ⛔ Blocked") : markdown.index("<details>")]
-    assert "**replace** `careflex-grafana-events`" in danger
+    assert "**replace** `shop-grafana-events`" in danger
     assert "forced by `type`" in danger and "routing key" in danger
     assert "allow-identity-change" in danger
 
@@ -141,7 +141,7 @@ def test_a_blocked_replace_is_in_the_danger_section_with_its_reason_paths():
 def test_the_allow_label_turns_the_danger_section_into_a_warning():
     markdown, text = rendered("sentry-key-delete.json", allow=True)
     assert "### ⚠️ Allowed by the `allow-identity-change` label" in markdown and "Blocked" not in markdown
-    assert "ALLOWED BY LABEL" in text and "careflex-key" in text
+    assert "ALLOWED BY LABEL" in text and "shop-key" in text
 
 
 def test_diagnostic_messages_are_counted_but_never_copied():
@@ -260,7 +260,7 @@ def test_a_huge_danger_section_is_compacted_and_still_fits():
 
 def test_a_small_preview_is_not_cut():
     markdown, _ = rendered("threshold-update.json")
-    assert "left out" not in markdown and "careflex-health" in markdown
+    assert "left out" not in markdown and "shop-health" in markdown
 
 
 def test_the_cap_is_configurable_for_smaller_targets(tmp_path: Path):

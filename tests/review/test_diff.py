@@ -8,16 +8,19 @@ import re
 import shutil
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
+import yaml
 
+from components.estate import secret_config_keys
+from model import naming, specs
 from review.diff import compare, plan_json
 from review.diff_report import MAX_COMMENT_CHARS, render_markdown
 from review.engine import run_project
 from review.plan import build_plan
 from tests.conftest import ROOT
+from tests.estates import ESTATES, add_copy_of_app, copy_estate, estates_where, loaded
 
 CANARY = "CANARY-diff-secret-77a1"
 GIT = shutil.which("git") or "git"
@@ -29,13 +32,28 @@ def _git(repo: Path, *args: str) -> None:
     subprocess.run([GIT, *args], cwd=repo, check=True, capture_output=True, env={**os.environ, **GIT_ENV})
 
 
+def _commit_base(project: Path) -> Path:
+    _git(project, "init", "-q", "-b", "main")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-q", "-m", "base")
+    return project
+
+
 @pytest.fixture
 def repo(project_copy: Path) -> Path:
-    """The project copy as a git repository with one commit (the base)."""
-    _git(project_copy, "init", "-q", "-b", "main")
-    _git(project_copy, "add", "-A")
-    _git(project_copy, "commit", "-q", "-m", "base")
-    return project_copy
+    """The project copy (shipped estate) as a git repository with one commit (the base)."""
+    return _commit_base(project_copy)
+
+
+def _estate_repo(project_copy: Path, name: str) -> Path:
+    """The project's program with estate `name`'s policy tree, as a git repository with one commit; Pulumi.yaml
+    declares the estate's secret config keys, as a team adopting the package would."""
+    copy_estate(name, project_copy)
+    project = yaml.safe_load((project_copy / "Pulumi.yaml").read_text())
+    for key in secret_config_keys(loaded(name)):
+        project["config"].setdefault(key, {"type": "string", "secret": True})
+    (project_copy / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    return _commit_base(project_copy)
 
 
 def _diff(repo: Path, fmt: str = "text") -> subprocess.CompletedProcess:
@@ -45,79 +63,112 @@ def _diff(repo: Path, fmt: str = "text") -> subprocess.CompletedProcess:
     )
 
 
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
+def _edit_alert(root: Path, app: specs.App, alert_id: str, **changes: object) -> int:
+    """Change fields of one alert in its app file; returns the alert's index in the file's `alerts:`."""
+    document = yaml.safe_load((root / app.file).read_text())
+    index = next(i for i, alert in enumerate(document["alerts"]) if alert["id"] == alert_id)
+    document["alerts"][index].update(changes)
+    (root / app.file).write_text(yaml.safe_dump(document, sort_keys=False))
+    return index
 
 
-def _add_app(repo: Path, app_id: str) -> None:
-    text = (repo / "alert_policies/apps/careflex.yaml").read_text()
-    (repo / f"alert_policies/apps/{app_id}.yaml").write_text(
-        text.replace("id: careflex\n", f"id: {app_id}\n", 1)
-        .replace("name: CareFlex\n", f"name: {app_id}\n", 1)
-        .replace("app: careflex\n", f"app: {app_id}\n", 1)
-        .replace("project: careflex\n", f"project: {app_id}\n", 1)
-        # Each app needs its own row in Sentry's PagerDuty integration (the loader refuses a shared one).
-        .replace('pagerduty_service: "200001"', f'pagerduty_service: "{zlib.crc32(app_id.encode())}"', 1)
-    )
+def _paging_app_with_sentry(estate: specs.Estate) -> specs.App | None:
+    """An app that pages through Grafana and mirrors its critical error rate as a Sentry detector."""
+    return next((app for app in estate.apps if app.oncall and "grafana" in app.oncall.senders and app.error_tracking
+                 and any(r.signal == "error_rate" and r.severity == "critical" for r in app.alerts)), None)
 
 
-def test_an_unchanged_tree_reports_no_changes(repo: Path):
-    result = _diff(repo)
+# Each diff plans two revisions in fresh interpreters (seconds each): every test runs on one estate with the
+# shape it needs, spread over the example estates, rather than on all of them.
+WITH_SENTRY_MIRROR = estates_where(lambda e: _paging_app_with_sentry(e) is not None)
+MULTI_APP = estates_where(lambda e: len(e.apps) >= 2)
+
+
+@pytest.mark.parametrize("name", [n for n in ESTATES if n != "shipped"][:1])
+def test_an_unchanged_tree_reports_no_changes(project_copy: Path, name: str):
+    result = _diff(_estate_repo(project_copy, name))
     assert result.returncode == 0, result.stderr
     assert "0 added, 0 removed, 0 changed" in result.stdout and "No changes" in result.stdout
 
 
-def test_a_threshold_change_is_reported_exactly(repo: Path):
-    _edit(repo / "alert_policies/apps/careflex.yaml", "threshold: 0.05\n", "threshold: 0.03\n")
+@pytest.mark.parametrize("name", WITH_SENTRY_MIRROR[-1:])
+def test_a_threshold_change_is_reported_exactly(project_copy: Path, name: str):
+    repo = _estate_repo(project_copy, name)
+    app = _paging_app_with_sentry(loaded(name))
+    rule = next(r for r in app.alerts if r.signal == "error_rate" and r.severity == "critical")
+    lower = rule.threshold / 2
+    _edit_alert(repo, app, rule.id, threshold=lower)
     result = _diff(repo)
     assert result.returncode == 0, result.stderr
     changed = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("~")]
     assert changed == [
-        "~ grafana alert rule careflex/error-rate-critical: threshold 0.05 → 0.03",
-        "~ sentry MetricDetector careflex-error-rate: critical_threshold 0.05 → 0.03",
+        f"~ grafana alert rule {app.id}/{rule.id}: threshold {rule.threshold} → {lower}",
+        f"~ sentry MetricDetector {naming.sentry_detector_resource(app.id)}: "
+        f"critical_threshold {rule.threshold} → {lower}",
     ]
     assert "DANGER" not in result.stdout
 
 
-def test_a_new_app_is_all_additions(repo: Path):
-    _add_app(repo, "careflex-admin")
+@pytest.mark.parametrize("name", WITH_SENTRY_MIRROR[:1])
+def test_a_new_app_is_all_additions(project_copy: Path, name: str):
+    repo = _estate_repo(project_copy, name)
+    first = _paging_app_with_sentry(loaded(name))
+    add_copy_of_app(repo, first, "zz-new-app")
     data = json.loads(_diff(repo, "json").stdout)
     assert data["removed"] == [] and data["danger"] == []
     labels = {a["label"] for a in data["added"]}
-    assert "pagerduty Service careflex-admin-service" in labels
-    assert "grafana alert rule careflex-admin/error-rate-critical" in labels
+    assert f"pagerduty Service {naming.pagerduty_service_resource('zz-new-app')}" in labels
+    for rule in first.alerts_from("prometheus"):
+        assert f"grafana alert rule zz-new-app/{rule.id}" in labels
     # The only changes to existing resources: the routing tree gains the new app's PagerDuty route.
     assert {c["label"] for c in data["changed"]} == {"grafana NotificationPolicy notification-policy"}
 
 
-def test_a_removed_app_is_deletions_with_a_danger_section(repo: Path):
-    (repo / "alert_policies/apps/careflex.yaml").unlink()
-    _add_app_placeholder = repo / "alert_policies/apps/other.yaml"
-    text = (ROOT / "alert_policies/apps/careflex.yaml").read_text()
-    _add_app_placeholder.write_text(
-        text.replace("id: careflex\n", "id: other\n", 1).replace("app: careflex\n", "app: other\n", 1)
-        .replace("project: careflex\n", "project: other\n", 1)
-    )
+def _identities(app: specs.App) -> list[str]:
+    """The identity-bearing resources of one app, as the danger section names their deletion."""
+    names = [f"Folder {naming.folder_resource(naming.folder_uid(app.id))}"]
+    if app.oncall is not None:
+        names.append(f"Service {naming.pagerduty_service_resource(app.id)}")
+        names += [f"ServiceIntegration {naming.pagerduty_integration_resource(app.id, s)}" for s in app.oncall.senders]
+    if app.error_tracking is not None:
+        names += [f"Project {naming.sentry_project_resource(app.id)}"]
+        names += [f"ClientKey {naming.sentry_key_resource(app.id)}"]
+    names += [f"AppSecret {naming.secret_resource(app.id, s.key)}" for s in app.secrets]
+    return names
+
+
+@pytest.mark.parametrize("name", MULTI_APP[:1])
+def test_a_removed_app_is_deletions_with_a_danger_section(project_copy: Path, name: str):
+    repo = _estate_repo(project_copy, name)
+    removed = max(loaded(name).apps, key=lambda app: len(_identities(app)))
+    (repo / removed.file).unlink()
     data = json.loads(_diff(repo, "json").stdout)
     danger = "\n".join(data["danger"])
-    for expected in ("Service careflex-service is deleted", "ServiceIntegration careflex-grafana-events is deleted",
-                     "Project careflex-project is deleted", "ClientKey careflex-key is deleted",
-                     "Folder folder-careflex is deleted", "AppSecret careflex-sentry-dsn is deleted"):
-        assert expected in danger
+    for expected in _identities(removed):
+        assert f"{expected} is deleted" in danger
 
 
-def test_a_renamed_alert_id_is_a_delete_and_a_create(repo: Path):
-    _edit(repo / "alert_policies/apps/careflex.yaml", "  - id: disk-warning\n", "  - id: disk-usage-warning\n")
+@pytest.mark.parametrize("name", MULTI_APP[-1:])
+def test_a_renamed_alert_id_is_a_delete_and_a_create(project_copy: Path, name: str):
+    repo = _estate_repo(project_copy, name)
+    app = loaded(name).apps[-1]
+    rule = next(r for r in app.alerts_from("prometheus") if r.budget_id is None)
+    _edit_alert(repo, app, rule.id, id=f"{rule.id}-renamed")
     data = json.loads(_diff(repo, "json").stdout)
-    assert [a["label"] for a in data["added"]] == ["grafana alert rule careflex/disk-usage-warning"]
-    assert [r["label"] for r in data["removed"]] == ["grafana alert rule careflex/disk-warning"]
+    assert [a["label"] for a in data["added"]] == [f"grafana alert rule {app.id}/{rule.id}-renamed"]
+    assert [r["label"] for r in data["removed"]] == [f"grafana alert rule {app.id}/{rule.id}"]
 
 
-def test_a_secret_rotation_shows_as_changed_and_never_its_value(repo: Path):
+def _stack_secret(estate: specs.Estate) -> tuple[specs.App, specs.AppSecret] | None:
+    return next(((app, s) for app in estate.apps for s in app.secrets if s.source == "stack_secret"), None)
+
+
+@pytest.mark.parametrize("name", estates_where(lambda e: _stack_secret(e) is not None)[:1])
+def test_a_secret_rotation_shows_as_changed_and_never_its_value(project_copy: Path, name: str):
+    repo = _estate_repo(project_copy, name)
+    app, secret = _stack_secret(loaded(name))
     stack = repo / "Pulumi.prod.yaml"
-    stack.write_text(stack.read_text() + "  monitoring-estate:papertrailUrl:\n    secure: v1:OLDCIPHERTEXT\n")
+    stack.write_text(stack.read_text() + f"  monitoring-estate:{secret.config_key}:\n    secure: v1:OLDCIPHERTEXT\n")
     _git(repo, "commit", "-qam", "with a secret")
     stack.write_text(stack.read_text().replace("v1:OLDCIPHERTEXT", f"v1:{CANARY}"))
     for fmt in ("text", "markdown", "json"):
@@ -126,14 +177,18 @@ def test_a_secret_rotation_shows_as_changed_and_never_its_value(repo: Path):
         assert CANARY not in result.stdout and CANARY not in result.stderr
         assert "OLDCIPHERTEXT" not in result.stdout
     text = _diff(repo).stdout
-    assert "fly AppSecret careflex-papertrail-url: value changed (secret)" in text
+    assert f"fly AppSecret {naming.secret_resource(app.id, secret.key)}: value changed (secret)" in text
 
 
-def test_an_invalid_working_tree_exits_2_with_the_problems(repo: Path):
-    _edit(repo / "alert_policies/apps/careflex.yaml", "threshold: 0.05\n", 'threshold: "5%"\n')
+@pytest.mark.parametrize("name", MULTI_APP[:1])
+def test_an_invalid_working_tree_exits_2_with_the_problems(project_copy: Path, name: str):
+    repo = _estate_repo(project_copy, name)
+    app = loaded(name).apps[0]
+    rule = next(r for r in app.alerts if r.threshold is not None and r.budget_id is None)
+    index = _edit_alert(repo, app, rule.id, threshold="5%")
     result = _diff(repo)
     assert result.returncode == 2
-    assert 'alerts[3].threshold: must be a number' in result.stderr
+    assert f"{app.file}" in result.stderr and f"alerts[{index}].threshold: must be a number" in result.stderr
 
 
 def test_an_unknown_base_revision_exits_1(repo: Path):
@@ -147,7 +202,7 @@ def test_an_unknown_base_revision_exits_1(repo: Path):
 def test_a_fifty_app_estate_renders_under_the_comment_cap_with_summary_first(project_copy: Path):
     base = build_plan(_record(project_copy), project="p", stack="prod")
     for n in range(49):
-        _add_app(project_copy, f"app-{n:02d}")
+        add_copy_of_app(project_copy, _paging_app_with_sentry(loaded("shipped")), f"app-{n:02d}")
     head = build_plan(_record(project_copy), project="p", stack="prod")
     diff = compare(base, head, "main")
     assert len(diff.added) > 49 * 20
@@ -276,7 +331,7 @@ def test_a_deleted_protected_resource_is_marked_protected_in_the_list_and_the_da
 def test_adding_an_app_changes_the_real_notification_policy_only_by_that_apps_own_routes(project_copy: Path):
     # Planned in fresh interpreters (as `review diff` does): the mock engine is process-global.
     base = plan_json(project_copy, "prod", "ab" * 32, "base")
-    _add_app(project_copy, "zz-new-app")
+    add_copy_of_app(project_copy, _paging_app_with_sentry(loaded("shipped")), "zz-new-app")
     diff = compare(base, plan_json(project_copy, "prod", "ab" * 32, "head"))
     [changes] = [changes for entity, changes in diff.changed if entity.type == POLICY]
     assert changes and all("app=zz-new-app" in c.path and c.old is None for c in changes)

@@ -80,26 +80,26 @@ def test_every_identity_kind_named_by_the_project_is_in_the_gate_list():
 @pytest.mark.parametrize("type_token", PROJECT_IDENTITY_TYPES)
 @pytest.mark.parametrize("op", DESTRUCTIVE)
 def test_replacing_or_deleting_an_identity_bearing_resource_is_blocked(type_token, op):
-    preview = parse_preview(digest(step(op, type_token, "careflex-thing")))
+    preview = parse_preview(digest(step(op, type_token, "shop-thing")))
     result = evaluate(preview, allow_label_present=False)
-    assert [(s.op, s.type, s.name) for s in result.blocking] == [(op, type_token, "careflex-thing")]
+    assert [(s.op, s.type, s.name) for s in result.blocking] == [(op, type_token, "shop-thing")]
     assert result.blocked and result.exit_code == EXIT_BLOCKED
 
 
 @pytest.mark.parametrize("type_token", PROJECT_IDENTITY_TYPES)
 @pytest.mark.parametrize("op", ["replace", "delete"])
 def test_the_allow_label_lets_an_identity_change_through_but_still_lists_it(type_token, op):
-    preview = parse_preview(digest(step(op, type_token, "careflex-thing")))
+    preview = parse_preview(digest(step(op, type_token, "shop-thing")))
     result = evaluate(preview, allow_label_present=True)
     assert result.allowed_by_label and not result.blocked
     assert result.exit_code == EXIT_ALLOWED
-    assert [s.name for s in result.blocking] == ["careflex-thing"]
+    assert [s.name for s in result.blocking] == ["shop-thing"]
 
 
 @pytest.mark.parametrize("type_token", PROJECT_IDENTITY_TYPES)
 @pytest.mark.parametrize("op", ["create", "update", "same", "read", "refresh"])
 def test_creating_updating_or_reading_an_identity_bearing_resource_is_allowed(type_token, op):
-    preview = parse_preview(digest(step(op, type_token, "careflex-thing", protect=True)))
+    preview = parse_preview(digest(step(op, type_token, "shop-thing", protect=True)))
     assert evaluate(preview, allow_label_present=False).exit_code == EXIT_ALLOWED
 
 
@@ -116,7 +116,7 @@ def test_deleting_an_unprotected_ordinary_resource_is_allowed():
 
 
 def test_an_unknown_op_on_an_identity_bearing_resource_fails_closed():
-    preview = parse_preview(digest(step("obliterate", "pagerduty:index/service:Service", "careflex-service")))
+    preview = parse_preview(digest(step("obliterate", "pagerduty:index/service:Service", "shop-service")))
     assert evaluate(preview, allow_label_present=False).blocked
 
 
@@ -127,21 +127,21 @@ def test_state_only_ops_on_identity_types_do_not_block():
 
 def test_replacement_steps_shown_with_show_replacement_steps_are_each_listed_once():
     integration = "pagerduty:index/serviceIntegration:ServiceIntegration"
-    steps = [step(op, integration, "careflex-grafana-events") for op in ("create-replacement", "replace")]
-    steps += [step("delete-replaced", integration, "careflex-grafana-events")] * 2
+    steps = [step(op, integration, "shop-grafana-events") for op in ("create-replacement", "replace")]
+    steps += [step("delete-replaced", integration, "shop-grafana-events")] * 2
     result = evaluate(parse_preview(digest(*steps)), allow_label_present=False)
-    assert [(s.op, s.name) for s in result.blocking] == [("replace", "careflex-grafana-events")]
+    assert [(s.op, s.name) for s in result.blocking] == [("replace", "shop-grafana-events")]
 
 
 def test_removing_protection_is_reported_but_does_not_block():
-    raw = step("same", "grafana:oss/folder:Folder", "folder-careflex", protect=True)
+    raw = step("same", "grafana:oss/folder:Folder", "folder-shop", protect=True)
     raw["newState"]["protect"] = False
     result = evaluate(parse_preview(digest(raw)), allow_label_present=False)
-    assert not result.blocked and [s.name for s in result.unprotecting] == ["folder-careflex"]
+    assert not result.blocked and [s.name for s in result.unprotecting] == ["folder-shop"]
 
 
 def test_the_type_comes_from_the_state_and_otherwise_from_the_urn():
-    raw = step("delete", "pulumi-python:dynamic/sentry:Project", "careflex-project")
+    raw = step("delete", "pulumi-python:dynamic/sentry:Project", "shop-project")
     raw["oldState"] = None
     preview = parse_preview(digest(raw))
     assert preview.steps[1].type == "pulumi-python:dynamic/sentry:Project"
@@ -208,7 +208,7 @@ def test_the_cli_lists_each_blocking_step_with_type_name_op_and_property_paths_b
     code = main_gate([str(FIXTURES / "pagerduty-integration-replace.json"), "--format", "text"])
     out = capsys.readouterr().out
     assert code == EXIT_PREVIEW_FAILED
-    verdict = [line for line in out.splitlines() if "careflex-grafana-events" in line and "forced by" in line]
+    verdict = [line for line in out.splitlines() if "shop-grafana-events" in line and "forced by" in line]
     assert len(verdict) == 1
     line = verdict[0]
     assert "replace" in line and "pagerduty:index/serviceIntegration:ServiceIntegration" in line
@@ -221,7 +221,7 @@ def test_the_cli_writes_the_markdown_comment_whatever_the_stdout_format(tmp_path
     code = main_gate([str(FIXTURES / "sentry-key-delete.json"), "--format", "text", "--comment-out", str(comment)])
     text = comment.read_text(encoding="utf-8")
     assert code == EXIT_PREVIEW_FAILED
-    assert text.startswith(MARKER) and "careflex-key" in text
+    assert text.startswith(MARKER) and "shop-key" in text
     assert not capsys.readouterr().out.startswith(MARKER)
 
 
@@ -269,9 +269,9 @@ def test_the_unreadable_message_never_quotes_the_file(tmp_path, capsys):
 
 def test_lines_printed_before_the_json_are_skipped(tmp_path):
     banner = "Previewing update (prod)\nwarning: something the CLI said\n"
-    body = json.dumps(digest(step("delete", "grafana:oss/folder:Folder", "folder-careflex")), indent=4)
+    body = json.dumps(digest(step("delete", "grafana:oss/folder:Folder", "folder-shop")), indent=4)
     preview = load_preview(write(tmp_path, banner + body))
-    assert [s.name for s in preview.steps] == ["monitoring-estate-prod", "folder-careflex"]
+    assert [s.name for s in preview.steps] == ["monitoring-estate-prod", "folder-shop"]
 
 
 def test_a_digest_with_only_the_stack_is_a_preview_without_changes(tmp_path, capsys):
@@ -300,7 +300,7 @@ def test_parse_errors_name_the_step_without_its_content():
 
 
 def test_a_protection_refusal_without_a_listed_step_still_blocks():
-    urn = urn_of("grafana:alerting/ruleGroup:RuleGroup", "rules-careflex-critical")
+    urn = urn_of("grafana:alerting/ruleGroup:RuleGroup", "rules-shop-critical")
     refusal = {
         "urn": urn,
         "severity": "error",
@@ -308,7 +308,7 @@ def test_a_protection_refusal_without_a_listed_step_still_blocks():
     }
     preview = parse_preview({**digest(), "diagnostics": [refusal]})
     result = evaluate(preview, allow_label_present=False)
-    assert [(s.op, s.name, s.protected) for s in result.blocking] == [("delete", "rules-careflex-critical", True)]
+    assert [(s.op, s.name, s.protected) for s in result.blocking] == [("delete", "rules-shop-critical", True)]
 
 
 def test_a_protection_refusal_for_a_listed_step_is_not_counted_twice():

@@ -46,7 +46,7 @@ def test_a_refused_protected_delete_counts_as_a_delete_though_the_engine_summary
     assert "delete" not in preview.change_summary  # the engine does not count a refused step
     assert counts(preview)["delete"] == 1
     [blocked] = result.blocking
-    assert (blocked.op, blocked.name, blocked.protected, blocked.refused) == ("delete", "careflex-service", True, True)
+    assert (blocked.op, blocked.name, blocked.protected, blocked.refused) == ("delete", "shop-service", True, True)
     assert result.exit_code == EXIT_PREVIEW_FAILED
     comment = render_markdown(preview, result)
     assert "| 0 | 0 | 0 | 1 |" in comment  # create update replace delete
@@ -86,7 +86,7 @@ def test_delete_before_replace_with_a_protected_dependent_blocks_both_resources_
     preview, result = gate("dbr-protected-dependent.json")
     assert [s.op for s in preview.steps] == ["same"]
     assert sorted((s.op, s.name) for s in result.blocking) == [
-        ("replace", "careflex-grafana-events"), ("replace", "careflex-service")]
+        ("replace", "shop-grafana-events"), ("replace", "shop-service")]
     assert all(s.protected for s in result.blocking)
     assert result.exit_code == EXIT_PREVIEW_FAILED
 
@@ -94,10 +94,10 @@ def test_delete_before_replace_with_a_protected_dependent_blocks_both_resources_
 def test_show_replacement_steps_lists_one_replacement_once_in_counts_danger_and_details():
     preview, result = gate("show-replacement-steps.json")
     assert [s.op for s in preview.steps].count("delete-replaced") == 1
-    assert [(s.op, s.name) for s in result.blocking] == [("replace", "dashboard-careflex-overview")]
+    assert [(s.op, s.name) for s in result.blocking] == [("replace", "dashboard-shop-overview")]
     assert counts(preview)["replace"] == 1 and counts(preview)["create"] == 0 and counts(preview)["delete"] == 0
     text = render_text(preview, result)
-    assert text.count("replace dashboard-careflex-overview") == 2  # once under the gate, once under changes
+    assert text.count("replace dashboard-shop-overview") == 2  # once under the gate, once under changes
     assert "configJson" in text
 
 
@@ -109,7 +109,7 @@ def test_an_import_is_counted_and_allowed():
 
 def test_dynamic_resources_without_a_detailed_diff_show_their_diff_reasons_and_never_a_secret():
     preview, result = gate("dynamic-resources.json")
-    monitor = next(s for s in preview.changes() if s.name == "careflex-health")
+    monitor = next(s for s in preview.changes() if s.name == "shop-health")
     assert monitor.detailed_diff is None and monitor.changed_paths() == ["interval"]
     [secret] = result.blocking
     assert secret.replace_paths() == ["key"]

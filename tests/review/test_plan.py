@@ -7,9 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
+from model import naming
 from tests.conftest import ROOT
+from tests.estates import loaded
 
 CANARY = "CANARY-secret-4d1f9e"
+SHIPPED = loaded("shipped")  # `review plan` with no --project-dir plans the shipped project
+PAGING = [app for app in SHIPPED.apps if app.oncall is not None]
 
 
 def _plan(project: Path, *args: str) -> subprocess.CompletedProcess:
@@ -22,7 +28,15 @@ def _plan(project: Path, *args: str) -> subprocess.CompletedProcess:
 def test_the_plan_lists_the_pagerduty_estate_and_exits_zero():
     result = _plan(ROOT)
     assert result.returncode == 0, result.stderr
-    for name in ("careflex-service", "careflex-grafana-events", "primary-schedule", "careflex-primary-escalation"):
+    assert PAGING, "the shipped estate pages"
+    policies = [p for p in SHIPPED.escalation_policies if p.id in {a.oncall.escalation_policy for a in PAGING}]
+    names = [naming.schedule_resource(t.ref) for p in policies for lvl in p.levels for t in lvl.targets
+             if t.kind == "schedule"]
+    for app in PAGING:
+        names += [naming.pagerduty_service_resource(app.id),
+                  naming.escalation_policy_resource(app.oncall.escalation_policy)]
+        names += [naming.pagerduty_integration_resource(app.id, sender) for sender in app.oncall.senders]
+    for name in names:
         assert name in result.stdout
     assert "PagerDuty:" in result.stdout and "protected)" in result.stdout
 
@@ -39,16 +53,24 @@ def test_the_json_plan_is_parseable_and_counts_resources_per_service():
     assert plan["stack"] == "prod"
     pagerduty = plan["totals"]["by_service"]["PagerDuty"]
     assert pagerduty["resources"] == len([r for r in plan["resources"] if r["service"] == "PagerDuty"])
-    assert pagerduty["protected"] == 4  # the service and its three integrations
+    # Each paging app's service and its integrations (one per sender).
+    assert pagerduty["protected"] == sum(1 + len(app.oncall.senders) for app in PAGING)
 
 
 def test_an_invalid_policy_exits_2_with_every_problem_and_no_traceback(project_copy: Path):
-    app = project_copy / "alert_policies/apps/careflex.yaml"
-    app.write_text(app.read_text().replace("threshold: 0.05", 'threshold: "5%"').replace("for: 10m", "for: ten"))
+    app = SHIPPED.apps[0]
+    document = yaml.safe_load((project_copy / app.file).read_text())
+    alerts = document["alerts"]
+    with_threshold = next(i for i, a in enumerate(alerts) if isinstance(a.get("threshold"), (int, float)))
+    with_for = next(i for i, a in enumerate(alerts) if "for" in a and i != with_threshold)
+    alerts[with_threshold]["threshold"] = "5%"
+    alerts[with_for]["for"] = "ten"
+    (project_copy / app.file).write_text(yaml.safe_dump(document, sort_keys=False))
     result = _plan(project_copy)
     assert result.returncode == 2
-    assert 'alerts[3].threshold: must be a number (or [low, high] with condition outside), got "5%"' in result.stderr
-    assert "alerts[7].for" in result.stderr
+    assert (f'alerts[{with_threshold}].threshold: must be a number (or [low, high] with condition outside), got "5%"'
+            in result.stderr)
+    assert f"alerts[{with_for}].for" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
@@ -70,12 +92,13 @@ def test_an_unexpected_failure_exits_1(project_copy: Path):
 def test_secret_config_never_appears_in_text_json_or_warnings(project_copy: Path):
     # The worst case the plan can meet: a real secret written in plain text in the stack file. It
     # flows into the UptimeRobot Slack contact; the plan must mask it everywhere.
+    [slack] = [c for c in SHIPPED.channels if c.type == "slack"][:1]
     stack = project_copy / "Pulumi.prod.yaml"
-    stack.write_text(stack.read_text() + f"  monitoring-estate:slackWebhookUrl: https://hooks.example/{CANARY}\n")
+    stack.write_text(stack.read_text() + f"  monitoring-estate:{slack.webhook_secret}: https://hooks.example/{CANARY}\n")
     for fmt in ("text", "json"):
         result = _plan(project_copy, "--format", fmt)
         assert result.returncode == 0, result.stderr
-        assert "slack-alerts" in result.stdout
+        assert slack.id in result.stdout
         assert CANARY not in result.stdout and CANARY not in result.stderr
         assert "[secret]" in result.stdout
     assert "stored in plain text" in result.stderr

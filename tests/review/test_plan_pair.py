@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from review.diff import DiffError, plan_trees
+from tests.estates import loaded
 
 
 def _contact_points(plan: dict) -> set[str]:
@@ -20,17 +21,21 @@ def test_each_tree_is_planned_by_its_own_code_whatever_the_order(project_copy: P
     naming.write_text(naming.read_text().replace('return f"pagerduty-{app_id}"', 'return f"pd-{app_id}"'))
 
     changed, original = plan_trees([(other, "changed"), (project_copy, "original")], "prod", "00" * 32)
-    assert "pd-careflex" in _contact_points(changed) and "pagerduty-careflex" not in _contact_points(changed)
-    assert "pagerduty-careflex" in _contact_points(original) and "pd-careflex" not in _contact_points(original)
+    paging = [app.id for app in loaded("shipped").apps if app.oncall and "grafana" in app.oncall.senders]
+    assert paging, "the shipped estate pages through Grafana"
+    for app_id in paging:
+        assert f"pd-{app_id}" in _contact_points(changed) and f"pagerduty-{app_id}" not in _contact_points(changed)
+        assert f"pagerduty-{app_id}" in _contact_points(original) and f"pd-{app_id}" not in _contact_points(original)
     # Same fingerprint key for both: equal secrets look equal, so only real changes show.
     assert json.dumps(changed["outputs"]) == json.dumps(original["outputs"])
 
 
 def test_a_tree_that_cannot_be_planned_is_named_with_its_own_exit_code_and_message(project_copy: Path):
-    (project_copy / "alert_policies/apps/careflex.yaml").write_text("kind: app\nid: Bad\n")
+    app_file = loaded("shipped").apps[0].file
+    (project_copy / app_file).write_text("kind: app\nid: Bad\n")
     try:
         plan_trees([(project_copy, "the working tree")], "prod", "00" * 32)
     except DiffError as err:
-        assert err.code == 2 and "the working tree" in str(err) and "careflex.yaml" in str(err)
+        assert err.code == 2 and "the working tree" in str(err) and Path(app_file).name in str(err)
     else:
         raise AssertionError("an invalid tree was planned")
