@@ -11,6 +11,7 @@ from components.estate import Settings, declare_estate
 from model.dashboards import load_dashboards
 from model.load import load_estate
 from review.engine import Recording, run_program
+from tests.estates import ACCOUNT_ZONE, PLAN_NOW
 from tests.conftest import ROOT
 
 CANARIES = {
@@ -33,6 +34,8 @@ def declare(root: Path) -> Recording:
             fly_metrics_token=pulumi.Output.secret(FLY_TOKEN),
             manage_notification_policy=True,
             secrets={key: pulumi.Output.secret(value) for key, value in CANARIES.items()},
+            uptimerobot_time_zone=ACCOUNT_ZONE,
+            now=PLAN_NOW,
         )
         for key, value in declare_estate(estate, dashboards, settings).items():
             pulumi.export(key, value)
