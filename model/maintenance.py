@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from model import specs, vendor_limits
@@ -206,11 +206,11 @@ def grafana_intervals(window: specs.MaintenanceWindow) -> list[MuteInterval]:
     the range that day); a recurrence one interval per distinct range with the weekdays it falls on.
     """
     if window.start is not None and window.end is not None:
-        start, end = window.start.astimezone(timezone.utc), window.end.astimezone(timezone.utc)
+        start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)
         result = []
         day_start = start
         while day_start < end:
-            midnight = datetime(day_start.year, day_start.month, day_start.day, tzinfo=timezone.utc) + timedelta(1)
+            midnight = datetime(day_start.year, day_start.month, day_start.day, tzinfo=UTC) + timedelta(1)
             day_end = min(end, midnight)
             result.append(MuteInterval(
                 start=_hhmm(day_start.hour * 60 + day_start.minute),

@@ -11,8 +11,8 @@ from components.estate import Settings, declare_estate
 from model.dashboards import load_dashboards
 from model.load import load_estate
 from review.engine import Recording, run_program
-from tests.estates import ACCOUNT_ZONE, PLAN_NOW
 from tests.conftest import ROOT
+from tests.estates import ACCOUNT_ZONE, PLAN_NOW
 
 CANARIES = {
     "slackWebhookUrl": "https://hooks.slack.example/T000/B000/CANARY-webhook",
