@@ -102,7 +102,8 @@ class Uptime(pulumi.ComponentResource):
         return StatusPage(
             naming.STATUS_PAGE_RESOURCE,
             name=naming.stack_label(self._estate, page.name),
-            monitor_ids=[self.monitors[app_id].id for app_id in page.apps],
+            # An app without an uptime monitor has nothing to show (model/maintenance.py `status_page`).
+            monitor_ids=[self.monitors[app_id].id for app_id in page.apps if app_id in self.monitors],
             custom_domain=page.custom_domain,
             # protect: the page's public address (urlKey, and the custom domain's CNAME target) is identity;
             # a deleted page's address is gone for everyone who bookmarked or linked it.

@@ -55,16 +55,15 @@ def maintenance_windows(
 def status_page(
     entry: dict | None, apps: dict[str, specs.App | None], dropped: set[str]
 ) -> tuple[specs.StatusPage | None, list[tuple[Path_, str]]]:
-    """The `status_page:` entry (None when absent or when no app it names is monitored on this stack)."""
+    """The `status_page:` entry (None when absent or when no app it names is monitored on this stack).
+
+    The page shows the uptime monitors of the apps it names; an app without one (no uptime alert) has
+    nothing to show and adds nothing, which the component and the invariants both follow.
+    """
     if entry is None:
         return None, []
     problems: list[tuple[Path_, str]] = []
     covered = _app_refs(entry["apps"], ("status_page", "apps"), apps, dropped, problems)
-    for j, app_id in enumerate(entry["apps"]):
-        app = apps.get(app_id)
-        if app is not None and not app.alerts_from("uptimerobot"):
-            problems.append((("status_page", "apps", j),
-                             f'app "{app_id}" has no UptimeRobot monitor (it declares no uptime alert) to show'))
     domain = entry.get("custom_domain")
     if domain is not None and (problem := hostname_problem(domain)):
         problems.append((("status_page", "custom_domain"), problem))
