@@ -64,3 +64,14 @@ def test_a_custom_domain_must_be_a_host_name():
     assert "not a URL" in (hostname_problem("https://status.example.com") or "")
     assert "two labels" in (hostname_problem("localhost") or "")
     assert "DNS label" in (hostname_problem("status.-bad.example.com") or "")
+
+
+def test_the_policys_one_week_cap_is_the_maintenance_providers_own():
+    from model import vendor_limits
+    from providers.uptimerobot_maintenance import MAX_DURATION_MINUTES
+
+    assert vendor_limits.MAINTENANCE_MAX_MINUTES == MAX_DURATION_MINUTES
+    assert vendor_limits.maintenance_duration_problem(MAX_DURATION_MINUTES) is None
+    assert vendor_limits.maintenance_duration_problem(MAX_DURATION_MINUTES + 1) is not None
+    assert vendor_limits.recurring_maintenance_problem(24 * 60, "weekly") is None
+    assert vendor_limits.recurring_maintenance_problem(24 * 60, "daily") is not None
