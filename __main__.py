@@ -24,5 +24,6 @@ settings = Settings(
     fly_metrics_token=config.require_secret("flyMetricsToken"),
     manage_notification_policy=config.require_bool("manageGrafanaNotificationPolicy"),
     secrets={key: config.require_secret(key) for key in secret_config_keys(estate)},
+    uptimerobot_time_zone=config.require("uptimeRobotTimeZone"),
 )
 export_all(declare_estate(estate, dashboards, settings))

@@ -12,6 +12,7 @@ from pulumiverse_grafana import alerting, oss
 
 from model import naming, specs
 from model.dashboards import Dashboard
+from model.maintenance import grafana_intervals
 from model.naming import email_contact_point, pagerduty_contact_point, slack_contact_point
 from model.rules import GRAFANA_EXEC_ERROR, GRAFANA_NO_DATA, alert_annotations, alert_labels, evaluation, rule_uid
 from model.specs import GrafanaAdoption
@@ -168,6 +169,14 @@ class Alerting(pulumi.ComponentResource):
             for group_name, group in self._rule_groups(app, runbook_url).items()
         }
         self.contact_points = self._contact_points(slack_webhooks, pagerduty_keys)
+        # Created whether or not this stack owns the policy tree: whoever owns it can name them in its routes.
+        self.mute_timings = {window.id: self._mute_timing(window) for window in estate.maintenance}
+        if estate.maintenance and not manage_notification_policy:
+            pulumi.log.warn(
+                "Grafana notification policy not managed: the maintenance mute timings exist, but no route names "
+                "them, so Grafana alerts are not muted during maintenance unless the tree's owner adds them.",
+                resource=self,
+            )
         if manage_notification_policy:
             self.notification_policy: alerting.NotificationPolicy | None = self._notification_policy()
         else:
@@ -324,6 +333,25 @@ class Alerting(pulumi.ComponentResource):
                 )
         return points
 
+    def _mute_timing(self, window: specs.MaintenanceWindow) -> alerting.MuteTiming:
+        """The window as a mute timing, in UTC (the policy's offsets are fixed, not zones Grafana could name)."""
+        return alerting.MuteTiming(
+            naming.maintenance_resource(window.id),
+            name=naming.mute_timing_name(window.id),
+            intervals=[
+                alerting.MuteTimingIntervalArgs(
+                    times=[alerting.MuteTimingIntervalTimeArgs(start=i.start, end=i.end)],
+                    weekdays=list(i.weekdays) or None,
+                    years=list(i.years) or None,
+                    months=list(i.months) or None,
+                    days_of_months=list(i.days_of_month) or None,
+                    location="UTC",
+                )
+                for i in grafana_intervals(window)
+            ],
+            opts=self._child,
+        )
+
     def _notification_policy(self) -> alerting.NotificationPolicy:
         root = naming.contact_point_of(self._estate.channel(self._estate.default_channel), "")
         routes = [
@@ -334,6 +362,8 @@ class Alerting(pulumi.ComponentResource):
                 # From the policy: critical goes out at once, the info digest waits an hour and then a day.
                 group_wait=severity.group_wait,
                 group_interval=severity.group_interval,
+                mute_timings=[naming.mute_timing_name(w.id) for w in self._estate.maintenance
+                              if matchers["app"] in w.apps],
             )
             for point, matchers, severity in routes_of(self._estate)
         ]
@@ -346,7 +376,7 @@ class Alerting(pulumi.ComponentResource):
             policies=routes,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=list(self.contact_points.values()),
+                depends_on=[*self.contact_points.values(), *self.mute_timings.values()],
                 # The tree always exists; its import id is free text (the provider reads the org's one tree).
                 import_="policy" if self._adoption.notification_policy else None,
             ),
@@ -360,6 +390,7 @@ def _route(
     *,
     group_wait: str | None = None,
     group_interval: str | None = None,
+    mute_timings: list[str] | None = None,
 ) -> alerting.NotificationPolicyPolicyArgs:
     return alerting.NotificationPolicyPolicyArgs(
         contact_point=contact_point,
@@ -374,6 +405,8 @@ def _route(
         repeat_interval=repeat_interval,
         group_wait=group_wait,
         group_interval=group_interval,
+        # Omitted when empty, so a route's inputs change only when a window starts covering its app.
+        mute_timings=mute_timings or None,
     )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pulumi
 import pulumi_random as random
@@ -12,6 +14,7 @@ import pulumi_random as random
 from components.alerting import Alerting
 from components.app_secrets import AppSecrets
 from components.error_tracking import ErrorTracking
+from components.maintenance import pagerduty_windows
 from components.oncall import OnCall
 from components.uptime import Uptime
 from model import naming, specs
@@ -28,6 +31,12 @@ class Settings:
     manage_notification_policy: bool
     # Stack secrets by config key (Slack webhooks, Fly secret values), already pulumi secrets.
     secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    # The UptimeRobot account's IANA time zone (config uptimeRobotTimeZone): its maintenance windows are
+    # wall-clock times in that zone (docs/maintenance.md). Needed once the policy declares maintenance.
+    uptimerobot_time_zone: str | None = None
+    # The moment the plan is made for: which one-time windows have ended (PagerDuty) and which UTC offset a
+    # daylight-saving account zone has. None: the real clock; tests pass a fixed one.
+    now: datetime | None = None
 
     def runbook_url(self, runbook: str) -> str:
         """The public URL of a runbook file in this repository."""
@@ -43,7 +52,10 @@ def secret_config_keys(estate: specs.Estate) -> list[str]:
 
 def declare_estate(estate: specs.Estate, dashboards: Mapping[str, Dashboard], settings: Settings) -> dict[str, Any]:
     """Declare every resource of the estate; return the stack outputs (never a secret among them)."""
+    now = settings.now or datetime.now(UTC)
+    zone = ZoneInfo(settings.uptimerobot_time_zone) if settings.uptimerobot_time_zone else None
     oncall = OnCall("pagerduty", estate)
+    pagerduty_windows(estate, {app_id: paging.service_id for app_id, paging in oncall.apps.items()}, now, oncall)
     generated = _generated_secrets(estate)
     slack_webhooks = {
         c.id: settings.secrets[c.webhook_secret] for c in estate.channels if c.type == "slack" and c.webhook_secret
@@ -59,6 +71,8 @@ def declare_estate(estate: specs.Estate, dashboards: Mapping[str, Dashboard], se
         slack_webhooks=slack_webhooks,
         health_tokens={app_id: values["HEALTH_CHECK_TOKEN"] for app_id, values in generated.items()
                        if "HEALTH_CHECK_TOKEN" in values},
+        account_zone=zone,
+        now=now,
     )
     alerting = Alerting(
         "grafana",
@@ -97,6 +111,7 @@ def declare_estate(estate: specs.Estate, dashboards: Mapping[str, Dashboard], se
         "grafana_folder_uids": alerting.folder_uids,
         "pagerduty_service_ids": {app_id: paging.service_id for app_id, paging in oncall.apps.items()},
         "uptime_monitor_ids": {app_id: monitor.id for app_id, monitor in uptime.monitors.items()},
+        **({"status_page_url_key": uptime.status_page.url_key} if uptime.status_page is not None else {}),
         "sentry_projects": {app_id: tracking.project.slug for app_id, tracking in sentry.apps.items()},
         "runbooks": {
             app.id: {rule.id: settings.runbook_url(rule.runbook) for rule in app.alerts} for app in estate.apps

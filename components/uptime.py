@@ -1,14 +1,19 @@
-"""UptimeRobot: a keyword monitor per app's health endpoint, and the alert contacts its rules route to."""
+"""UptimeRobot: a keyword monitor per app's health endpoint, the alert contacts its rules route to, the
+maintenance windows on those monitors and the public status page over them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
 import pulumi
 
 from model import naming, specs
+from model.maintenance import uptimerobot_schedule
 from providers.uptimerobot import AlertContact, Monitor
+from providers.uptimerobot_maintenance import MaintenanceWindow
+from providers.uptimerobot_status_page import StatusPage
 
 
 class Uptime(pulumi.ComponentResource):
@@ -24,6 +29,8 @@ class Uptime(pulumi.ComponentResource):
         pagerduty_keys: Mapping[str, pulumi.Input[str]],
         slack_webhooks: Mapping[str, pulumi.Input[str]],
         health_tokens: Mapping[str, pulumi.Input[str]],
+        account_zone: tzinfo | None = None,
+        now: datetime | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(self.TYPE, name, None, opts)
@@ -32,6 +39,7 @@ class Uptime(pulumi.ComponentResource):
         self._slack_webhooks = slack_webhooks
         self.contacts: dict[str, AlertContact] = {}
         self.monitors: dict[str, Monitor] = {}
+        self.windows = self._maintenance_windows(account_zone, now)
         for app in estate.apps:
             rules = app.alerts_from("uptimerobot")
             if not rules:
@@ -56,13 +64,51 @@ class Uptime(pulumi.ComponentResource):
                 timeout_seconds=app.health.timeout_seconds,
                 custom_headers=headers,
                 adopt_id=app.adopt_uptimerobot_monitor,
+                # Omitted (not []) when no window covers the app, so a monitor's inputs change only when one does.
+                maintenance_window_ids=[
+                    self.windows[w.id].id for w in estate.maintenance if app.id in w.apps and w.id in self.windows
+                ] or None,
                 alert_contacts=[
                     {"id": self.contacts[key].id, "threshold_minutes": minutes, "recurrence_minutes": 0}
                     for key, minutes in sorted(assignments.items())
                 ],
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        self.status_page = self._status_page()
         self.register_outputs({"monitor_ids": {k: m.id for k, m in self.monitors.items()}})
+
+    def _maintenance_windows(self, zone: tzinfo | None, now: datetime | None) -> dict[str, MaintenanceWindow]:
+        """One UptimeRobot window per maintenance entry that covers a monitored app, in the account's zone."""
+        monitored = {app.id for app in self._estate.apps if app.alerts_from("uptimerobot")}
+        windows = {}
+        for window in self._estate.maintenance:
+            if not monitored & set(window.apps):
+                continue  # nothing of UptimeRobot's to mute
+            if zone is None or now is None:
+                raise ValueError("maintenance windows need the UptimeRobot account's time zone "
+                                 "(stack config uptimeRobotTimeZone) and the current time")
+            windows[window.id] = MaintenanceWindow(
+                naming.maintenance_resource(window.id),
+                name=naming.uptimerobot_window_name(self._estate, window),
+                **uptimerobot_schedule(window, zone, now),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return windows
+
+    def _status_page(self) -> StatusPage | None:
+        page = self._estate.status_page
+        if page is None:
+            return None
+        return StatusPage(
+            naming.STATUS_PAGE_RESOURCE,
+            name=naming.stack_label(self._estate, page.name),
+            # An app without an uptime monitor has nothing to show (model/maintenance.py `status_page`).
+            monitor_ids=[self.monitors[app_id].id for app_id in page.apps if app_id in self.monitors],
+            custom_domain=page.custom_domain,
+            # protect: the page's public address (urlKey, and the custom domain's CNAME target) is identity;
+            # a deleted page's address is gone for everyone who bookmarked or linked it.
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
 
     def _channels(self, app: specs.App, rule: specs.AlertRule) -> list[specs.Channel]:
         """The rule's channels, plus its audience's e-mail when the app's health check asks for e-mail."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from model import naming, sentry_grouping, specs, vendor_limits
+from model import maintenance, naming, sentry_grouping, specs, vendor_limits
 from model.app_routes import resolve_routes
 from model.config_refs import declared_config, undeclared_config_problem
 from model.errors import MAX_PROBLEMS_PER_FILE, PolicyError, Problem
@@ -57,7 +57,8 @@ def format_duration(seconds: int) -> str:
 
 
 # Top-level lists whose bad items can be dropped so the rest of the file is still checked.
-_PRUNABLE = ("alerts", "budgets", "secrets", "channels", "people", "schedules", "escalation_policies")
+_PRUNABLE = ("alerts", "budgets", "secrets", "channels", "people", "schedules", "escalation_policies",
+             "maintenance")
 
 
 def _grafana_adoption(doc: Document) -> specs.GrafanaAdoption | None:
@@ -143,6 +144,7 @@ class _Loader:
 
     def load(self) -> specs.Estate:
         docs = self._read_documents()
+        every_app = {doc.data.get("id") for doc, _ in docs["app"]}  # before an overlay leaves some out
         if self.stack is not None:
             self.overlay, overlay_problems = load_overlay(self.root, self.policy_dir, self.stack, docs)
             self.problems += overlay_problems
@@ -189,6 +191,10 @@ class _Loader:
                 self.problem(estate_doc, path, message)
             for contact_id, path in contact_ids.values():
                 self._claim_vendor_id(estate_doc, path, f"uptimerobot contact {contact_id}")
+        windows, page = (), None
+        if estate_doc:
+            with self._tolerant(estate_doc):
+                windows, page = self._maintenance(estate_doc, app_docs, apps, every_app)
         if self.problems:
             raise PolicyError(self.problems)
         assert estate_doc is not None  # no problems implies both files were valid
@@ -209,12 +215,29 @@ class _Loader:
             stack=self.stack if self.overlay is not None else None,
             grafana_adoption=_grafana_adoption(estate_doc),
             uptimerobot_contact_adoptions=tuple(sorted((key, cid) for key, (cid, _) in contact_ids.items())),
+            maintenance=windows,
+            status_page=page,
         )
         for path, message in unused_adoptions(estate, contact_ids):
             self.problem(estate_doc, path, message)
         if self.problems:
             raise PolicyError(self.problems)
         return estate
+
+    def _maintenance(
+        self, doc: Document, app_docs: list[tuple[Document, bool]], apps: list[specs.App | None], every_app: set
+    ) -> tuple[tuple[specs.MaintenanceWindow, ...], specs.StatusPage | None]:
+        """estate.yaml's `maintenance:` and `status_page:` (model/maintenance.py checks them)."""
+        by_id = {d.data.get("id"): app for (d, _), app in zip(app_docs, apps, strict=True)}
+        dropped = every_app - set(by_id)  # left out by this stack's overlay: not an unknown app
+        self._duplicates(doc, doc.items("maintenance"), ("maintenance",), "maintenance window")
+        windows, problems = maintenance.maintenance_windows(doc.items("maintenance"), by_id, dropped)
+        page, page_problems = maintenance.status_page(doc.data.get("status_page"), by_id, dropped)
+        if self.overlay is not None and self.overlay.data.get("status_page") is False:
+            page = None
+        for path, message in problems + page_problems:
+            self.problem(doc, path, message)
+        return windows, page
 
     def _read_documents(self) -> dict[str, list[tuple[Document, bool]]]:
         found: dict[str, list[tuple[Document, bool]]] = {k: [] for k in KINDS}

@@ -139,6 +139,31 @@ def uptime_email_contact(address: str) -> str:
     return f"email-{address}"
 
 
+def maintenance_resource(window_id: str) -> str:
+    """A maintenance window's resource at each vendor (UptimeRobot window, Grafana mute timing, PagerDuty
+    window): one name per policy entry, under three different parent types."""
+    return f"maintenance-{window_id}"
+
+
+def mute_timing_name(window_id: str) -> str:
+    """The Grafana mute timing of one maintenance window, as routes name it (mute timings have no uid)."""
+    return f"maintenance-{window_id}"
+
+
+def stack_label(estate: specs.Estate, text: str) -> str:
+    """`text` with the stack's name when an overlay applied: staging's and production's UptimeRobot windows and
+    pages live in one account, whose providers adopt by name, so the names must differ per stack."""
+    return f"{text} [{estate.stack}]" if estate.stack else text
+
+
+def uptimerobot_window_name(estate: specs.Estate, window: specs.MaintenanceWindow) -> str:
+    """The UptimeRobot window's name, its natural key (providers/uptimerobot_maintenance.py adopts by it)."""
+    return stack_label(estate, f"{estate.organisation} maintenance {window.id}")
+
+
+STATUS_PAGE_RESOURCE = "status-page"
+
+
 def folder_resource(uid: str) -> str:
     return f"folder-{uid}"
 

@@ -281,6 +281,39 @@ class GrafanaAdoption:
 
 
 @dataclass(frozen=True)
+class MaintenanceWindow:
+    """Planned maintenance over some apps: one-time (start, end) or recurring (every, days, at, duration).
+
+    Every time carries the UTC offset the policy wrote; model/maintenance.py turns it into each vendor's form.
+    """
+
+    id: str
+    description: str
+    apps: tuple[str, ...]  # sorted; only apps this stack monitors
+    duration_minutes: int
+    start: datetime | None = None  # one-time: timezone-aware, whole minutes
+    end: datetime | None = None
+    every: Literal["daily", "weekly"] | None = None  # recurring
+    days: tuple[int, ...] = ()  # ISO weekdays 1 (Monday) .. 7 (Sunday), in the policy's offset
+    at_minute: int = 0  # minutes after midnight, in the policy's offset
+    utc_offset_minutes: int = 0  # the offset the recurrence's start was written in
+
+    @property
+    def recurring(self) -> bool:
+        """Whether the window repeats (PagerDuty then has no window for it)."""
+        return self.every is not None
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    """The public status page over some apps' uptime monitors."""
+
+    name: str
+    apps: tuple[str, ...]  # sorted
+    custom_domain: str | None = None  # lower-case host name; its CNAME is the team's step
+
+
+@dataclass(frozen=True)
 class Estate:
     """The whole validated policy."""
 
@@ -299,6 +332,8 @@ class Estate:
     uptimerobot_contact_adoptions: tuple[tuple[str, str], ...] = ()
     default_channel: str = ""  # the channel Grafana's root route delivers to (never PagerDuty)
     stack: str | None = None  # the stack whose overlay was applied, if any
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    status_page: StatusPage | None = None
 
     def app(self, app_id: str) -> App:
         """The app with this id."""

@@ -29,6 +29,12 @@ UPTIMEROBOT_TIMEOUT = (1, 60)
 # Schedule Layer); the estate's shortest rotation is one hour (oncall.schema.json `hours` >= 1).
 PAGERDUTY_ROTATION = (3600, 365 * 86_400)
 
+# Planned maintenance (model/maintenance.py). UptimeRobot: `duration` in minutes; its maximum is not documented,
+# the provider caps a window at one week (providers/uptimerobot_maintenance.py). A recurrence lasts at most a day:
+# a daily window of 24 h or more never ends, and Grafana's weekday ranges are expressed day by day.
+MAINTENANCE_MAX_MINUTES = 7 * 24 * 60
+RECURRING_MAINTENANCE_MAX_MINUTES = 24 * 60
+
 # Grafana evaluates each rule group every 60 s (components/alerting.py); a pending period that is not a
 # whole number of evaluations silently rounds up, and promtool cannot test it as written.
 GRAFANA_EVALUATION_SECONDS = 60
@@ -97,3 +103,22 @@ def grafana_for_problem(for_seconds: int) -> str | None:
     if for_seconds % GRAFANA_EVALUATION_SECONDS == 0:
         return None
     return f"rules are evaluated every {GRAFANA_EVALUATION_SECONDS}s: use a whole number of minutes"
+
+
+def maintenance_duration_problem(minutes: int) -> str | None:
+    """Why a one-time maintenance window of `minutes` cannot be declared (UptimeRobot's one-week cap)."""
+    if minutes > MAINTENANCE_MAX_MINUTES:
+        return (f"lasts {_spell(minutes * 60)}; a maintenance window lasts at most 7 days "
+                f"({MAINTENANCE_MAX_MINUTES} minutes, UptimeRobot's cap in this estate): split it")
+    return None
+
+
+def recurring_maintenance_problem(minutes: int, every: str) -> str | None:
+    """Why a recurring window of `minutes` cannot be declared: empty, or a day or more long."""
+    if minutes < 1:
+        return "must be at least 1m"
+    limit = RECURRING_MAINTENANCE_MAX_MINUTES - (1 if every == "daily" else 0)
+    if minutes > limit:
+        return (f"a {every} window lasts at most {_spell(limit * 60)} "
+                "(a longer one overlaps the next and never lets alerts through)")
+    return None

@@ -22,6 +22,7 @@ PD_SERVICE = "pagerduty:index/service:Service"
 PD_INTEGRATION = "pagerduty:index/serviceIntegration:ServiceIntegration"
 PD_ESCALATION_POLICY = "pagerduty:index/escalationPolicy:EscalationPolicy"
 UPTIME_MONITOR = "pulumi-python:dynamic/uptimerobot:Monitor"
+UPTIME_STATUS_PAGE = "pulumi-python:dynamic/uptimerobot:StatusPage"
 SENTRY_PROJECT = "pulumi-python:dynamic/sentry:Project"
 SENTRY_KEY = "pulumi-python:dynamic/sentry:ClientKey"
 FLY_SECRET = "pulumi-python:dynamic/fly:AppSecret"  # noqa: S105 - a type token, not a secret
@@ -34,7 +35,9 @@ MIN_ESCALATION_LEVELS = 2
 # everything inside a folder): provider-pitfalls.md section 1. Fly secrets the estate owns are not
 # protected: removing one from the policy is a deliberate delete (flagged by the offline diff and the
 # gate), and the provider's create-before-delete replacement must stay possible (docs/fly-secrets.md).
-IDENTITY_TYPES = frozenset({PD_SERVICE, PD_INTEGRATION, FOLDER, DASHBOARD, SENTRY_PROJECT, SENTRY_KEY})
+# The public status page too: its address (urlKey, a custom domain's CNAME target) is held by everyone who links it.
+IDENTITY_TYPES = frozenset({PD_SERVICE, PD_INTEGRATION, FOLDER, DASHBOARD, SENTRY_PROJECT, SENTRY_KEY,
+                            UPTIME_STATUS_PAGE})
 
 # Outputs that must be secret in state. Bridged providers forget some (PagerDuty `integrationKey`); the
 # dynamic provider only marks an output secret when a same-named input was secret, so the estate lists

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -15,6 +16,8 @@ from pulumi.runtime import rpc
 from providers import wire
 from providers.adoption import LEDGER, Claim, LedgerKey
 from providers.http import ApiClient, ApiError, MalformedResponse
+
+log = logging.getLogger(__name__)
 
 API_KEY_ENV = "UPTIMEROBOT_API_KEY"
 API_URL_ENV = "UPTIMEROBOT_API_URL"
@@ -186,3 +189,53 @@ def vendor_id(value: Any) -> str:
 
 def changed_keys(keys: tuple[str, ...], olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
     return [key for key in keys if contains_unknown(news.get(key)) or olds.get(key) != news.get(key)]
+
+
+@dataclass(frozen=True)
+class NamedCollection:
+    """A v3 collection whose objects the estate reads by id and adopts by name (maintenance windows, status pages).
+
+    The vendor keeps names unique for neither, so adoption takes exactly one match and refuses several.
+    """
+
+    path: str  # e.g. "maintenance-windows"
+    what: str  # e.g. "maintenance window", for messages
+    id_key: str  # the outputs' key holding the vendor id
+    outputs: Callable[[Mapping[str, Any]], dict[str, Any]]  # API item -> normalised outputs
+
+    def resource(self, label: str) -> str:
+        """How an object of this collection is named in HTTP errors and logs."""
+        return f"{self.what} {label!r}"
+
+    def get(self, api: ApiClient, ident: str) -> dict[str, Any] | None:
+        """The object's outputs, or None when it is gone (404/410)."""
+        response = api.request("GET", f"/{self.path}/{ident}", tolerate=(404, 410), resource=self.resource(ident))
+        if response.status_code in (404, 410):
+            return None
+        return self.outputs(response.json())
+
+    def find_by_name(self, api: ApiClient, name: str) -> dict[str, Any] | None:
+        """The one existing object with this name; several make adoption ambiguous, so it refuses."""
+        matches = [item for item in map(self.outputs, paged(api, f"/{self.path}")) if item["name"] == name]
+        if len(matches) > 1:
+            ids = ", ".join(item[self.id_key] for item in matches)
+            raise UptimeRobotError(
+                f"{len(matches)} UptimeRobot {self.what}s are named {name!r} (ids {ids}); "
+                "delete the extra ones by hand so the estate can adopt exactly one"
+            )
+        return matches[0] if matches else None
+
+    def claim(self, ident: str, name: str, clash: str) -> None:
+        """Record that this resource now manages `ident`; refuse when another resource of this run already does."""
+        if claimed_in_this_deployment(self.path, ident):
+            raise UptimeRobotError(
+                f"{self.what} {ident} ({name!r}) already belongs to another resource of this deployment; {clash}"
+            )
+        record_adoption(self.path, ident)
+
+    def delete(self, api: ApiClient, ident: str) -> None:
+        """DELETE it, unless a renamed resource adopted it earlier in this deployment (providers/adoption.py)."""
+        if adopted_in_this_deployment(self.path, ident):
+            log.warning("uptimerobot %s %s was adopted by another resource; keeping it", self.what, ident)
+            return
+        api.request("DELETE", f"/{self.path}/{ident}", tolerate=(404, 410), resource=self.resource(ident))

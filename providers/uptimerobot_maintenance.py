@@ -13,15 +13,12 @@ import pulumi.dynamic as dynamic
 from providers import wire
 from providers.http import ApiClient, ApiError
 from providers.uptimerobot_api import (
+    NamedCollection,
     Tuning,
     UptimeRobotError,
-    adopted_in_this_deployment,
     changed_keys,
-    claimed_in_this_deployment,
     client,
     is_unknown,
-    paged,
-    record_adoption,
     record_creation,
     unescape,
     unproven_create_message,
@@ -67,7 +64,7 @@ class MaintenanceWindowProvider(dynamic.ResourceProvider):
             return self._adopt(api, existing, desired)
         try:
             response = api.request(
-                "POST", f"/{COLLECTION}", json=window_body(desired), resource=_resource(desired["name"])
+                "POST", f"/{COLLECTION}", json=window_body(desired), resource=WINDOWS.resource(desired["name"])
             )
             window_id = vendor_id(response.require("id")["id"])
         except ApiError as error:
@@ -102,31 +99,19 @@ class MaintenanceWindowProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(current)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        window_id = vendor_id(id_)
-        if adopted_in_this_deployment(COLLECTION, window_id):
-            # A renamed resource took this window over earlier in this deployment (providers/adoption.py).
-            log.warning("uptimerobot maintenance window %s was adopted by another resource; keeping it", id_)
-            return
-        client(self.tuning).request(
-            "DELETE", f"/{COLLECTION}/{window_id}", tolerate=(404, 410), resource=_resource(window_id)
-        )
+        WINDOWS.delete(client(self.tuning), vendor_id(id_))
 
     # --- helpers ----------------------------------------------------------------------------------
 
     def _patch(self, api: ApiClient, window_id: str, desired: Mapping[str, Any]) -> None:
         api.request(
-            "PATCH", f"/{COLLECTION}/{window_id}", json=window_body(desired), resource=_resource(window_id)
+            "PATCH", f"/{COLLECTION}/{window_id}", json=window_body(desired), resource=WINDOWS.resource(window_id)
         )
 
     def _adopt(self, api: ApiClient, found: dict[str, Any], desired: dict[str, Any]) -> dynamic.CreateResult:
         window_id = found["window_id"]
-        if claimed_in_this_deployment(COLLECTION, window_id):
-            raise UptimeRobotError(
-                f"maintenance window {window_id} ({desired['name']!r}) already belongs to another resource "
-                "of this deployment; two maintenance entries share one name: give each its own"
-            )
+        WINDOWS.claim(window_id, desired["name"], "two maintenance entries share one name: give each its own")
         log.warning("uptimerobot maintenance window %s already exists; adopting it", window_id)
-        record_adoption(COLLECTION, window_id)
         if not _matches(found, desired):
             self._patch(api, window_id, desired)
         current = self._get(api, window_id)
@@ -135,24 +120,10 @@ class MaintenanceWindowProvider(dynamic.ResourceProvider):
         return dynamic.CreateResult(window_id, current)
 
     def _get(self, api: ApiClient, window_id: str) -> dict[str, Any] | None:
-        response = api.request(
-            "GET", f"/{COLLECTION}/{window_id}", tolerate=(404, 410), resource=_resource(window_id)
-        )
-        if response.status_code in (404, 410):
-            return None
-        return window_outputs(response.json())
+        return WINDOWS.get(api, window_id)
 
     def _find(self, api: ApiClient, name: str) -> dict[str, Any] | None:
-        """The one existing window with this name; several make adoption ambiguous, so it refuses."""
-        matches = [window_outputs(item) for item in paged(api, f"/{COLLECTION}")]
-        matches = [item for item in matches if item["name"] == name]
-        if len(matches) > 1:
-            ids = ", ".join(item["window_id"] for item in matches)
-            raise UptimeRobotError(
-                f"{len(matches)} UptimeRobot maintenance windows are named {name!r} (ids {ids}); "
-                "delete the extra ones by hand so the estate can adopt exactly one"
-            )
-        return matches[0] if matches else None
+        return WINDOWS.find_by_name(api, name)
 
 
 class MaintenanceWindow(dynamic.Resource, module="uptimerobot", name="MaintenanceWindow"):
@@ -264,5 +235,4 @@ def _matches(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
     return all(current.get(k) == desired.get(k) for k in INPUT_KEYS if not is_unknown(desired.get(k)))
 
 
-def _resource(label: str) -> str:
-    return f"maintenance window {label!r}"
+WINDOWS = NamedCollection(COLLECTION, "maintenance window", "window_id", window_outputs)

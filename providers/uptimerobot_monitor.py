@@ -65,12 +65,15 @@ INPUT_KEYS = (
     "custom_headers",
     "alert_contacts",
     "tags",
+    "maintenance_window_ids",
 )
 OUTPUT_ONLY_KEYS = ("monitor_id", "status")
 AMBIGUOUS_CREATE_CODE = "000-004"
 HTML_SPECIAL = re.compile(r"[&<>\"']")
 # How a contact can be named in `alert_contacts`: the vendor id, or an AlertContact's Pulumi id.
 CONTACT_REFERENCE = re.compile(r"^(?:(?:alert-contacts|integrations)/)?0*(\d+)$")
+# How a maintenance window can be named: the vendor id, which is also a MaintenanceWindow's Pulumi id.
+WINDOW_REFERENCE = re.compile(r"^0*(\d+)$")
 
 
 class MonitorProvider(dynamic.ResourceProvider):
@@ -89,7 +92,9 @@ class MonitorProvider(dynamic.ResourceProvider):
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(key, reason) for key, reason in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        changed = changed_keys(INPUT_KEYS, wire.props(olds), wire.props(news))
+        # State written before monitors carried windows has no such key: that is "no windows", not a change.
+        olds = {"maintenance_window_ids": [], **wire.props(olds)}
+        changed = changed_keys(INPUT_KEYS, olds, wire.props(news))
         # The API cannot change a monitor's type: a new type is a new monitor (new id, history lost).
         replaces = [key for key in changed if key == "type"]
         stables = ["monitor_id"] + ([] if replaces else ["type"])
@@ -349,6 +354,7 @@ class Monitor(dynamic.Resource, module="uptimerobot", name="Monitor"):
         alert_contacts: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] | None = None,
         tags: pulumi.Input[Sequence[str]] | None = None,
         adopt_id: pulumi.Input[str] | None = None,
+        maintenance_window_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
         provider: MonitorProvider | None = None,
     ) -> None:
@@ -365,6 +371,7 @@ class Monitor(dynamic.Resource, module="uptimerobot", name="Monitor"):
             "custom_headers": custom_headers,
             "alert_contacts": alert_contacts,
             "tags": tags,
+            "maintenance_window_ids": maintenance_window_ids,
             "adopt_id": adopt_id,
             **dict.fromkeys(OUTPUT_ONLY_KEYS),
         }
@@ -458,6 +465,7 @@ def normalise_monitor_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], l
     out["custom_headers"] = _headers(news.get("custom_headers"), failures)
     out["alert_contacts"] = _alert_contacts(news.get("alert_contacts"), failures)
     out["tags"] = _tags(news.get("tags"), failures)
+    out["maintenance_window_ids"] = _window_ids(news.get("maintenance_window_ids"), failures)
     adopt_id = news.get("adopt_id")
     out["adopt_id"] = (
         None if adopt_id in (None, "") else (adopt_id if is_unknown(adopt_id) else vendor_id(adopt_id))
@@ -544,6 +552,30 @@ def _alert_contacts(value: Any, failures: list[tuple[str, str]]) -> Any:
     return known + [c for c in contacts if is_unknown(c["id"])]
 
 
+def _window_ids(value: Any, failures: list[tuple[str, str]]) -> Any:
+    """Window ids as the API gives them back: digit strings in numeric order, each once; unknowns (windows
+    created in the same preview) kept at the end, so a preview neither fails nor reorders."""
+    if value is None:
+        return []
+    if is_unknown(value):
+        return value
+    if not isinstance(value, list | tuple):
+        failures.append(("maintenance_window_ids", "must be a list of maintenance window ids"))
+        return []
+    known: set[str] = set()
+    unknown = []
+    for position, raw in enumerate(value):
+        if is_unknown(raw):
+            unknown.append(raw)
+            continue
+        reference = WINDOW_REFERENCE.match(str(raw).strip()) if not isinstance(raw, bool) else None
+        if reference is None:
+            failures.append(("maintenance_window_ids", f"item {position}: {str(raw)!r} is not a window id (a number)"))
+            continue
+        known.add(reference.group(1))
+    return sorted(known, key=int) + unknown
+
+
 def _tags(value: Any, failures: list[tuple[str, str]]) -> Any:
     if value is None:
         return []
@@ -571,6 +603,8 @@ def monitor_body(desired: Mapping[str, Any]) -> dict[str, Any]:
             for c in desired.get("alert_contacts") or []
         ],
         "tagNames": list(desired.get("tags") or []),
+        # Always sent: omitting a field on PATCH keeps the current set, so [] is how windows are detached.
+        "maintenanceWindowsIds": [int(i) for i in desired.get("maintenance_window_ids") or []],
     }
     if desired.get("url") is not None:
         body["url"] = desired["url"]
@@ -605,6 +639,12 @@ def monitor_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
         for c in item.get("assignedAlertContacts") or []
     ]
     contacts.sort(key=lambda c: (len(c["id"]), c["id"]))
+    # Sent as `maintenanceWindowsIds`; read back as `maintenanceWindows` objects (assumed, like `tags` for
+    # `tagNames`), or as the ids themselves: either way the ids, numerically sorted.
+    windows = item.get("maintenanceWindowsIds")
+    if windows is None:
+        windows = [w.get("id") if isinstance(w, Mapping) else w for w in item.get("maintenanceWindows") or []]
+    window_ids = sorted({vendor_id(w) for w in windows if w is not None}, key=int)
     return {
         "monitor_id": vendor_id(item["id"]),
         "status": run_state(item.get("status")),
@@ -626,6 +666,7 @@ def monitor_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
         ),
         "alert_contacts": contacts,
         "tags": sorted({str(t).strip().lower() for t in tag_names if str(t).strip()}),
+        "maintenance_window_ids": window_ids,
     }
 
 

@@ -13,16 +13,13 @@ import pulumi.dynamic as dynamic
 from providers import wire
 from providers.http import ApiClient, ApiError
 from providers.uptimerobot_api import (
+    NamedCollection,
     Tuning,
     UptimeRobotError,
-    adopted_in_this_deployment,
     changed_keys,
-    claimed_in_this_deployment,
     client,
     contains_unknown,
     is_unknown,
-    paged,
-    record_adoption,
     record_creation,
     unescape,
     unproven_create_message,
@@ -64,7 +61,7 @@ class StatusPageProvider(dynamic.ResourceProvider):
             return self._adopt(api, existing, desired)
         try:
             response = api.request(
-                "POST", f"/{COLLECTION}", json=page_body(desired), resource=_resource(desired["name"])
+                "POST", f"/{COLLECTION}", json=page_body(desired), resource=PAGES.resource(desired["name"])
             )
             page_id = vendor_id(response.require("id")["id"])
         except ApiError as error:
@@ -91,28 +88,17 @@ class StatusPageProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(self._read_back(api, vendor_id(id_)))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        page_id = vendor_id(id_)
-        if adopted_in_this_deployment(COLLECTION, page_id):
-            log.warning("uptimerobot status page %s was adopted by another resource; keeping it", id_)
-            return
-        client(self.tuning).request(
-            "DELETE", f"/{COLLECTION}/{page_id}", tolerate=(404, 410), resource=_resource(page_id)
-        )
+        PAGES.delete(client(self.tuning), vendor_id(id_))
 
     # --- helpers ----------------------------------------------------------------------------------
 
     def _patch(self, api: ApiClient, page_id: str, desired: Mapping[str, Any]) -> None:
-        api.request("PATCH", f"/{COLLECTION}/{page_id}", json=page_body(desired), resource=_resource(page_id))
+        api.request("PATCH", f"/{COLLECTION}/{page_id}", json=page_body(desired), resource=PAGES.resource(page_id))
 
     def _adopt(self, api: ApiClient, found: dict[str, Any], desired: dict[str, Any]) -> dynamic.CreateResult:
         page_id = found["page_id"]
-        if claimed_in_this_deployment(COLLECTION, page_id):
-            raise UptimeRobotError(
-                f"status page {page_id} ({desired['name']!r}) already belongs to another resource of this "
-                "deployment; two status pages share one name: give each its own"
-            )
+        PAGES.claim(page_id, desired["name"], "two status pages share one name: give each its own")
         log.warning("uptimerobot status page %s already exists; adopting it", page_id)
-        record_adoption(COLLECTION, page_id)
         if not _matches(found, desired):
             self._patch(api, page_id, desired)
         return dynamic.CreateResult(page_id, self._read_back(api, page_id))
@@ -124,22 +110,10 @@ class StatusPageProvider(dynamic.ResourceProvider):
         return current
 
     def _get(self, api: ApiClient, page_id: str) -> dict[str, Any] | None:
-        response = api.request("GET", f"/{COLLECTION}/{page_id}", tolerate=(404, 410), resource=_resource(page_id))
-        if response.status_code in (404, 410):
-            return None
-        return page_outputs(response.json())
+        return PAGES.get(api, page_id)
 
     def _find(self, api: ApiClient, name: str) -> dict[str, Any] | None:
-        """The one existing page with this name; several make adoption ambiguous, so it refuses."""
-        matches = [page_outputs(item) for item in paged(api, f"/{COLLECTION}")]
-        matches = [item for item in matches if item["name"] == name]
-        if len(matches) > 1:
-            ids = ", ".join(item["page_id"] for item in matches)
-            raise UptimeRobotError(
-                f"{len(matches)} UptimeRobot status pages are named {name!r} (ids {ids}); "
-                "delete the extra ones by hand so the estate can adopt exactly one"
-            )
-        return matches[0] if matches else None
+        return PAGES.find_by_name(api, name)
 
 
 class StatusPage(dynamic.Resource, module="uptimerobot", name="StatusPage"):
@@ -225,5 +199,4 @@ def _matches(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
     return all(current.get(k) == desired.get(k) for k in INPUT_KEYS)
 
 
-def _resource(label: str) -> str:
-    return f"status page {label!r}"
+PAGES = NamedCollection(COLLECTION, "status page", "page_id", page_outputs)

@@ -83,6 +83,7 @@ IDENTITY_TYPES: Mapping[str, str] = {
     "pulumi-python:dynamic/sentry:ClientKey": "the DSN every app secret holds",
     "pulumi-python:dynamic/fly:AppSecret": "the app secret (a replace can delete the value just written)",
     "pulumi-python:dynamic/uptimerobot:Monitor": "monitor id and uptime history",
+    "pulumi-python:dynamic/uptimerobot:StatusPage": "the page's public address (urlKey) and its custom domain's target",
 }
 
 

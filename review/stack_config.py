@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from model.config_refs import PROJECT_FILE
 from model.errors import PolicyError, Problem
@@ -18,6 +19,8 @@ _TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object
 # Plain keys named like this hold URLs and must be absolute http(s) URLs (runbookBaseUrl): Pulumi.yaml has no
 # way to declare a format, so the convention lives here (docs/bad-input.md).
 _URL_SUFFIXES = ("Url", "URL")
+# Plain keys named like this hold an IANA time zone (uptimeRobotTimeZone), by the same convention.
+_ZONE_SUFFIX = "TimeZone"
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,17 @@ def value_problem(key: str, declared_type: str, value: Any) -> str | None:
         problem = url_problem(value)
         if problem:
             return f"is not a usable URL: {problem}"
+    if isinstance(value, str) and key.endswith(_ZONE_SUFFIX) and not _is_zone(value):
+        return f'"{value}" is not an IANA time zone (e.g. Europe/Berlin, Etc/UTC)'
     return None
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _raw_key(raw: dict, key: str, full: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 from tests.estates import ESTATES, STACKS, Declared
 from tests.estates import declared as declared_once
 from tests.estates import invariants as inv
+from tests.estates import maintenance_invariants as maint
 from tests.promtool.promtool_runner import run_tests
 
 
@@ -63,3 +64,35 @@ def test_every_prometheus_alert_has_promtool_cases_and_promtool_passes_them(decl
     _, outcomes = run_tests(files)
     failed = {path.name: outcome.output for path, outcome in outcomes.items() if not outcome.passed}
     assert not failed, failed
+
+
+# --- planned maintenance and the status page (tests/estates/maintenance_invariants.py) ---------------
+
+
+def test_the_examples_declare_one_time_recurring_ended_and_unmonitored_windows_and_a_status_page():
+    # The invariants below only prove something if some estate has each shape.
+    from model.inputs import load_inputs
+    from tests.estates import PLAN_NOW
+
+    windows = [w for root in ESTATES.values() for w in load_inputs(root)[0].maintenance]
+    assert any(w.every == "weekly" for w in windows) and any(w.every == "daily" for w in windows)
+    assert any(w.start is not None and w.start.date() != w.end.date() for w in windows)  # type: ignore[union-attr]
+    assert any(w.end is not None and w.end <= PLAN_NOW for w in windows)
+    pages = [load_inputs(root)[0].status_page for root in ESTATES.values()]
+    assert sum(p is not None for p in pages) >= 2
+
+
+def test_each_maintenance_window_is_one_uptimerobot_window_on_exactly_its_apps_monitors(declared):
+    maint.each_window_is_one_uptimerobot_window_on_exactly_its_apps_monitors(declared)
+
+
+def test_each_maintenance_window_is_one_grafana_mute_timing_on_exactly_its_apps_routes(declared):
+    maint.each_window_is_one_mute_timing_on_exactly_its_apps_routes(declared)
+
+
+def test_pagerduty_windows_exist_only_for_one_time_windows_not_yet_ended_over_paging_services(declared):
+    maint.pagerduty_windows_are_one_time_not_ended_and_only_over_paging_services(declared)
+
+
+def test_the_status_page_lists_exactly_its_apps_monitors_and_is_protected(declared):
+    maint.the_status_page_lists_exactly_its_apps_monitors_and_is_protected(declared)

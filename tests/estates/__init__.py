@@ -14,6 +14,7 @@ import shutil
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pulumi
@@ -40,6 +41,10 @@ STACKS: dict[str, tuple[Path, str | None]] = {
     },
 }
 FLY_TOKEN_CANARY = "FlyV1 fm2_CANARY-fly-metrics-token"
+# The clock and UptimeRobot account zone every estate is declared with: a zone with daylight saving and an
+# offset from UTC, so conversions show; a fixed "now", so which one-time windows have ended never drifts.
+ACCOUNT_ZONE = "Europe/Berlin"
+PLAN_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ def declare(root: Path, stack: str | None = None) -> Declared:
             fly_metrics_token=pulumi.Output.secret(FLY_TOKEN_CANARY),
             manage_notification_policy=True,
             secrets={key: pulumi.Output.secret(value) for key, value in canaries.items()},
+            uptimerobot_time_zone=ACCOUNT_ZONE,
+            now=PLAN_NOW,
         )
         for key, value in declare_estate(estate, dashboards, settings).items():
             pulumi.export(key, value)

@@ -487,6 +487,13 @@ class FakeUptimeRobot(LoopbackFake):
                     problems.append(f"{number} must be a non-negative integer")
                 elif self.free_plan and value != 0:
                     problems.append(f"{number} must be 0 on the free plan")
+        windows = fields.get("maintenanceWindowsIds") or []
+        if not isinstance(windows, list) or not all(_is_integer(w) for w in windows):
+            problems.append("maintenanceWindowsIds must be a list of integers")
+        else:
+            for window in windows:
+                if window not in self.windows or self.windows[window].get("_deleted"):
+                    problems.append(f"maintenance window {window} does not exist")
         if problems:
             raise _ApiFailure(400, "; ".join(problems))
 
@@ -540,6 +547,8 @@ class FakeUptimeRobot(LoopbackFake):
                     }
                     for a in value or []
                 ]
+            elif key == "maintenanceWindowsIds":
+                item["_windows"] = sorted(set(value or []))
             elif key not in {"id", "status", "apiKey", "userId", "createDateTime"}:
                 item[key] = copy.deepcopy(value)
 
@@ -549,6 +558,13 @@ class FakeUptimeRobot(LoopbackFake):
         view["assignedAlertContacts"] = list(reversed(view.get("assignedAlertContacts", [])))
         view["tags"] = [
             {"id": i + 1, "name": t, "color": "#888"} for i, t in enumerate(view.pop("tagNames", []))
+        ]
+        # Assumed (docs/maintenance.md): sent as `maintenanceWindowsIds`, read back as `maintenanceWindows`
+        # objects, in reverse order like the contacts; a deleted window drops off its monitors.
+        view["maintenanceWindows"] = [
+            {"id": w, "name": self.windows[w]["name"], "interval": self.windows[w]["interval"]}
+            for w in reversed(item.get("_windows", []))
+            if w in self.windows and not self.windows[w].get("_deleted")
         ]
         return view
 

@@ -9,9 +9,11 @@ import pytest
 
 from providers.uptimerobot_api import Tuning
 from providers.uptimerobot_maintenance import MaintenanceWindowProvider
+from providers.uptimerobot_monitor import MonitorProvider
 from providers.uptimerobot_status_page import StatusPageProvider
 from tests.fakes.uptimerobot import FakeUptimeRobot
 from tests.protocol.host import UNKNOWN, CheckFailed, ProviderHost
+from tests.protocol.test_uptimerobot_protocol import monitor_args
 
 API_KEY = "CANARY-uptimerobot-protocol-key-mw7e"
 FAST = Tuning(timeout=(2.0, 5.0), first_backoff_seconds=0.01, max_backoff_seconds=0.05, settle_timeout_seconds=2.0)
@@ -95,3 +97,43 @@ def test_a_status_page_previews_over_monitor_ids_not_known_yet_then_applies_and_
     state = host.apply(provider, args)
     assert fake.status_pages[int(state.id)]["monitorIds"] == [ident]
     host.assert_settled(provider, args, state)
+
+
+# --- a monitor's windows (maintenanceWindowsIds), same host ------------------------------------------
+
+
+def test_a_monitor_previews_over_windows_not_created_yet_then_applies_with_them_and_settles(
+    host: ProviderHost, fake: FakeUptimeRobot
+) -> None:
+    windows, monitors = MaintenanceWindowProvider(FAST), MonitorProvider(FAST)
+    plan = host.preview(monitors, monitor_args(maintenance_window_ids=[UNKNOWN]))
+    assert plan.checked.failures == []
+    weekly = host.apply(windows, window_args(name="shop weekly", interval="weekly", date=None, days=[7]))
+    nightly = host.apply(windows, window_args(name="shop nightly", interval="daily", date=None))
+    args = monitor_args(maintenance_window_ids=[nightly.id, weekly.id])
+    state = host.apply(monitors, args)
+    assert fake.monitors[int(state.id)]["_windows"] == sorted([int(weekly.id), int(nightly.id)])
+    host.assert_settled(monitors, args, state)
+
+
+def test_detaching_one_window_is_an_update_in_place_that_settles(host: ProviderHost, fake: FakeUptimeRobot) -> None:
+    windows, monitors = MaintenanceWindowProvider(FAST), MonitorProvider(FAST)
+    first = host.apply(windows, window_args(name="shop weekly", interval="weekly", date=None, days=[7]))
+    second = host.apply(windows, window_args(name="shop nightly", interval="daily", date=None))
+    state = host.apply(monitors, monitor_args(maintenance_window_ids=[first.id, second.id]))
+    fewer = monitor_args(maintenance_window_ids=[second.id])
+    plan = host.preview(monitors, fewer, state)
+    assert plan.diff is not None and plan.diff.changes and not plan.diff.replaces
+    updated = host.apply(monitors, fewer, state)
+    assert updated.id == state.id and fake.monitors[int(state.id)]["_windows"] == [int(second.id)]
+    host.assert_settled(monitors, fewer, updated)
+
+
+def test_a_monitor_state_from_before_windows_existed_previews_without_a_change(host: ProviderHost) -> None:
+    monitors = MonitorProvider(FAST)
+    state = host.apply(monitors, monitor_args())
+    old_outputs = {k: v for k, v in state.outputs.items() if k != "maintenance_window_ids"}
+    old_inputs = {k: v for k, v in state.inputs.items() if k != "maintenance_window_ids"}
+    old_state = type(state)(**{**state.__dict__, "outputs": old_outputs, "inputs": old_inputs})
+    plan = host.preview(monitors, monitor_args(), old_state)
+    assert plan.diff is not None and plan.diff.changes == "none"
