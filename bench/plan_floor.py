@@ -12,8 +12,9 @@ mock engine. For each estate size the script times, alternating so load on the m
 Both sides run as they would installed: the project copy is byte-compiled first, as pip compiles the SDKs the
 floor imports (without it, PYTHONDONTWRITEBYTECODE, set on some machines, makes every plan compile the
 project's ~50 modules from source while the floor reads the SDKs' bytecode); and the floor runs with the same
-garbage-collector thresholds as `review plan` (review/__main__.py GC_THRESHOLDS), so that setting, which speeds
-up any program, lowers the floor too instead of flattering the ratio. `review diff` still compiles the base
+garbage-collector thresholds as `review plan` (review/__main__.py GC_THRESHOLDS) and leaves the same way,
+without tearing the interpreter down (`_leave`), so these settings, which speed up any program, lower the floor
+too instead of flattering the ratio. `review diff` still compiles the base
 revision it exports: that is part of what a diff costs. CPU seconds (user + system, children included) are
 printed beside wall times: on a shared machine they move less.
 
@@ -38,9 +39,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-# The plan's collector setting (the bench runs from bench/, the setting lives in review/); the default where a
-# revision from before it is benchmarked, so each floor runs as its plan does.
-GC_THRESHOLDS = getattr(importlib.import_module("review.__main__"), "GC_THRESHOLDS", gc.get_threshold())
+# The plan's collector setting and way of leaving (the bench runs from bench/, they live in review/); the
+# defaults where a revision from before them is benchmarked, so each floor runs as its plan does.
+_COMMAND = importlib.import_module("review.__main__")
+GC_THRESHOLDS = getattr(_COMMAND, "GC_THRESHOLDS", gc.get_threshold())
 
 PROJECT_PARTS = (
     "alert_policies", "runbooks", "dashboards", "components", "model", "providers", "review", "schemas", "policy_pack",
@@ -60,6 +62,9 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {SDK_PACKAG
 
 # The floor program: the SDK imports, then the plan's resources (from its JSON) registered under pulumi's own
 # mocks with their types, names, parents and inputs.
+# Both floors leave as `review plan` does (review/__main__.py _leave): without tearing the interpreter down.
+LEAVE = "import os; sys.stdout.flush(); os._exit(0)" if hasattr(_COMMAND, "_leave") else ""
+
 FLOOR = f"""
 import gc, importlib, json, sys
 gc.set_threshold(*{GC_THRESHOLDS!r})
@@ -89,6 +94,7 @@ def program():
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 _sync_await(run_pulumi_func(program))
+{LEAVE}
 """
 
 # The cheapest reading: as many component and custom resources, each with one small input.
@@ -116,6 +122,7 @@ def program():
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 _sync_await(run_pulumi_func(program))
+{LEAVE}
 """
 
 
