@@ -86,16 +86,16 @@ def plan_forked(directories: list[str], stack: str) -> list[dict[str, object]]:
     results = []
     for pid, path in children:
         _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
         try:
-            with open(path, encoding="utf-8") as file:
-                results.append(json.load(file) if os.waitstatus_to_exitcode(status) == 0 else _crashed(status))
+            if code == 0:
+                with open(path, encoding="utf-8") as file:
+                    results.append(json.load(file))
+            else:  # reported like a crashed `review plan` process
+                results.append({"code": 1, "stdout": "", "stderr": f"its planning process ended with exit code {code}"})
         finally:
             os.unlink(path)
     return results
-
-
-def _crashed(status: int) -> dict[str, object]:
-    return {"code": 1, "stdout": "", "stderr": f"the planning process ended with status {status}"}
 
 
 def main(argv: list[str]) -> int:
