@@ -58,7 +58,7 @@ def plan_tree(directory: str, stack: str) -> dict[str, object]:
 
 # What every tree's plan imports whatever its code: loaded before forking, so no child pays for them.
 SHARED_IMPORTS = ("pulumi", "pulumi.dynamic", "pulumi.runtime", "pulumi_pagerduty", "pulumi_random",
-                  "pulumiverse_grafana", "yaml", "jsonschema")
+                  "pulumiverse_grafana", "yaml", "jsonschema", "email_validator", "promql_parser", "zoneinfo")
 
 
 def plan_forked(directories: list[str], stack: str) -> list[dict[str, object]]:
