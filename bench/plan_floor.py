@@ -14,9 +14,10 @@ floor imports (without it, PYTHONDONTWRITEBYTECODE, set on some machines, makes 
 project's ~50 modules from source while the floor reads the SDKs' bytecode); and the floor runs with the same
 garbage-collector thresholds as `review plan` (review/__main__.py GC_THRESHOLDS) and leaves the same way,
 without tearing the interpreter down (`_leave`), so these settings, which speed up any program, lower the floor
-too instead of flattering the ratio. `review diff` still compiles the base
-revision it exports: that is part of what a diff costs. CPU seconds (user + system, children included) are
-printed beside wall times: on a shared machine they move less.
+too instead of flattering the ratio (a revision from before them is measured with the defaults on both sides).
+`review diff` still compiles the base revision it exports: that is part of what a diff costs. CPU seconds
+(user + system, children included) are printed beside wall times: on a shared machine they move less.
+Figures and what they mean: docs/performance.md.
 
 Usage: .venv/bin/python bench/plan_floor.py [--runs 5] [--apps 1 50]
 Targets (issue 12): plan <= 1.25x floor at 1 and 50 apps, peak memory <= 1.25x the floor's, diff <= 1.3x plan.
