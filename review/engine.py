@@ -175,7 +175,7 @@ def _providers_not_pickled() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _mock_engine_shortcuts() -> Iterator[None]:
-    """Skip two per-resource SDK steps whose results the mock engine never uses, while the context is open.
+    """Skip or remember three per-resource SDK steps the mock engine gains nothing from, while the context is open.
 
     - The SDK walks and formats the whole Python call stack of every registration (`traceback.extract_stack`,
       a file URI per frame) so the real engine can point at the line that declared it; the mock monitor drops
