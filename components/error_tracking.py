@@ -66,7 +66,7 @@ class AppErrorTracking(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.workflows: list[SentryWorkflow] = []
-        self.detector = self._error_rate_alerts(name, app, estate)
+        self.detector = self._error_rate_alerts(app, estate)
         new_issue_rules = app.alerts_from("sentry")
         for rule in new_issue_rules:
             self.workflows.append(
@@ -89,7 +89,7 @@ class AppErrorTracking(pulumi.ComponentResource):
             )
         self.register_outputs({"project_slug": self.project.slug, "dsn": self.dsn})
 
-    def _error_rate_alerts(self, name: str, app: specs.App, estate: specs.Estate) -> SentryMetricDetector | None:
+    def _error_rate_alerts(self, app: specs.App, estate: specs.Estate) -> SentryMetricDetector | None:
         """The guide's error-rate thresholds as one Sentry metric detector, routed by severity."""
         rules = {r.severity: r for r in app.alerts if r.signal == "error_rate" and r.severity in PRIORITY}
         if "critical" not in rules:

@@ -171,10 +171,6 @@ def _matcher_holds(matcher: Mapping[str, Any], labels: Mapping[str, str]) -> boo
     return False
 
 
-def _route_matches(route: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    return all(_matcher_holds(_mapping(m), labels) for m in _items(route.get("matchers")))
-
-
 def receivers_for(policy: Mapping[str, Any], labels: Mapping[str, str]) -> list[str]:
     """The contact points an alert with `labels` reaches through a notification policy tree.
 
@@ -182,19 +178,49 @@ def receivers_for(policy: Mapping[str, Any], labels: Mapping[str, str]) -> list[
     and the search stops at it unless it has `continue`; when no child matches, the route itself delivers.
     A child without a contact point inherits its parent's.
     """
+    return router(policy)(labels)
 
-    def walk(route: Mapping[str, Any], inherited: str) -> list[str]:
-        contact_point = _text(route.get("contactPoint")) or inherited
-        reached: list[str] = []
-        for child in _items(route.get("policies")):
-            child = _mapping(child)
-            if _route_matches(child, labels):
-                reached += walk(child, contact_point)
-                if not child.get("continue"):
-                    break
-        return reached or [contact_point]
 
-    return [name for name in walk(policy, "") if name]
+# A route read once: (its own contact point, its matchers as (label, operator, value), continue, its children).
+_Route = tuple[str, tuple[tuple[str, str, str], ...], bool, tuple[Any, ...]]
+
+
+def router(policy: Mapping[str, Any]) -> Callable[[Mapping[str, str]], list[str]]:
+    """`receivers_for` with the tree read once: routing every alert of an estate walks the tree per alert
+    (alerts x routes, both growing with the apps), so the tree's values are normalised here, not per alert."""
+
+    def read(route: Mapping[str, Any]) -> _Route:
+        matchers = tuple(
+            (_text(m.get("label")), _text(m.get("match")) or "=", str(m.get("value", "")))
+            for m in map(_mapping, _items(route.get("matchers")))
+        )
+        children = tuple(read(_mapping(child)) for child in _items(route.get("policies")))
+        return _text(route.get("contactPoint")), matchers, bool(route.get("continue")), children
+
+    root = read(policy)
+
+    def receivers(labels: Mapping[str, str]) -> list[str]:
+        def holds(label: str, operator: str, expected: str) -> bool:
+            actual = str(labels.get(label, ""))
+            if operator == "=":
+                return actual == expected
+            if operator == "!=":
+                return actual != expected
+            return _matcher_holds({"label": label, "match": operator, "value": expected}, labels)
+
+        def walk(route: _Route, inherited: str) -> list[str]:
+            contact_point = route[0] or inherited
+            reached: list[str] = []
+            for child in route[3]:
+                if all(holds(*matcher) for matcher in child[1]):
+                    reached += walk(child, contact_point)
+                    if not child[2]:
+                        break
+            return reached or [contact_point]
+
+        return [name for name in walk(root, "") if name]
+
+    return receivers
 
 
 def _declares(props: Mapping[str, Any], key: str) -> bool:

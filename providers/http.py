@@ -33,13 +33,16 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
-from providers.http_deadline import OutOfTime, send_within
 from providers.http_scrub import credential_values, scrubbed, secret_forms
+
+if TYPE_CHECKING:
+    import requests
+
+# requests, urllib3 and the deadline watchdog built on them are imported by the first request, not here: every
+# provider module imports this one, so the offline plan (which declares providers and calls none) would pay
+# for them (about a tenth of a one-app plan; docs/performance.md).
 
 log = logging.getLogger(__name__)
 # urllib3 logs every request line (path and query) at DEBUG, and paths can name key ids (Sentry's DSN
@@ -397,6 +400,10 @@ class ApiClient:
         def may_wait(wait: float) -> bool:
             return waited + wait <= self.max_total_wait_seconds and self._clock() + wait < deadline
 
+        import requests
+
+        from providers.http_deadline import send_within
+
         while True:
             attempt += 1
             auth_headers = dict(self._credentials())
@@ -547,6 +554,11 @@ class ApiClient:
 
 
 def _may_have_been_sent(exc: requests.RequestException) -> bool:
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    from providers.http_deadline import OutOfTime
+
     if isinstance(exc, OutOfTime):
         return exc.connected
     if isinstance(exc, requests.ConnectTimeout):
@@ -559,6 +571,10 @@ def _may_have_been_sent(exc: requests.RequestException) -> bool:
 
 
 def _transport_reason(exc: requests.RequestException, sent: bool, budget: float) -> str:
+    import requests
+
+    from providers.http_deadline import OutOfTime
+
     if isinstance(exc, OutOfTime):
         return f"no complete response within {budget:.3g} s"
     if isinstance(exc, requests.Timeout):

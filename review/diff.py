@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,16 +130,30 @@ def plan_json(project_dir: Path, stack: str, fingerprint_key: str, revision: str
 
 def plan_trees(trees: list[tuple[Path, str]], stack: str, fingerprint_key: str) -> list[dict[str, Any]]:
     """The JSON plans of several trees (directory, revision name), each by its own code, in one interpreter."""
+    return _finish_planning(_start_planning(trees, stack, fingerprint_key), trees)
+
+
+def _start_planning(trees: list[tuple[Path, str]], stack: str, fingerprint_key: str) -> subprocess.Popen[str]:
+    """Start planning the trees (review/plan_pair.py) in the background; `_finish_planning` collects them."""
     script = Path(__file__).with_name("plan_pair.py")
     env = {**os.environ, FINGERPRINT_ENV: fingerprint_key}
-    result = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, str(script), stack, *(str(directory) for directory, _ in trees)],
-        env=env, capture_output=True, text=True, timeout=900, check=False,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    if result.returncode != 0:
-        raise DiffError(" and ".join(name for _, name in trees), result.returncode, result.stderr.strip())
+
+
+def _finish_planning(process: subprocess.Popen[str], trees: list[tuple[Path, str]]) -> list[dict[str, Any]]:
+    try:
+        stdout, stderr = process.communicate(timeout=900)
+    finally:
+        if process.poll() is None:  # a timeout, or the caller's own error (an invalid working tree) meanwhile
+            process.kill()
+            process.communicate()
+    if process.returncode != 0:
+        raise DiffError(" and ".join(name for _, name in trees), process.returncode, stderr.strip())
     plans = []
-    for (_, revision), outcome in zip(trees, json.loads(result.stdout), strict=True):
+    for (_, revision), outcome in zip(trees, json.loads(stdout), strict=True):
         if outcome["code"] != 0:
             raise DiffError(revision, outcome["code"], outcome["stderr"].strip())
         plans.append(json.loads(outcome["stdout"]))
@@ -160,24 +174,45 @@ def export_revision(repo: Path, ref: str, target: Path) -> None:
         tar.extractall(target, filter="data")
 
 
-def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = None) -> Diff:
-    """Plan `base_ref` and the working tree, both offline, and compare them (and who gets paged, at `at`)."""
+def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = None,
+                   check_head: Callable[[], Any] | None = None) -> Diff:
+    """Plan `base_ref` and the working tree, both offline, and compare them (and who gets paged, at `at`).
+
+    `check_head`, when given, validates the working tree and returns its policy model (for the paging section);
+    it runs while the trees are being planned, and whatever it raises stops the planning and propagates.
+    """
     # Equal secrets get equal fingerprints within this run only: the key is random and never shown.
     key = secrets.token_hex(32)
     with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
         base_dir = Path(tmp)
-        export_revision(repo, base_ref, base_dir)
-        if (base_dir / f"Pulumi.{stack}.yaml").is_file():
-            # Both revisions are planned at once, in one interpreter that imports the SDKs once
-            # (review/plan_pair.py): the diff costs little more than one plan (bench/plan_floor.py).
-            base, head = plan_trees([(base_dir, base_ref), (repo, "the working tree")], stack, key)
-            base_estate = _estate_or_reason(base_dir, stack)
-        else:
-            # The change adds this stack: the base declares nothing in it, so everything is an addition.
-            (head,) = plan_trees([(repo, "the working tree")], stack, key)
-            base, base_estate = {"resources": []}, f"it has no stack {stack!r} (Pulumi.{stack}.yaml)"
+        try:
+            export_revision(repo, base_ref, base_dir)
+        except DiffError:
+            if check_head is not None:
+                check_head()  # the working tree's own problems come first, as when it is checked before planning
+            raise
+        has_stack = (base_dir / f"Pulumi.{stack}.yaml").is_file()
+        # Both revisions are planned at once, in one interpreter that imports the SDKs once
+        # (review/plan_pair.py); meanwhile this process reads the policy models the paging section needs.
+        trees = [(base_dir, base_ref), (repo, "the working tree")] if has_stack else [(repo, "the working tree")]
+        planning = _start_planning(trees, stack, key)
+        try:
+            head_estate = check_head() if check_head is not None else None
+            if has_stack:
+                base_estate = _estate_or_reason(base_dir, stack)
+            else:
+                # The change adds this stack: the base declares nothing in it, so everything is an addition.
+                base_estate = f"it has no stack {stack!r} (Pulumi.{stack}.yaml)"
+        except BaseException:
+            planning.kill()
+            planning.communicate()
+            raise
+        plans = _finish_planning(planning, trees)
+    base, head = plans if has_stack else ({"resources": []}, plans[0])
+    if head_estate is None:
+        head_estate = _estate_or_reason(repo, stack)
     diff = compare(base, head, base_ref)
-    attach_paging(diff, (base, base_estate), (head, _estate_or_reason(repo, stack)), at or datetime.now(UTC))
+    attach_paging(diff, (base, base_estate), (head, head_estate), at or datetime.now(UTC))
     return diff
 
 

@@ -6,9 +6,12 @@ import hashlib
 import json
 import os
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from review.engine import Recording, Registration, Secret
+from review.secret import Secret
+
+if TYPE_CHECKING:  # the engine imports the SDK, which `review diff` and the gate, reading plans, do not need
+    from review.engine import Recording, Registration
 
 MASK = "[secret]"
 # Set only by `review diff` for its two plan runs: a random key that makes equal secrets show equal

@@ -10,11 +10,12 @@ model. Nothing is asked of Grafana or PagerDuty, so overrides made in PagerDuty 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -197,13 +198,6 @@ def _matches(matcher: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return _matcher_holds(matcher, labels)
 
 
-def receivers(tree: Mapping[str, Any], labels: Mapping[str, str]) -> list[str]:
-    """The contact points a notification policy tree delivers `labels` to (the policy pack's routing)."""
-    from policy_pack.rules import receivers_for
-
-    return receivers_for(tree, labels)
-
-
 @dataclass(frozen=True)
 class ContactPoint:
     """What a contact point does, from its planned inputs (secrets never read)."""
@@ -231,6 +225,14 @@ class Routing:
     contact_points: Mapping[str, ContactPoint]
     alerts: tuple[tuple[str, Mapping[str, str], str | None], ...]  # (rule name, labels, its own contact point)
     direct: tuple[DirectAlert, ...] = ()
+
+    @functools.cached_property
+    def receivers(self) -> Callable[[Mapping[str, str]], list[str]]:
+        """The contact points the tree delivers labels to (the policy pack's routing), the tree read once."""
+        # Imported lazily, like _matches: one Alertmanager routing implementation, the policy pack's.
+        from policy_pack.rules import router
+
+        return router(self.tree or {})
 
     @classmethod
     def from_plan(cls, plan: Mapping[str, Any], estate: specs.Estate) -> Routing:
@@ -326,7 +328,7 @@ def deliver(routing: Routing, estate: specs.Estate, labels: Mapping[str, str], a
     elif routing.tree is None:
         return Delivery((), (), (), (), note="routing not managed by this stack (Grafana's own policy tree decides)")
     else:
-        names = receivers(routing.tree, labels)
+        names = routing.receivers(labels)
     apps = {pagerduty_contact_point(a.id): a for a in _paging_apps(estate)}
     slack, email, pages = [], [], []
     for name in names:

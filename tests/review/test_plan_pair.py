@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from review.diff import DiffError, plan_trees
@@ -39,3 +41,27 @@ def test_a_tree_that_cannot_be_planned_is_named_with_its_own_exit_code_and_messa
         assert err.code == 2 and "the working tree" in str(err) and Path(app_file).name in str(err)
     else:
         raise AssertionError("an invalid tree was planned")
+
+
+def test_a_tree_whose_planning_process_dies_is_named_alone_and_the_other_is_still_planned(
+    project_copy: Path, tmp_path: Path
+):
+    # Each tree is planned in its own process (forked after the SDK imports): a program that kills its
+    # interpreter takes down its own plan only, and the error names that revision, not the pair.
+    dying = tmp_path / "dying"
+    shutil.copytree(project_copy, dying, ignore=shutil.ignore_patterns("__pycache__"))
+    program = dying / "__main__.py"
+    program.write_text("import os\nos._exit(7)\n" + program.read_text())
+
+    script = Path(__file__).resolve().parents[2] / "review/plan_pair.py"
+    finished = subprocess.run([sys.executable, str(script), "prod", str(dying), str(project_copy)],
+                              capture_output=True, text=True, timeout=600, check=True)
+    dead, alive = json.loads(finished.stdout)
+    assert dead["code"] == 1 and "exit code 7" in dead["stderr"]
+    assert alive["code"] == 0 and json.loads(alive["stdout"])["resources"]
+    try:
+        plan_trees([(dying, "the base"), (project_copy, "the working tree")], "prod", "00" * 32)
+    except DiffError as err:
+        assert "the base" in str(err) and "the working tree" not in str(err)
+    else:
+        raise AssertionError("a tree whose planning died was reported as planned")
