@@ -33,7 +33,7 @@ import pulumi
 import pulumi.dynamic as dynamic
 
 from providers import wire
-from providers.http import ApiClient, require
+from providers.http import ApiClient, ApiError, require
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ INPUT_KEYS = ("start_time", "end_time", "service_ids", "description")
 # What PagerDuty reported at the last create/update/read, kept apart from the declared inputs so that its
 # moving a past start to "now" (or its own time-zone rendering) never shows as drift of the policy's times.
 VENDOR_KEYS = ("window_id", "pagerduty_start_time", "pagerduty_end_time")
+PAGE_SIZE = 100  # PagerDuty's largest classic-pagination page
+MAX_PAGES = 50
 MAX_DESCRIPTION = 1024  # assumed: PagerDuty documents no limit; a sane bound for a policy-written sentence
 
 
@@ -173,11 +175,19 @@ class MaintenanceWindowProvider(dynamic.ResourceProvider):
             log.info("pagerduty maintenance window %s ended before it could be created; nothing sent", ident)
             return dynamic.CreateResult(ident, {**desired, **dict.fromkeys(VENDOR_KEYS)})
         api = _client(self.tuning, needs_from=True)
-        response = api.request(
-            "POST", "/maintenance_windows", json=window_body(desired, desired["start_time"]),
-            resource=_what(desired["description"]), secret_values=(_token(),),
-        )
-        window = require(response.require("maintenance_window")["maintenance_window"], "id", "start_time", "end_time")
+        try:
+            response = api.request(
+                "POST", "/maintenance_windows", json=window_body(desired, desired["start_time"]),
+                resource=_what(desired["description"]), secret_values=(_token(),),
+            )
+            window = require(response.require("maintenance_window")["maintenance_window"], "id", "start_time",
+                             "end_time")
+        except ApiError as error:
+            # The POST may have made a window whose id we never saw (a lost answer, an unreadable body). Left
+            # alone it would mute its services with nothing in the state to cancel it: find it and keep it.
+            if not (error.ambiguous or (error.status is not None and 200 <= error.status < 300)):
+                raise
+            window = _find_created(api, desired, error)
         return dynamic.CreateResult(str(window["id"]), {**desired, **vendor_outputs(window)})
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
@@ -364,6 +374,41 @@ def _get(api: ApiClient, ident: str) -> Mapping[str, Any] | None:
     if response.status_code == 404:
         return None
     return require(response.require("maintenance_window")["maintenance_window"], "id", "start_time", "end_time")
+
+
+def _find_created(api: ApiClient, desired: Mapping[str, Any], error: ApiError) -> Mapping[str, Any]:
+    """The one open window over exactly these services with this description and end, after an unclear POST."""
+    matches = [
+        window for window in _open_windows(api, desired["service_ids"])
+        if window.get("description") == desired["description"]
+        and _same_instant(window.get("end_time"), desired["end_time"])
+        and _service_ids(window) == sorted(desired["service_ids"])
+    ]
+    if len(matches) == 1:
+        log.warning("pagerduty maintenance window %s was created though the answer was lost; keeping it",
+                    matches[0]["id"])
+        return matches[0]
+    found = ", ".join(str(w["id"]) for w in matches)
+    raise PagerDutyMaintenanceError(
+        f"{error}. PagerDuty may have created the window anyway; "
+        + (f"{len(matches)} open windows match it ({found}): end the extra ones in PagerDuty "
+           "(Services > Maintenance Windows), then run `pulumi refresh` and `pulumi up`."
+           if matches else "no open window matches it now, so a rerun will not duplicate it.")
+    ) from None
+
+
+def _open_windows(api: ApiClient, service_ids: list[str]) -> list[Mapping[str, Any]]:
+    """Future and ongoing windows over any of these services (offset-paged, `more` says another page)."""
+    windows: list[Mapping[str, Any]] = []
+    for _page in range(MAX_PAGES):
+        params = {"service_ids[]": service_ids, "filter": "open", "limit": PAGE_SIZE, "offset": len(windows)}
+        body = api.request("GET", "/maintenance_windows", params=params, secret_values=(_token(),)).require(
+            "maintenance_windows")
+        page = body["maintenance_windows"]
+        windows.extend(require(item, "id", "start_time", "end_time") for item in page)
+        if not body.get("more") or not page:
+            return windows
+    raise PagerDutyMaintenanceError(f"the maintenance window list did not end after {MAX_PAGES} pages")
 
 
 def _equal(key: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:

@@ -67,6 +67,8 @@ class FakePagerDuty(LoopbackFake):
         self.headers: list[dict[str, str]] = []
         self.counts: Counter[str] = Counter()
         self._pending_429 = 0
+        self._lose_next_post_answer = False
+        self._lost_post_applied = True
         self._next = 1
         self._lock = threading.Lock()
 
@@ -82,6 +84,11 @@ class FakePagerDuty(LoopbackFake):
     def rate_limit_next(self, times: int = 1) -> None:
         """The next `times` requests get PagerDuty's 429 (with no Retry-After, as it documents none)."""
         self._pending_429 = times
+
+    def lose_next_post_answer(self, *, applied: bool = True) -> None:
+        """The next POST answers 502 as a proxy that lost the answer would, having created its window or not."""
+        self._lose_next_post_answer = True
+        self._lost_post_applied = applied
 
     def calls(self, method: str | None = None) -> list[tuple[str, str, int]]:
         return [entry for entry in self.log if method is None or entry[0] == method]
@@ -108,13 +115,24 @@ class FakePagerDuty(LoopbackFake):
         try:
             with self._lock:
                 body = request.get_json(silent=True) if request.data else None
-                return self._route(method, request.path, body, request.headers.get("From"))
+                lost = method == "POST" and self._lose_next_post_answer
+                if lost and not self._lost_post_applied:
+                    self._lose_next_post_answer = False
+                    return 502, {"error": {"message": "Bad Gateway", "code": 5000}}
+                status, answer = self._route(method, request.path, body, request.headers.get("From"),
+                                             request.args)
+                if lost:
+                    self._lose_next_post_answer = False
+                    return 502, {"error": {"message": "Bad Gateway", "code": 5000}}
+                return status, answer
         except _Refused as refused:
             return refused.status, refused.body
 
-    def _route(self, method: str, path: str, body: Any, sender: str | None) -> tuple[int, Any]:
+    def _route(self, method: str, path: str, body: Any, sender: str | None, args: Any) -> tuple[int, Any]:
         if path == "/maintenance_windows" and method == "POST":
             return 201, {"maintenance_window": self._create(body, sender)}
+        if path == "/maintenance_windows" and method == "GET":
+            return 200, self._list(args)
         match = WINDOW_PATH.match(path)
         if match is None:
             raise _Refused(404, "Not Found", 2100)
@@ -165,6 +183,22 @@ class FakePagerDuty(LoopbackFake):
             raise _Refused(400, "Invalid Input Provided", 2001, ["End time must be after start time"])
         window.update(start=start, end=fields["end"], description=fields["description"], services=fields["services"])
         return self._render(window)
+
+    def _list(self, args: Any) -> dict[str, Any]:
+        """Classic offset pagination; `filter` past/future/ongoing/open, `service_ids[]` any-of."""
+        now = self.clock.now()
+        wanted = set(args.getlist("service_ids[]"))
+        states = {"open": ("future", "ongoing"), "past": ("past",), "future": ("future",), "ongoing": ("ongoing",)}
+        allowed = states.get(args.get("filter", ""), ("past", "future", "ongoing"))
+        limit, offset = int(args.get("limit", 25)), int(args.get("offset", 0))
+        matching = [
+            w for w in self.windows.values()
+            if (not wanted or wanted & set(w["services"]))
+            and ("past" if w["end"] <= now else "future" if w["start"] > now else "ongoing") in allowed
+        ]
+        page = matching[offset:offset + limit]
+        return {"maintenance_windows": [self._render(w) for w in page], "limit": limit, "offset": offset,
+                "more": offset + limit < len(matching), "total": None}
 
     def _delete(self, window: dict[str, Any]) -> None:
         now = self.clock.now()

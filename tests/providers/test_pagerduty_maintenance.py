@@ -116,7 +116,8 @@ def test_an_unknown_service_is_refused_with_pagerdutys_message_and_no_token_in_i
     declared = inputs(windows, fake, service_ids=["PNOSUCH"])
     with pytest.raises(ApiError) as refused:
         windows.create(declared)
-    assert refused.value.status == 400 and "Invalid Input Provided" in str(refused.value)
+    assert refused.value.status == 400 and "Invalid Input Provided: Service PNOSUCH not found" in str(refused.value)
+    assert refused.value.vendor_code == "2001"
     assert TOKEN not in str(refused.value) and not fake.windows
 
 
@@ -281,3 +282,27 @@ def test_check_refuses_an_end_before_the_start(windows: MaintenanceWindowProvide
     checked = windows.check({}, {"start_time": at(4), "end_time": at(2), "service_ids": ["PABC"],
                                  "description": "x"})
     assert [(f.property, f.reason) for f in checked.failures] == [("end_time", "must be after start_time")]
+
+
+# --- a create whose answer was lost ---------------------------------------------------------------
+
+
+def test_a_create_whose_answer_was_lost_keeps_the_window_it_made_instead_of_leaving_it_unmanaged(
+    fake: FakePagerDuty, windows: MaintenanceWindowProvider
+) -> None:
+    declared = inputs(windows, fake)
+    fake.lose_next_post_answer()
+    created = windows.create(declared)
+    assert list(fake.windows) == [created.id]
+    windows.delete(created.id, created.outs)  # so removing the entry still cancels it
+    assert not fake.windows
+
+
+def test_a_lost_create_answer_with_no_window_made_says_a_rerun_is_safe(
+    fake: FakePagerDuty, windows: MaintenanceWindowProvider
+) -> None:
+    declared = inputs(windows, fake)
+    fake.lose_next_post_answer(applied=False)
+    with pytest.raises(PagerDutyMaintenanceError, match="a rerun will not duplicate it"):
+        windows.create(declared)
+    assert not fake.windows and [m for m, _p, _s in fake.log] == ["POST", "GET"]
