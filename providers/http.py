@@ -598,6 +598,8 @@ def _vendor_text(response: requests.Response) -> tuple[str | None, str | None]:
     if not isinstance(body, dict):
         return None, None
     code = body.get("code")
+    if code is None and isinstance(body.get("error"), dict):
+        code = body["error"].get("code")  # PagerDuty: {"error": {"message", "code", "errors": [...]}}
     code_text = str(code) if isinstance(code, str | int) and not isinstance(code, bool) else None
     for field in MESSAGE_FIELDS:
         if field in body:
@@ -616,7 +618,10 @@ def _flatten(value: Any, depth: int = 0) -> str | None:
     if isinstance(value, dict):
         for field in MESSAGE_FIELDS:
             if field in value:
-                return _flatten(value[field], depth + 1)
+                text = _flatten(value[field], depth + 1)
+                # PagerDuty's message is generic ("Invalid Input Provided"); its `errors` list says what.
+                details = _flatten(value["errors"], depth + 1) if field == "message" and "errors" in value else None
+                return f"{text}: {details}" if text and details and details != text else text
         return None
     if isinstance(value, list):
         parts = [text for item in value[:5] if (text := _flatten(item, depth + 1))]
