@@ -51,8 +51,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({408, 425, 500, 502, 503, 504})
 MESSAGE_FIELDS = ("message", "detail", "error", "errors", "error_message", "title")
 REQUEST_ID_HEADERS = ("X-Request-Id", "Request-Id", "Fly-Request-Id", "X-Sentry-Request-Id", "CF-Ray")
-REMAINING_HEADERS = ("X-RateLimit-Remaining", "X-Sentry-Rate-Limit-Remaining")
-RESET_HEADERS = ("X-RateLimit-Reset", "X-Sentry-Rate-Limit-Reset")
+# `RateLimit-*` (the IETF draft's names, no X-) is what PagerDuty sends; its reset is in seconds.
+REMAINING_HEADERS = ("X-RateLimit-Remaining", "X-Sentry-Rate-Limit-Remaining", "RateLimit-Remaining")
+RESET_HEADERS = ("X-RateLimit-Reset", "X-Sentry-Rate-Limit-Reset", "RateLimit-Reset")
 MAX_VENDOR_MESSAGE = 300
 MAX_VENDOR_CODE = 100
 MAX_REASON = 100

@@ -67,6 +67,7 @@ class FakePagerDuty(LoopbackFake):
         self.headers: list[dict[str, str]] = []
         self.counts: Counter[str] = Counter()
         self._pending_429 = 0
+        self._reset_seconds = 7
         self._lose_next_post_answer = False
         self._lost_post_applied = True
         self._next = 1
@@ -81,9 +82,10 @@ class FakePagerDuty(LoopbackFake):
         self.services.add(ident)
         return ident
 
-    def rate_limit_next(self, times: int = 1) -> None:
-        """The next `times` requests get PagerDuty's 429 (with no Retry-After, as it documents none)."""
+    def rate_limit_next(self, times: int = 1, reset_seconds: int = 7) -> None:
+        """The next `times` requests get PagerDuty's 429 with `ratelimit-reset` (seconds), no Retry-After."""
         self._pending_429 = times
+        self._reset_seconds = reset_seconds
 
     def lose_next_post_answer(self, *, applied: bool = True) -> None:
         """The next POST answers 502 as a proxy that lost the answer would, having created its window or not."""
@@ -101,7 +103,9 @@ class FakePagerDuty(LoopbackFake):
         with self._lock:
             self.log.append((request.method.upper(), request.path, status))
         content = b"" if body is None else json.dumps(body).encode()
-        return Response(content, status=status, content_type="application/json")(environ, start_response)
+        headers = {"ratelimit-limit": "960", "ratelimit-remaining": "0", "ratelimit-reset": str(self._reset_seconds)}
+        return Response(content, status=status, content_type="application/json",
+                        headers=headers if status == 429 else {})(environ, start_response)
 
     def _handle(self, request: Request) -> tuple[int, Any]:
         method = request.method.upper()

@@ -40,8 +40,21 @@ def fake(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePage
 
 
 @pytest.fixture
-def windows(clock: FakeClock) -> MaintenanceWindowProvider:
-    return MaintenanceWindowProvider(Tuning(now=clock.now, timeout=(1.0, 2.0), sleep=lambda _s: None))
+def slept() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def windows(clock: FakeClock, slept: list[float]) -> MaintenanceWindowProvider:
+    """The HTTP client's waits go on a virtual clock that its sleeps advance (nothing really waits)."""
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    def http_clock() -> float:
+        return 1_800_000_000.0 + sum(slept)
+
+    return MaintenanceWindowProvider(Tuning(now=clock.now, timeout=(1.0, 2.0), sleep=sleep, http_clock=http_clock))
 
 
 def at(hours: float) -> str:
@@ -121,13 +134,14 @@ def test_an_unknown_service_is_refused_with_pagerdutys_message_and_no_token_in_i
     assert TOKEN not in str(refused.value) and not fake.windows
 
 
-def test_a_rate_limited_create_is_retried_and_makes_one_window(
-    fake: FakePagerDuty, windows: MaintenanceWindowProvider
+def test_a_rate_limited_create_waits_the_seconds_pagerduty_names_then_makes_one_window(
+    fake: FakePagerDuty, windows: MaintenanceWindowProvider, slept: list[float]
 ) -> None:
     declared = inputs(windows, fake)
-    fake.rate_limit_next()
+    fake.rate_limit_next(reset_seconds=7)
     windows.create(declared)
     assert [status for _m, _p, status in fake.log] == [429, 201] and len(fake.windows) == 1
+    assert slept == [7.0]  # PagerDuty's `ratelimit-reset`, not a guessed backoff
 
 
 # --- delete: removing the entry from the policy is how a team cancels -----------------------------------
