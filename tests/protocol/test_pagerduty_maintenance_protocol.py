@@ -130,3 +130,26 @@ def test_a_window_with_an_offset_less_time_fails_check_naming_the_field(
 ) -> None:
     with pytest.raises(CheckFailed, match="start_time"):
         host.apply(provider_at(clock), window_args(fake, start_time="2027-03-01T15:00:00"))
+
+
+def test_a_running_window_postponed_in_policy_is_replaced_and_the_running_one_ends_now(
+    host: ProviderHost, fake: FakePagerDuty, clock: FakeClock
+) -> None:
+    args = window_args(fake)
+    state = host.apply(provider_at(clock), args)
+    running = provider_at(clock, hours=3)
+    later = {**args, "start_time": "2027-03-02T15:00:00+01:00", "end_time": "2027-03-02T17:00:00+01:00"}
+    replaced = host.apply(running, later, state)
+    assert replaced.history == ["replace"] and replaced.id != state.id
+    assert fake.windows[state.id]["end"] == clock.now()  # services page again right away
+    assert fake.windows[replaced.id]["start"] == NOW + timedelta(days=1, hours=2)
+    host.assert_settled(running, later, replaced)
+
+
+def test_a_pending_window_deleted_by_hand_refreshes_as_gone(
+    host: ProviderHost, fake: FakePagerDuty, clock: FakeClock
+) -> None:
+    provider = provider_at(clock)
+    state = host.apply(provider, window_args(fake))
+    del fake.windows[state.id]
+    assert host.refresh(provider, state) is None
