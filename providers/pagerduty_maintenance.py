@@ -193,10 +193,12 @@ class MaintenanceWindowProvider(dynamic.ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         state = wire.props(props)
         declared = _inputs_only(state)
-        if id_.startswith(ENDED_BEFORE_CREATION) or phase(
-            state.get("pagerduty_start_time"), state.get("pagerduty_end_time"), self._now()
-        ) == "ended":
+        known_end = state.get("pagerduty_end_time")
+        if id_.startswith(ENDED_BEFORE_CREATION) or (
+            known_end and phase(state.get("pagerduty_start_time"), known_end, self._now()) == "ended"
+        ):
             return dynamic.ReadResult(id_, state, declared)  # settled: PagerDuty can change nothing about it
+        # Without recorded PagerDuty times (an import by id) the window is read in full, whatever its phase.
         window = _get(_client(self.tuning), id_)
         if window is None:
             return dynamic.ReadResult(None, {})  # deleted by hand before it ended

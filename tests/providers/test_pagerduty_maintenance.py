@@ -15,6 +15,7 @@ from providers.pagerduty_maintenance import (
     MaintenanceWindowProvider,
     PagerDutyMaintenanceError,
     Tuning,
+    instant,
 )
 from tests.fakes.pagerduty import FakeClock, FakePagerDuty
 
@@ -320,3 +321,14 @@ def test_a_lost_create_answer_with_no_window_made_says_a_rerun_is_safe(
     with pytest.raises(PagerDutyMaintenanceError, match="a rerun will not duplicate it"):
         windows.create(declared)
     assert not fake.windows and [m for m, _p, _s in fake.log] == ["POST", "GET"]
+
+
+def test_a_window_read_by_id_alone_as_an_import_does_reports_what_pagerduty_holds(
+    fake: FakePagerDuty, windows: MaintenanceWindowProvider
+) -> None:
+    declared = inputs(windows, fake)
+    created = windows.create(declared)
+    read = windows.read(created.id, {})
+    assert read.id == created.id and read.inputs["service_ids"] == declared["service_ids"]
+    assert instant(read.inputs["end_time"]) == instant(declared["end_time"])
+    assert read.inputs["description"] == declared["description"]
