@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,10 @@ sys.path.insert(0, str(ROOT))
 from providers.fly_secrets import OUTPUT_ONLY_KEYS as FLY_OUTPUT_KEYS  # noqa: E402
 from providers.fly_secrets import FlySecretProvider  # noqa: E402
 from providers.http import forget_rate_limit_state  # noqa: E402
+from providers.pagerduty_maintenance import VENDOR_KEYS as PAGERDUTY_VENDOR_KEYS  # noqa: E402
+from providers.pagerduty_maintenance import FixedClock  # noqa: E402
+from providers.pagerduty_maintenance import MaintenanceWindowProvider as PagerDutyWindowProvider  # noqa: E402
+from providers.pagerduty_maintenance import Tuning as PagerDutyTuning  # noqa: E402
 from providers.sentry_common import ClientTuning  # noqa: E402
 from providers.sentry_detector import OUTPUT_ONLY_KEYS as DETECTOR_OUTPUT_KEYS  # noqa: E402
 from providers.sentry_detector import SentryMetricDetectorProvider  # noqa: E402
@@ -50,6 +55,7 @@ from providers.sentry_workflow import SentryWorkflowProvider  # noqa: E402
 from providers.uptimerobot import AlertContactProvider, MonitorProvider, Tuning  # noqa: E402
 from providers.uptimerobot_api import forget_adoptions  # noqa: E402
 from tests.fakes.fly import FakeFlyApi  # noqa: E402
+from tests.fakes.pagerduty import FakeClock, FakePagerDuty  # noqa: E402
 from tests.fakes.sentry import FULL_SCOPES, FakeSentry  # noqa: E402
 from tests.fakes.sentry import VirtualClock as SentryClock  # noqa: E402
 from tests.fakes.uptimerobot import FakeUptimeRobot, ScaledClock, VirtualClock  # noqa: E402
@@ -306,6 +312,24 @@ def sentry_settings_counts() -> dict[Operation, int]:
         )
 
 
+def pagerduty_maintenance_counts() -> dict[Operation, int]:
+    """A future window: PUT in place on update, GET + DELETE (cancel) on removal."""
+    start = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+    with FakePagerDuty("bench-pagerduty-token", FakeClock(start), users=("bench@example.com",)) as fake:
+        window = {
+            "start_time": (start + timedelta(days=1)).isoformat(),
+            "end_time": (start + timedelta(days=1, hours=2)).isoformat(),
+            "service_ids": [fake.add_service()],
+            "description": "bench upgrade (maintenance bench)",
+            **dict.fromkeys(PAGERDUTY_VENDOR_KEYS),
+        }
+        env = {"PAGERDUTY_TOKEN": "bench-pagerduty-token", "PAGERDUTY_FROM_EMAIL": "bench@example.com",
+               "PAGERDUTY_API_URL": fake.url}
+        provider = PagerDutyWindowProvider(PagerDutyTuning(now=FixedClock(start.isoformat()), timeout=(2.0, 5.0)))
+        changed = {**window, "end_time": (start + timedelta(days=1, hours=3)).isoformat()}
+        return lifecycle_counts(env, provider, lambda: len(fake.log), window, changed)
+
+
 COUNTERS: dict[str, Callable[[], dict[Operation, int]]] = {
     "uptimerobot Monitor": uptimerobot_monitor_counts,
     "uptimerobot AlertContact (PagerDuty)": uptimerobot_contact_counts,
@@ -314,7 +338,8 @@ COUNTERS: dict[str, Callable[[], dict[Operation, int]]] = {
     "sentry ClientKey (adopts Default)": sentry_key_counts,
     "sentry MetricDetector": sentry_detector_counts,
     "sentry Workflow (Slack)": sentry_workflow_counts,
-    "sentry ProjectSettings (new in issue 15)": sentry_settings_counts,
+    "sentry ProjectSettings": sentry_settings_counts,
+    "pagerduty MaintenanceWindow": pagerduty_maintenance_counts,
 }
 
 

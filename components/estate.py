@@ -55,7 +55,7 @@ def declare_estate(estate: specs.Estate, dashboards: Mapping[str, Dashboard], se
     now = settings.now or datetime.now(UTC)
     zone = ZoneInfo(settings.uptimerobot_time_zone) if settings.uptimerobot_time_zone else None
     oncall = OnCall("pagerduty", estate)
-    pagerduty_windows(estate, {app_id: paging.service_id for app_id, paging in oncall.apps.items()}, now, oncall)
+    pagerduty_windows(estate, {app_id: paging.service_id for app_id, paging in oncall.apps.items()}, oncall)
     generated = _generated_secrets(estate)
     slack_webhooks = {
         c.id: settings.secrets[c.webhook_secret] for c in estate.channels if c.type == "slack" and c.webhook_secret

@@ -252,13 +252,11 @@ def uptimerobot_schedule(window: specs.MaintenanceWindow, zone: tzinfo, now: dat
             "duration_minutes": window.duration_minutes, "days": days}
 
 
-def pagerduty_times(window: specs.MaintenanceWindow, now: datetime) -> tuple[str, str] | None:
-    """(start, end) ISO 8601 with the policy's offsets for a one-time window that has not ended, else None.
-
-    PagerDuty has no recurring maintenance windows, and one that has ended can be neither created, changed
-    nor deleted (405 "Cannot cancel a maintenance window from the past"), so an ended window is left out.
+def pagerduty_times(window: specs.MaintenanceWindow) -> tuple[str, str] | None:
+    """(start, end) ISO 8601 with the policy's offsets for a one-time window, else None (PagerDuty has no
+    recurring windows). Ended windows included: the provider records them without a call.
     """
-    if window.start is None or window.end is None or window.end <= now:
+    if window.start is None or window.end is None:
         return None
     return window.start.isoformat(), window.end.isoformat()
 

@@ -54,8 +54,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({408, 425, 500, 502, 503, 504})
 MESSAGE_FIELDS = ("message", "detail", "error", "errors", "error_message", "title")
 REQUEST_ID_HEADERS = ("X-Request-Id", "Request-Id", "Fly-Request-Id", "X-Sentry-Request-Id", "CF-Ray")
-REMAINING_HEADERS = ("X-RateLimit-Remaining", "X-Sentry-Rate-Limit-Remaining")
-RESET_HEADERS = ("X-RateLimit-Reset", "X-Sentry-Rate-Limit-Reset")
+# `RateLimit-*` (the IETF draft's names, no X-) is what PagerDuty sends; its reset is in seconds.
+REMAINING_HEADERS = ("X-RateLimit-Remaining", "X-Sentry-Rate-Limit-Remaining", "RateLimit-Remaining")
+RESET_HEADERS = ("X-RateLimit-Reset", "X-Sentry-Rate-Limit-Reset", "RateLimit-Reset")
 MAX_VENDOR_MESSAGE = 300
 MAX_VENDOR_CODE = 100
 MAX_REASON = 100
@@ -614,6 +615,8 @@ def _vendor_text(response: requests.Response) -> tuple[str | None, str | None]:
     if not isinstance(body, dict):
         return None, None
     code = body.get("code")
+    if code is None and isinstance(body.get("error"), dict):
+        code = body["error"].get("code")  # PagerDuty: {"error": {"message", "code", "errors": [...]}}
     code_text = str(code) if isinstance(code, str | int) and not isinstance(code, bool) else None
     for field in MESSAGE_FIELDS:
         if field in body:
@@ -632,7 +635,10 @@ def _flatten(value: Any, depth: int = 0) -> str | None:
     if isinstance(value, dict):
         for field in MESSAGE_FIELDS:
             if field in value:
-                return _flatten(value[field], depth + 1)
+                text = _flatten(value[field], depth + 1)
+                # PagerDuty's message is generic ("Invalid Input Provided"); its `errors` list says what.
+                details = _flatten(value["errors"], depth + 1) if field == "message" and "errors" in value else None
+                return f"{text}: {details}" if text and details and details != text else text
         return None
     if isinstance(value, list):
         parts = [text for item in value[:5] if (text := _flatten(item, depth + 1))]

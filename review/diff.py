@@ -34,9 +34,6 @@ REPLACING_INPUTS = {
     "pulumi-python:dynamic/uptimerobot:Monitor": ("type",),
 }
 RULE_GROUP = "grafana:alerting/ruleGroup:RuleGroup"
-# Declared with retain_on_delete (PagerDuty cannot delete an ended window; docs/maintenance.md): one that leaves a
-# plan while it has not ended (ended ones are in neither plan) stays in PagerDuty and keeps its services muted.
-PAGERDUTY_WINDOW = "pagerduty:index/maintenanceWindow:MaintenanceWindow"
 _IDENTITY_KEYS = ("uid", "refId", "id", "key", "name", "label")
 _ELEMENT = re.compile(r"\[[^\[\]]*\]")
 
@@ -94,9 +91,6 @@ class Diff:
                              f"loses {IDENTITY_TYPES[entity.type]}")
             elif entity.protected:
                 lines.append(f"{entity.label} is deleted (protected): the engine refuses until its protect is removed")
-            elif entity.type == PAGERDUTY_WINDOW:
-                lines.append(f"{entity.label} leaves the estate but PagerDuty keeps it (retained on delete): its "
-                             f"services stay muted until {entity.properties.get('endTime')} unless you end it there")
         for entity, changes in self.changed:
             triggers = REPLACING_INPUTS.get(entity.type, ())
             hits = [c.path for c in changes if any(c.path == t or c.path.startswith(t + ".") for t in triggers)]

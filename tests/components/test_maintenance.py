@@ -50,16 +50,17 @@ def _paging_app(estate: specs.Estate) -> specs.App:
     return next(a for a in estate.apps if a.paging and a.alerts_from("uptimerobot"))
 
 
-def test_a_one_time_window_gets_a_pagerduty_window_until_it_ends_and_none_after():
+def test_a_one_time_window_keeps_its_pagerduty_window_declared_after_it_ends_and_never_retains_it():
     app = _paging_app(load_estate(ROOT))
     estate = _estate_with(_one_time((app.id,), NOW + timedelta(days=1)))
-    before = _declare(estate)
-    [window] = before.by_type(PAGERDUTY_WINDOW)
-    assert window.name == naming.maintenance_resource("upgrade") and window.retain_on_delete
+    [before] = _declare(estate).by_type(PAGERDUTY_WINDOW)
+    assert before.name == naming.maintenance_resource("upgrade")
+    # Not retained: removing the entry is how a team cancels it (the provider deletes or ends it) ...
+    assert not before.retain_on_delete
     after = _declare(estate, now=NOW + timedelta(days=2))
-    # Ended: PagerDuty refuses to delete it, so it leaves the program (retain_on_delete forgets it) ...
-    assert after.by_type(PAGERDUTY_WINDOW) == []
-    # ... while the policy stays valid and the other vendors keep their (harmless, past) windows.
+    # ... and an ended window stays in the program (the provider settles it without a call), like the others.
+    [ended] = after.by_type(PAGERDUTY_WINDOW)
+    assert ended.inputs == before.inputs and not ended.retain_on_delete
     assert len(after.by_type(UPTIME_WINDOW)) == 1 and len(after.by_type(MUTE_TIMING)) == 1
 
 

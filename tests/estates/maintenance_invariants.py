@@ -17,7 +17,7 @@ STATUS_PAGE = "pulumi-python:dynamic/uptimerobot:StatusPage"
 MONITOR = "pulumi-python:dynamic/uptimerobot:Monitor"
 MUTE_TIMING = "grafana:alerting/muteTiming:MuteTiming"
 POLICY = "grafana:alerting/notificationPolicy:NotificationPolicy"
-PAGERDUTY_WINDOW = "pagerduty:index/maintenanceWindow:MaintenanceWindow"
+PAGERDUTY_WINDOW = "pulumi-python:dynamic/pagerduty:MaintenanceWindow"
 
 
 def _id_of(name: str) -> str:
@@ -112,23 +112,24 @@ def _intervals_cover_exactly_the_window(intervals: list[dict], window: specs.Mai
     assert muted == expected, window.id
 
 
-def pagerduty_windows_are_one_time_not_ended_and_only_over_paging_services(d: Declared) -> None:
+def pagerduty_windows_are_every_one_time_entry_over_paging_services_ended_or_not(d: Declared) -> None:
     declared = {r.name: r for r in d.recording.by_type(PAGERDUTY_WINDOW)}
     paging = {app.id for app in d.estate.apps if app.paging}
     expected = {
         naming.maintenance_resource(w.id): w
         for w in d.estate.maintenance
-        if not w.recurring and w.end is not None and w.end > PLAN_NOW and paging & set(w.apps)
+        if not w.recurring and w.end is not None and paging & set(w.apps)
     }
     assert set(declared) == set(expected)
     for name, window in expected.items():
         registration = declared[name]
-        assert registration.retain_on_delete, "an ended window cannot be deleted: its removal must forget it"
-        assert sorted(registration.inputs["services"]) == sorted(
+        # Removing the entry must cancel the window (the provider's delete), never just forget it.
+        assert not registration.retain_on_delete, "a retained window keeps muting after its entry is removed"
+        assert sorted(registration.inputs["service_ids"]) == sorted(
             _id_of(naming.pagerduty_service_resource(a)) for a in window.apps if a in paging
         )
-        assert datetime.fromisoformat(registration.inputs["startTime"]) == window.start
-        assert datetime.fromisoformat(registration.inputs["endTime"]) == window.end
+        assert datetime.fromisoformat(registration.inputs["start_time"]) == window.start
+        assert datetime.fromisoformat(registration.inputs["end_time"]) == window.end
 
 
 def the_status_page_lists_exactly_its_apps_monitors_and_is_protected(d: Declared) -> None:
@@ -148,6 +149,6 @@ def the_status_page_lists_exactly_its_apps_monitors_and_is_protected(d: Declared
 ALL = (
     each_window_is_one_uptimerobot_window_on_exactly_its_apps_monitors,
     each_window_is_one_mute_timing_on_exactly_its_apps_routes,
-    pagerduty_windows_are_one_time_not_ended_and_only_over_paging_services,
+    pagerduty_windows_are_every_one_time_entry_over_paging_services_ended_or_not,
     the_status_page_lists_exactly_its_apps_monitors_and_is_protected,
 )

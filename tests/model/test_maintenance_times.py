@@ -50,13 +50,12 @@ def test_a_sunday_window_moved_past_midnight_in_the_account_zone_wraps_to_monday
     assert uptimerobot_schedule(weekly((7,), "23:30", 0, 60), BERLIN, WINTER)["days"] == [1]
 
 
-def test_pagerduty_gets_the_policys_own_offsets_and_nothing_once_the_window_ended():
+def test_pagerduty_gets_the_policys_own_offsets_and_nothing_for_a_recurrence():
     start = datetime(2027, 1, 16, 22, 0, tzinfo=timezone(timedelta(hours=1)))
     window = specs.MaintenanceWindow(id="w", description="w", apps=("a",), duration_minutes=60,
                                      start=start, end=start + timedelta(hours=1))
-    assert pagerduty_times(window, WINTER) == ("2027-01-16T22:00:00+01:00", "2027-01-16T23:00:00+01:00")
-    assert pagerduty_times(window, start + timedelta(hours=1)) is None
-    assert pagerduty_times(weekly((7,), "03:00", 0, 60), WINTER) is None
+    assert pagerduty_times(window) == ("2027-01-16T22:00:00+01:00", "2027-01-16T23:00:00+01:00")
+    assert pagerduty_times(weekly((7,), "03:00", 0, 60)) is None
 
 
 def test_a_custom_domain_must_be_a_host_name():

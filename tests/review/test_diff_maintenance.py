@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from review.diff import compare
 
-PAGERDUTY_WINDOW = "pagerduty:index/maintenanceWindow:MaintenanceWindow"
+PAGERDUTY_WINDOW = "pulumi-python:dynamic/pagerduty:MaintenanceWindow"
 STATUS_PAGE = "pulumi-python:dynamic/uptimerobot:StatusPage"
 MUTE_TIMING = "grafana:alerting/muteTiming:MuteTiming"
 
@@ -14,12 +14,12 @@ def _resource(type_token: str, name: str, inputs: dict, *, protected: bool = Fal
             "component": False, "service": "x", "flags": ["protected"] if protected else [], "inputs": inputs}
 
 
-def test_removing_a_pagerduty_window_that_has_not_ended_warns_that_pagerduty_keeps_it_until_its_end():
+def test_removing_a_pagerduty_window_is_a_plain_removal_since_it_cancels_the_window():
     window = _resource(PAGERDUTY_WINDOW, "maintenance-upgrade", {
-        "startTime": "2027-01-16T22:00:00+01:00", "endTime": "2027-01-17T02:00:00+01:00", "services": ["P1"]})
+        "start_time": "2027-01-16T22:00:00+01:00", "end_time": "2027-01-17T02:00:00+01:00", "service_ids": ["P1"]})
     diff = compare({"resources": [window]}, {"resources": []})
-    [line] = diff.danger()
-    assert "maintenance-upgrade" in line and "PagerDuty keeps it" in line and "2027-01-17T02:00:00+01:00" in line
+    assert diff.danger() == []
+    assert len(diff.removed) == 1 and "maintenance-upgrade" in diff.removed[0].label
 
 
 def test_removing_a_mute_timing_is_no_danger():
