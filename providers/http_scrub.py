@@ -15,6 +15,8 @@ MIN_SECRET_PART = 8  # a piece cut out of a longer credential (a macaroon body a
 AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._~+-]*")  # RFC 9110 auth-scheme (FlyV1 has a digit)
 MACAROON_BODY = re.compile(r"^fm\w+?_")  # fm1r_, fm1a_, fm2_: the body after the prefix is the secret
 PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+# RFC 9110 auth-params after the scheme: PagerDuty sends `Token token=<key>`, so the key alone is `token`'s value.
+AUTH_PARAM = re.compile(r"""([A-Za-z][A-Za-z0-9._~+-]*)\s*=\s*("[^"]*"|[^,\s]+)""")
 
 
 def credential_values(headers: Mapping[str, str]) -> list[str]:
@@ -26,6 +28,7 @@ def credential_values(headers: Mapping[str, str]) -> list[str]:
         if not token or not AUTH_SCHEME.fullmatch(scheme):
             token = value.strip()
         values.append(token.strip())
+        values.extend(match.group(2).strip('"') for match in AUTH_PARAM.finditer(token))
         if scheme.lower() == "basic":
             values.extend(_basic_parts(token.strip()))
         # Fly joins several macaroons with commas (`fm1r_...,fm2_...`); a vendor may echo just one.

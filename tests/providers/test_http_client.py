@@ -606,6 +606,24 @@ def test_a_fly_token_echoed_in_any_form_never_reaches_the_error(
     assert "[redacted]" in str(caught.value)
 
 
+PAGERDUTY_KEY = "u+CANARYpdKey9x"
+
+
+@pytest.mark.parametrize("echoed", [PAGERDUTY_KEY, f"token={PAGERDUTY_KEY}", quote(PAGERDUTY_KEY, safe="")])
+def test_a_pagerduty_key_sent_as_an_auth_param_never_reaches_the_error(
+    scripted: ScriptedServer, virtual: VirtualTime, echoed: str
+) -> None:
+    # PagerDuty's scheme is `Token token=<key>`: the key is an auth-param value, not the whole credential.
+    scripted.then(_canary_echo(echoed))
+    client = ApiClient("pagerduty", scripted.url, lambda: {"Authorization": f"Token token={PAGERDUTY_KEY}"},
+                       sleep=virtual.sleep)
+    with pytest.raises(ApiError) as caught:
+        client.request("POST", "/thing", json={})
+    text = "".join(traceback.format_exception(caught.value)) + repr(vars(caught.value))
+    assert "CANARYpdKey" not in text
+    assert "[redacted]" in str(caught.value)
+
+
 def test_code_request_id_and_reason_phrase_are_scrubbed_too(loopback_server: HTTPServer, virtual: VirtualTime) -> None:
     loopback_server.clear()
     routing_key = "CANARY-routing-key-77aa"
