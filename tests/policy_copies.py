@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -11,14 +10,7 @@ import pytest
 from model.errors import PolicyError, Problem
 from model.inputs import load_inputs
 from model.specs import App
-from tests.estates import ESTATES
-
-
-def copy_estate(estate_name: str, target: Path) -> Path:
-    """The example estate's policy, runbooks and dashboards under `target`, to be edited by the test."""
-    for name in ("alert_policies", "runbooks", "dashboards"):
-        shutil.copytree(ESTATES[estate_name] / name, target / name)
-    return target
+from tests import estates
 
 
 def append(path: Path, text: str) -> str:
@@ -41,7 +33,5 @@ def problems(project: Path) -> list[Problem]:
 
 
 def estates_where(shape: Callable[[Sequence[App]], bool], description: str) -> list[str]:
-    """The example estates whose apps have `shape`; at least one must, or the test proves nothing."""
-    chosen = [name for name in sorted(ESTATES) if shape(load_inputs(ESTATES[name])[0].apps)]
-    assert chosen, f"no example estate has {description}: add one under tests/estates"
-    return chosen
+    """The example estates whose apps have `shape` (`description` names it for the reader of the test)."""
+    return estates.estates_where(lambda estate: shape(estate.apps))

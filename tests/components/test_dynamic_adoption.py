@@ -2,48 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from model.errors import PolicyError
 from model.inputs import load_inputs
 from review.plan import build_plan, render_text
 from tests.estates import ESTATES
+from tests.estates import copy_estate as _copy
 from tests.estates import declare as declare_example
+from tests.policy_copies import append as _append
+from tests.policy_copies import estates_where as _estates_where
+from tests.policy_copies import line_of as _line
+from tests.policy_copies import problems as _problems
 
 MONITOR = "pulumi-python:dynamic/uptimerobot:Monitor"
 FLY_SECRET = "pulumi-python:dynamic/fly:AppSecret"
-
-
-def _copy(estate_name: str, target: Path) -> Path:
-    for name in ("alert_policies", "runbooks", "dashboards"):
-        shutil.copytree(ESTATES[estate_name] / name, target / name)
-    return target
-
-
-def _append(path: Path, text: str) -> str:
-    content = path.read_text() + text
-    path.write_text(content)
-    return content
-
-
-def _line(text: str, fragment: str) -> int:
-    return next(n for n, line in enumerate(text.splitlines(), 1) if fragment in line)
-
-
-def _problems(project: Path) -> list:
-    with pytest.raises(PolicyError) as caught:
-        load_inputs(project)
-    return list(caught.value.problems)
-
-
-def _estates_where(shape, description: str) -> list[str]:
-    """The example estates whose apps have `shape`; at least one must, or the test proves nothing."""
-    chosen = [name for name in sorted(ESTATES) if shape(load_inputs(ESTATES[name])[0].apps)]
-    assert chosen, f"no example estate has {description}: add one under tests/estates"
-    return chosen
 
 
 @pytest.fixture(params=sorted(ESTATES))

@@ -8,9 +8,9 @@ import pytest
 from model.inputs import load_inputs
 from review.plan import build_plan, render_text
 from tests.estates import ESTATES
+from tests.estates import copy_estate as _copy
 from tests.estates import declare as declare_example
 from tests.policy_copies import append as _append
-from tests.policy_copies import copy_estate as _copy
 from tests.policy_copies import estates_where as _estates_where
 from tests.policy_copies import line_of as _line
 from tests.policy_copies import problems as _problems

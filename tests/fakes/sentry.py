@@ -1536,6 +1536,9 @@ ORG = "acme"
 
 def fake_for_tests(monkeypatch: Any, **kwargs: Any) -> Iterator[FakeSentry]:
     """Body of a pytest fixture: a fake with org "acme", env pointing at it, legacy endpoints untouched."""
+    from providers.http import forget_rate_limit_state
+
+    forget_rate_limit_state()
     clock = VirtualClock()
     kwargs.setdefault("tokens", {CANARY_TOKEN: FULL_SCOPES})
     fake = FakeSentry(clock=clock.time, **kwargs).start()
@@ -1549,3 +1552,11 @@ def fake_for_tests(monkeypatch: Any, **kwargs: Any) -> Iterator[FakeSentry]:
     finally:
         fake.stop()
     assert fake.deprecated_calls == [], "a provider called a deprecated Sentry alert endpoint"
+
+
+def tuning_for(fake: FakeSentry) -> Any:
+    """Provider tuning on the fake's virtual clock (no real sleeping), short timeouts."""
+    from providers.sentry_common import ClientTuning
+
+    clock = fake.virtual  # type: ignore[attr-defined]
+    return ClientTuning(sleep=clock.sleep, clock=clock.time, timeout=(2.0, 5.0))

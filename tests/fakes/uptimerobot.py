@@ -777,3 +777,18 @@ def _unescape(text: str) -> str:
     while previous != text:
         previous, text = text, html.unescape(text)
     return text
+
+
+def serve_for_tests(api_key: str, clock: Callable[[], float], monkeypatch: Any) -> Iterator[FakeUptimeRobot]:
+    """Body of a pytest fixture: a fake (two items per page) the providers' environment points at, each test its
+    own deployment (no adoption ledger or rate-limit pacing carried over)."""
+    from providers.http import forget_rate_limit_state
+    from providers.uptimerobot_api import forget_adoptions
+
+    forget_rate_limit_state()
+    forget_adoptions()
+    with FakeUptimeRobot(api_key, clock=clock, page_size=2) as server:
+        monkeypatch.setenv("UPTIMEROBOT_API_KEY", api_key)
+        monkeypatch.setenv("UPTIMEROBOT_API_URL", server.url)
+        yield server
+    forget_rate_limit_state()

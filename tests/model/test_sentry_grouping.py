@@ -15,7 +15,7 @@ from model.sentry_grouping import (
     stack_trace_rule_problem,
 )
 from model.specs import SentryGrouping
-from tests.policy_copies import copy_estate as _copy
+from tests.estates import copy_estate as _copy
 from tests.policy_copies import estates_where
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from providers.http import forget_rate_limit_state
 from providers.sentry_common import ClientTuning
 from providers.sentry_detector import OUTPUT_ONLY_KEYS as DETECTOR_OUTPUTS
 from providers.sentry_detector import SentryMetricDetectorProvider
@@ -39,7 +38,6 @@ CANARY_SECRET = "CANARYprotocolsecret0001"
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
-    forget_rate_limit_state()
     yield from fake_for_tests(monkeypatch)
 
 

@@ -14,7 +14,6 @@ import pytest
 
 from model.sentry_grouping import fingerprinting_rules, grouping_enhancements
 from model.specs import SentryGrouping
-from providers.http import forget_rate_limit_state
 from providers.sentry_common import ClientTuning
 from providers.sentry_key import OUTPUT_ONLY_KEYS as KEY_OUTPUTS
 from providers.sentry_key import SentryClientKeyProvider
@@ -31,7 +30,6 @@ GROUPING = SentryGrouping(in_app_modules=("Shop", "ShopWeb"))
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
-    forget_rate_limit_state()
     yield from fake_for_tests(monkeypatch)
 
 

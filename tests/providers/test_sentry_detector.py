@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from providers.http import forget_rate_limit_state
 from providers.sentry_common import ClientTuning, SentryProviderError, forget_adoptions
 from providers.sentry_detector import SentryMetricDetectorProvider
 from tests.fakes.sentry import ORG, FakeSentry, fake_for_tests
@@ -15,7 +14,6 @@ from tests.fakes.sentry import ORG, FakeSentry, fake_for_tests
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
-    forget_rate_limit_state()
     yield from fake_for_tests(monkeypatch)
 
 

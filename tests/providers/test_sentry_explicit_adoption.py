@@ -8,25 +8,22 @@ from typing import Any
 
 import pytest
 
-from providers.http import forget_rate_limit_state
 from providers.sentry_common import ClientTuning, SentryProviderError
 from providers.sentry_key import SECRET_OUTPUTS, SentryClientKeyProvider
 from providers.sentry_project import SentryProjectProvider
-from tests.fakes.sentry import ORG, FakeSentry, fake_for_tests
+from tests.fakes.sentry import ORG, FakeSentry, fake_for_tests, tuning_for
 
 HAND_PUBLIC, HAND_SECRET = "CANARYhandmadepublic0001", "CANARYhandmadesecret0001"
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
-    forget_rate_limit_state()
     yield from fake_for_tests(monkeypatch)
 
 
 @pytest.fixture
 def tuning(fake: FakeSentry) -> ClientTuning:
-    clock = fake.virtual  # type: ignore[attr-defined]
-    return ClientTuning(sleep=clock.sleep, clock=clock.time, timeout=(2.0, 5.0))
+    return tuning_for(fake)
 
 
 def _project_inputs(provider: SentryProjectProvider, **changes: Any) -> dict[str, Any]:

@@ -16,7 +16,6 @@ AUTH = {"Authorization": f"Bearer {CANARY_TOKEN}"}
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
-    forget_rate_limit_state()
     yield from fake_for_tests(monkeypatch)
 
 

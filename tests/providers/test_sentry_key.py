@@ -10,7 +10,7 @@ from typing import Any
 import dill
 import pytest
 
-from providers.http import ApiError, forget_rate_limit_state
+from providers.http import ApiError
 from providers.sentry_common import UNKNOWN, ClientTuning, SentryProviderError, forget_adoptions
 from providers.sentry_key import SECRET_OUTPUTS, SentryClientKeyProvider
 from tests.fakes.sentry import CANARY_TOKEN, ORG, FakeSentry, fake_for_tests
@@ -21,7 +21,6 @@ CANARY_SECRET = "CANARYdsnsecret9b1c"
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
-    forget_rate_limit_state()
     yield from fake_for_tests(monkeypatch)
 
 

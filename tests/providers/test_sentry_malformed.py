@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from providers.http import ApiError, forget_rate_limit_state
+from providers.http import ApiError
 from providers.sentry_common import ClientTuning
 from providers.sentry_detector import SentryMetricDetectorProvider
 from providers.sentry_key import SECRET_OUTPUTS, SentryClientKeyProvider
 from providers.sentry_project import SentryProjectProvider
 from providers.sentry_workflow import SentryWorkflowProvider
-from tests.fakes.sentry import ORG, FakeSentry, fake_for_tests
+from tests.fakes.sentry import ORG, FakeSentry, fake_for_tests, tuning_for
 
 PROXY_PAGE = "<html><body><h1>502 Bad Gateway</h1>cloudflare</body></html>"
 TRUNCATED = '{"id": "45'
@@ -23,14 +23,12 @@ CANARY_PUBLIC = "CANARYpublicmalformed01"
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
-    forget_rate_limit_state()
     yield from fake_for_tests(monkeypatch)
 
 
 @pytest.fixture
 def tuning(fake: FakeSentry) -> ClientTuning:
-    clock = fake.virtual  # type: ignore[attr-defined]
-    return ClientTuning(sleep=clock.sleep, clock=clock.time, timeout=(2.0, 5.0))
+    return tuning_for(fake)
 
 
 @pytest.fixture

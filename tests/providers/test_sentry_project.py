@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from providers.http import ApiError, forget_rate_limit_state
+from providers.http import ApiError
 from providers.sentry_common import ClientTuning, SentryProviderError
 from providers.sentry_project import SentryProjectProvider
 from tests.fakes.sentry import ORG, FakeSentry, fake_for_tests
@@ -15,7 +15,6 @@ from tests.fakes.sentry import ORG, FakeSentry, fake_for_tests
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
-    forget_rate_limit_state()
     yield from fake_for_tests(monkeypatch)
 
 

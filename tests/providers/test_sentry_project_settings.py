@@ -10,7 +10,6 @@ from pulumi.runtime.rpc import UNKNOWN
 
 from model.sentry_grouping import fingerprinting_rules, grouping_enhancements
 from model.specs import SentryGrouping
-from providers.http import forget_rate_limit_state
 from providers.sentry_common import ClientTuning, SentryProviderError
 from providers.sentry_project_settings import N_PLUS_ONE, SentryProjectSettingsProvider
 from tests.fakes.sentry import CANARY_TOKEN, ORG, FakeSentry, fake_for_tests
@@ -22,7 +21,6 @@ STACK = grouping_enhancements(GROUPING)
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
-    forget_rate_limit_state()
     yield from fake_for_tests(monkeypatch)
 
 

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers.http import forget_rate_limit_state
 from providers.uptimerobot import AlertContactProvider, Tuning
-from providers.uptimerobot_api import UptimeRobotError, forget_adoptions
-from tests.fakes.uptimerobot import FakeUptimeRobot, VirtualClock
+from providers.uptimerobot_api import UptimeRobotError
+from tests.fakes.uptimerobot import FakeUptimeRobot, VirtualClock, serve_for_tests
 
 API_KEY = "CANARY-uptimerobot-key-c0a1"
 
@@ -21,13 +20,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def fake(clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeUptimeRobot]:
-    forget_rate_limit_state()
-    forget_adoptions()
-    with FakeUptimeRobot(API_KEY, clock=clock.now, page_size=2) as server:
-        monkeypatch.setenv("UPTIMEROBOT_API_KEY", API_KEY)
-        monkeypatch.setenv("UPTIMEROBOT_API_URL", server.url)
-        yield server
-    forget_rate_limit_state()
+    yield from serve_for_tests(API_KEY, clock.now, monkeypatch)
 
 
 @pytest.fixture

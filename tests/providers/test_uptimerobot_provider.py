@@ -26,7 +26,7 @@ from providers.uptimerobot import (
     UptimeRobotError,
 )
 from providers.uptimerobot_api import forget_adoptions
-from tests.fakes.uptimerobot import FakeUptimeRobot, ScaledClock, VirtualClock
+from tests.fakes.uptimerobot import FakeUptimeRobot, ScaledClock, VirtualClock, serve_for_tests
 
 API_KEY = "CANARY-uptimerobot-key-7f3a"
 ROUTING_KEY = "CANARY-pagerduty-routing-key-a41c"
@@ -42,13 +42,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def fake(clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeUptimeRobot]:
-    forget_rate_limit_state()
-    forget_adoptions()  # each test is its own deployment
-    with FakeUptimeRobot(API_KEY, clock=clock.now, page_size=2) as server:
-        monkeypatch.setenv("UPTIMEROBOT_API_KEY", API_KEY)
-        monkeypatch.setenv("UPTIMEROBOT_API_URL", server.url)
-        yield server
-    forget_rate_limit_state()
+    yield from serve_for_tests(API_KEY, clock.now, monkeypatch)
 
 
 def tuning_for(clock: VirtualClock | ScaledClock) -> Tuning:

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from providers.http import ApiError, forget_rate_limit_state
+from providers.http import ApiError
 from providers.uptimerobot_api import Tuning, UptimeRobotError, forget_adoptions
 from providers.uptimerobot_status_page import StatusPageProvider
-from tests.fakes.uptimerobot import FakeUptimeRobot, VirtualClock
+from tests.fakes.uptimerobot import FakeUptimeRobot, VirtualClock, serve_for_tests
 
 API_KEY = "CANARY-uptimerobot-key-psp1"
 
@@ -22,13 +22,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def fake(clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeUptimeRobot]:
-    forget_rate_limit_state()
-    forget_adoptions()
-    with FakeUptimeRobot(API_KEY, clock=clock.now, page_size=2) as server:
-        monkeypatch.setenv("UPTIMEROBOT_API_KEY", API_KEY)
-        monkeypatch.setenv("UPTIMEROBOT_API_URL", server.url)
-        yield server
-    forget_rate_limit_state()
+    yield from serve_for_tests(API_KEY, clock.now, monkeypatch)
 
 
 @pytest.fixture
