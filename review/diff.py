@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -251,8 +251,13 @@ def attach_paging(diff: Diff, base: tuple[dict[str, Any], Any], head: tuple[dict
 
 def compare(base: dict[str, Any], head: dict[str, Any], base_ref: str = "base") -> Diff:
     """The differences between two JSON plans, by stable identity."""
-    old = {e.key: e for e in _entities(base)}
-    new = {e.key: e for e in _entities(head)}
+    # A resource declared identically in both plans (same URN, type, inputs, flags: the whole JSON object) gives
+    # the same entities on both sides, so no change: only the resources that differ, or exist on one side, are
+    # taken apart. Every entity's key starts with its resource's URN, so none can pair with a skipped one.
+    declared_before = {resource["urn"]: resource for resource in base["resources"]}
+    unchanged = {resource["urn"] for resource in head["resources"] if declared_before.get(resource["urn"]) == resource}
+    old = {e.key: e for e in _entities(base, unchanged)}
+    new = {e.key: e for e in _entities(head, unchanged)}
     diff = Diff(base=base_ref)
     appearing = [new[k] for k in sorted(new.keys() - old.keys())]
     diff.added = [e for e in appearing if not e.import_id]
@@ -265,9 +270,9 @@ def compare(base: dict[str, Any], head: dict[str, Any], base_ref: str = "base") 
     return diff
 
 
-def _entities(plan: dict[str, Any]) -> Iterator[Entity]:
+def _entities(plan: dict[str, Any], skipped: Collection[str] = ()) -> Iterator[Entity]:
     for resource in plan["resources"]:
-        if resource["component"]:
+        if resource["component"] or resource["urn"] in skipped:
             continue
         label = f"{package_of(resource['type'])} {resource['type'].rsplit(':', 1)[-1]} {resource['name']}"
         inputs = _expand_json_strings(resource["inputs"])
@@ -352,17 +357,21 @@ def _element_keys(items: list[dict[str, Any]]) -> list[str]:
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     """Path → value; list items keyed by their identity; lists of scalars stay whole (diffed by element)."""
+    out: dict[str, Any] = {}
+    _flatten_into(out, value, prefix)
+    return out
+
+
+def _flatten_into(out: dict[str, Any], value: Any, prefix: str) -> None:
+    # Into one dict: merging each level's own dict into its parent's copied every leaf once per level above it.
     if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
         for key, child in value.items():
-            out.update(_flatten(child, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        out = {}
+            _flatten_into(out, child, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         for key, child in zip(_element_keys(value), value, strict=True):
-            out.update(_flatten(child, f"{prefix}[{key}]"))
-        return out
-    return {prefix: value}
+            _flatten_into(out, child, f"{prefix}[{key}]")
+    else:
+        out[prefix] = value
 
 
 def _element_prefixes(path: str) -> list[str]:

@@ -403,3 +403,22 @@ def test_a_change_that_adds_a_stack_shows_that_stack_as_all_additions(repo: Path
     report = json.loads(result.stdout)
     assert report["added"] and not report["removed"] and not report["changed"], {k: len(v) for k, v in report.items()
                                                                                   if isinstance(v, list)}
+
+
+@pytest.mark.parametrize("name", ESTATES)
+def test_one_changed_value_anywhere_in_a_plan_is_the_one_change_reported(project_copy: Path, name: str):
+    # compare() takes apart only resources that differ between the plans; any single nested value changed in any
+    # resource of a whole estate's plan must still be found, at its path, and nothing else.
+    base = plan_json(_estate_repo(project_copy, name), "prod", "ab" * 32, "head")
+    assert compare(base, json.loads(json.dumps(base))).empty
+    for resource in base["resources"]:
+        if resource["component"] or not resource["inputs"]:
+            continue
+        head = json.loads(json.dumps(base))
+        changed = next(r for r in head["resources"] if r["urn"] == resource["urn"])
+        key = sorted(changed["inputs"])[0]
+        changed["inputs"][key] = {"changed": True}
+        diff = compare(base, head)
+        assert not diff.added and not diff.removed, resource["urn"]
+        assert len(diff.changed) >= 1, resource["urn"]
+        assert all(entity.key.startswith(resource["urn"]) for entity, _ in diff.changed), resource["urn"]
