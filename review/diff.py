@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
@@ -131,17 +132,38 @@ def plan_json(project_dir: Path, stack: str, fingerprint_key: str, revision: str
 
 def plan_trees(trees: list[tuple[Path, str]], stack: str, fingerprint_key: str) -> list[dict[str, Any]]:
     """The JSON plans of several trees (directory, revision name), each by its own code, in one interpreter."""
-    return _finish_planning(_start_planning(trees, stack, fingerprint_key), trees)
+    planning = _start_planning(stack, fingerprint_key)
+    _send_trees(planning, trees)
+    return _finish_planning(planning, trees)
 
 
-def _start_planning(trees: list[tuple[Path, str]], stack: str, fingerprint_key: str) -> subprocess.Popen[str]:
-    """Start planning the trees (review/plan_pair.py) in the background; `_finish_planning` collects them."""
+def _start_planning(stack: str, fingerprint_key: str) -> subprocess.Popen[str]:
+    """Start the planner (review/plan_pair.py) in the background: it imports the SDKs while this process gets the
+    trees ready, then plans the trees `_send_trees` names; `_finish_planning` collects the plans."""
     script = Path(__file__).with_name("plan_pair.py")
     env = {**os.environ, FINGERPRINT_ENV: fingerprint_key}
     return subprocess.Popen(
-        [sys.executable, str(script), stack, *(str(directory) for directory, _ in trees)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(script), stack, "-"],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def _send_trees(process: subprocess.Popen[str], trees: list[tuple[Path, str]]) -> None:
+    """Name the trees to plan (one JSON line); `communicate` in `_finish_planning` closes the pipe."""
+    assert process.stdin is not None
+    try:
+        process.stdin.write(json.dumps([str(directory) for directory, _ in trees]) + "\n")
+        process.stdin.flush()
+    except BrokenPipeError:
+        pass  # the planner died before reading them: `_finish_planning` reports its exit code and error
+
+
+def _stop_planning(process: subprocess.Popen[str]) -> None:
+    """End the planner early (this process met an error of its own meanwhile)."""
+    if process.poll() is None:
+        process.kill()
+    with contextlib.suppress(ValueError, OSError):
+        process.communicate()
 
 
 def _finish_planning(process: subprocess.Popen[str], trees: list[tuple[Path, str]]) -> list[dict[str, Any]]:
@@ -221,32 +243,34 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
     """
     # Equal secrets get equal fingerprints within this run only: the key is random and never shown.
     key = secrets.token_hex(32)
-    with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
-        base_dir = Path(tmp)
-        try:
-            export_revision(repo, base_ref, base_dir)
-            reuse_bytecode(repo, base_dir)
-        except DiffError:
-            if check_head is not None:
-                check_head()  # the working tree's own problems come first, as when it is checked before planning
-            raise
-        has_stack = (base_dir / f"Pulumi.{stack}.yaml").is_file()
-        # Both revisions are planned at once, in one interpreter that imports the SDKs once
-        # (review/plan_pair.py); meanwhile this process reads the policy models the paging section needs.
-        trees = [(base_dir, base_ref), (repo, "the working tree")] if has_stack else [(repo, "the working tree")]
-        planning = _start_planning(trees, stack, key)
-        try:
+    # Both revisions are planned at once, in one interpreter that imports the SDKs once (review/plan_pair.py),
+    # started first: it imports them while this process exports the base, then reads the policy models the
+    # paging section needs.
+    planning = _start_planning(stack, key)
+    try:
+        with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
+            base_dir = Path(tmp)
+            try:
+                export_revision(repo, base_ref, base_dir)
+                reuse_bytecode(repo, base_dir)
+            except DiffError:
+                _stop_planning(planning)
+                if check_head is not None:
+                    check_head()  # the working tree's own problems come first, as when it is checked before planning
+                raise
+            has_stack = (base_dir / f"Pulumi.{stack}.yaml").is_file()
+            trees = [(base_dir, base_ref), (repo, "the working tree")] if has_stack else [(repo, "the working tree")]
+            _send_trees(planning, trees)
             head_estate = check_head() if check_head is not None else None
             if has_stack:
                 base_estate = _estate_or_reason(base_dir, stack)
             else:
                 # The change adds this stack: the base declares nothing in it, so everything is an addition.
                 base_estate = f"it has no stack {stack!r} (Pulumi.{stack}.yaml)"
-        except BaseException:
-            planning.kill()
-            planning.communicate()
-            raise
-        plans = _finish_planning(planning, trees)
+            plans = _finish_planning(planning, trees)
+    except BaseException:
+        _stop_planning(planning)
+        raise
     base, head = plans if has_stack else ({"resources": []}, plans[0])
     if head_estate is None:
         head_estate = _estate_or_reason(repo, stack)
