@@ -80,12 +80,15 @@ print(json.dumps({{"modules": modules, "classes": classes}}))
 # Both floors leave as `review plan` does (review/__main__.py _leave): without tearing the interpreter down.
 LEAVE = "import os; sys.stdout.flush(); os._exit(0)" if hasattr(_COMMAND, "_leave") else ""
 
-FLOOR = f"""
+# How both floors start: the plan's collector setting, every SDK module the plan's run imported (argv[2]), and mocks
+# that answer every registration with an id and no outputs.
+FLOOR_START = f"""
 import gc, importlib, json, sys
 gc.set_threshold(*{GC_THRESHOLDS!r})
 import {SDKS}
 import pulumi
-for module in json.load(open(sys.argv[2]))["modules"]:  # every SDK module the plan's run imported
+listed = json.load(open(sys.argv[2]))
+for module in listed["modules"]:
     importlib.import_module(module)
 
 class Mocks(pulumi.runtime.Mocks):
@@ -93,7 +96,9 @@ class Mocks(pulumi.runtime.Mocks):
         return args.name + "-id", {{}}
     def call(self, args):
         return {{}}, []
+"""
 
+FLOOR = FLOOR_START + f"""
 plan = json.load(open(sys.argv[1]))
 pulumi.runtime.set_mocks(Mocks(), project="floor", stack="floor", preview=True)
 
@@ -120,22 +125,10 @@ _sync_await(run_pulumi_func(program))
 # what any program declaring these resources through the SDK pays, without the Output wiring between resources
 # that the plan's program has (every input here is already known). Like the plan, it records a placeholder
 # instead of pickling each dynamic provider (review/engine.py _providers_not_pickled).
-TYPED_FLOOR = f"""
-import gc, importlib, inspect, json, re, sys
-gc.set_threshold(*{GC_THRESHOLDS!r})
-import {SDKS}
-import pulumi
+TYPED_FLOOR = FLOOR_START + f"""
+import inspect, re
 import pulumi.dynamic
 from pulumi.dynamic import dynamic as pulumi_dynamic
-listed = json.load(open(sys.argv[2]))
-for module in listed["modules"]:
-    importlib.import_module(module)
-
-class Mocks(pulumi.runtime.Mocks):
-    def new_resource(self, args):
-        return args.name + "-id", {{}}
-    def call(self, args):
-        return {{}}, []
 
 class NothingProvider(pulumi.dynamic.ResourceProvider):
     pass
