@@ -7,39 +7,17 @@ import hashlib
 import json
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema.exceptions import ValidationError
 
 from model.errors import MAX_PROBLEMS_PER_FILE, Problem
 from model.strict_yaml import Document, format_path
 from model.validators import email_problem, url_problem
 
-if TYPE_CHECKING:
-    from jsonschema import FormatChecker
-    from jsonschema.exceptions import ValidationError
-
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 KINDS = ("estate", "oncall", "app")
-
-# Two validators for each schema. jsonschema (pure Python) gives the errors the messages below are made from, and
-# is imported only when a file has problems; jsonschema-rs (compiled) only answers whether a file is valid, many
-# times faster, and most files are. A file it calls invalid is checked again by jsonschema, which has the last
-# word: its verdict and messages are exactly what they were. The two agree on every shipped and example policy
-# file and on broken copies of each (tests/model/test_schema_fast_path.py); if they ever disagreed on a file
-# jsonschema finds invalid, that file's problems would go unreported, so that test is the guard.
-
-
-@cache
-def fast_validator(kind: str) -> Any:
-    """A compiled validity check for one policy file kind, with the same `email` and `uri` formats as `validator`."""
-    import jsonschema_rs
-
-    schema = json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
-    formats = {"email": _passes(email_problem), "uri": _passes(url_problem)}
-    return jsonschema_rs.Draft202012Validator(schema, formats=formats, validate_formats=True)
-
-
-def _passes(problem_of: Any) -> Any:
-    return lambda value: not isinstance(value, str) or problem_of(value) is None
 
 
 @cache
@@ -48,7 +26,7 @@ def validator(kind: str) -> Any:
     schema = json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
     # Checking the schema against the 2020-12 meta-schema costs a tenth of a second per kind on every plan;
     # the schemas only change in commits, so tests/model/test_schemas_are_valid.py checks them instead.
-    return validator_class()(_with_refs_inlined(schema), format_checker=format_checker())
+    return _Validator(_with_refs_inlined(schema), format_checker=format_checker())
 
 
 def _with_refs_inlined(schema: dict[str, Any]) -> dict[str, Any]:
@@ -91,8 +69,6 @@ def _canonical(value: Any) -> Any:
 def _unique_items(validator: Any, unique: bool, instance: Any, schema: dict) -> Any:
     """uniqueItems in linear time. jsonschema compares unhashable items (mappings) pairwise: a list of 5,000
     mappings, 40 KB of YAML, took a minute."""
-    from jsonschema.exceptions import ValidationError
-
     if not unique or not validator.is_type(instance, "array"):
         return
     seen: set[str] = set()
@@ -104,12 +80,7 @@ def _unique_items(validator: Any, unique: bool, instance: Any, schema: dict) -> 
         seen.add(key)
 
 
-@cache
-def validator_class() -> Any:
-    """jsonschema's 2020-12 validator with the linear uniqueItems."""
-    from jsonschema import Draft202012Validator, validators
-
-    return validators.extend(Draft202012Validator, {"uniqueItems": _unique_items})
+_Validator = validators.extend(Draft202012Validator, {"uniqueItems": _unique_items})
 
 
 def _raise_if(problem: str | None) -> bool:
@@ -125,8 +96,6 @@ def format_checker() -> FormatChecker:
     jsonschema only looks for an `@` in an e-mail, and checks `uri` only when an optional package is installed
     (it is not), so both are replaced by the validators in model/validators.py.
     """
-    from jsonschema import FormatChecker
-
     checker = FormatChecker()
     for name, problem_of in (("email", email_problem), ("uri", url_problem)):
         checker.checks(name, raises=ValueError)(
@@ -164,8 +133,6 @@ def schema_problems(doc: Document, kind: str) -> list[tuple[tuple[str | int, ...
 
     Past MAX_PROBLEMS_PER_FILE violations the search stops (the file is then checked no further: see load.py).
     """
-    if fast_valid(doc.data, kind):
-        return []
     problems = []
     for error in validator(kind).iter_errors(doc.data):
         for path, message in _explain_all(error):
@@ -173,15 +140,6 @@ def schema_problems(doc: Document, kind: str) -> list[tuple[tuple[str | int, ...
         if len(problems) > MAX_PROBLEMS_PER_FILE:
             break
     return problems
-
-
-def fast_valid(data: Any, kind: str) -> bool:
-    """True when the compiled check finds `data` valid; False when it does not, or cannot read it (then jsonschema
-    decides)."""
-    try:
-        return bool(fast_validator(kind).is_valid(data))
-    except Exception:  # a value it cannot convert (not JSON), or a format check that raised: the slow path decides
-        return False
 
 
 def _explain_all(error: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:

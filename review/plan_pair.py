@@ -61,7 +61,7 @@ def plan_tree(directory: str, stack: str) -> dict[str, object]:
 
 # What every tree's plan imports whatever its code: loaded before forking, so no child pays for them.
 SHARED_IMPORTS = ("pulumi", "pulumi.dynamic", "pulumi.runtime", "pulumi_pagerduty", "pulumi_random",
-                  "pulumiverse_grafana", "yaml", "jsonschema_rs", "email_validator", "promql_parser", "zoneinfo")
+                  "pulumiverse_grafana", "yaml", "jsonschema", "email_validator", "promql_parser", "zoneinfo")
 
 
 def _import_shared() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from model.schema_check import SCHEMA_DIR, _with_refs_inlined, format_checker, validator, validator_class
+from model.schema_check import SCHEMA_DIR, _Validator, _with_refs_inlined, format_checker, validator
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_FILES = sorted([*ROOT.glob("alert_policies/**/*.yaml"), *ROOT.glob("tests/estates/*/alert_policies/**/*.yaml")])
@@ -57,7 +57,7 @@ def test_a_recursive_reference_is_left_as_a_reference():
     inlined = _with_refs_inlined(schema)
     assert inlined["properties"]["root"]["properties"]["children"]["items"] == {"$ref": "#/$defs/tree"}
     instance = {"root": {"children": [{"children": [3]}]}}
-    assert _verdict(validator_class()(inlined), instance) == _verdict(validator_class()(schema), instance) != []
+    assert _verdict(_Validator(inlined), instance) == _verdict(_Validator(schema), instance) != []
 
 
 def test_a_reference_with_sibling_keywords_keeps_them_beside_the_inlined_definition():
@@ -71,7 +71,7 @@ def test_a_reference_with_sibling_keywords_keeps_them_beside_the_inlined_definit
 def test_every_policy_file_gets_the_same_verdict_from_the_inlined_schema_as_from_the_referencing_one(path: Path):
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     kind = document["kind"]
-    referencing = validator_class()(json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8")),
+    referencing = _Validator(json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8")),
                              format_checker=format_checker())
     for instance in (document, _every_string_a_number(document), _an_unknown_key_everywhere(document)):
         verdict = _verdict(validator(kind), instance)
