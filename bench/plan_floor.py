@@ -5,8 +5,11 @@ same resources (the plan's own types, names, parents and inputs, components incl
 mock engine. For each estate size the script times, alternating so load on the machine hits all alike:
 
 - `python -m review plan` (wall time and peak RSS of the process),
-- the floor (wall time and peak RSS); also the same count of resources with one small input each, the
-  cheapest reading of "the same number of resources",
+- the floor (wall time and peak RSS): plain dicts on bare `pulumi.CustomResource`, the issue's floor;
+- the typed floor: the same resources through the SDK classes the plan uses (TYPED_FLOOR below), what any
+  program declaring them through the SDK pays; reported beside the floor, never instead of it;
+- the same count of resources with one small input each, the cheapest reading of "the same number of
+  resources",
 - `python -m review diff --base HEAD` (plans both revisions) against one plan.
 
 Both sides run as they would installed: the project copy is byte-compiled first, as pip compiles the SDKs the
@@ -53,12 +56,23 @@ SDKS = "pulumi, pulumi_pagerduty, pulumi_random, pulumiverse_grafana"
 SDK_PACKAGES = ("pulumi", "pulumi_pagerduty", "pulumi_random", "pulumiverse_grafana")
 # Run the plan in-process and list the SDK modules it imported (the SDKs load their resource modules lazily,
 # so `import pulumi_pagerduty` alone would be a floor lower than any program using it).
+# It also names the SDK class behind each type token it registered (what the typed floor declares): the token is
+# passed by the class's constructor to `CustomResource.__init__`, so that is where it is read.
 LIST_MODULES = f"""
 import contextlib, io, json, sys
+import pulumi
+classes = {{}}
+custom_init = pulumi.CustomResource.__init__
+def noting_the_class(self, t, *args, **kwargs):
+    if type(self).__module__.split(".")[0] in {SDK_PACKAGES!r}:
+        classes[t] = [type(self).__module__, type(self).__qualname__]
+    custom_init(self, t, *args, **kwargs)
+pulumi.CustomResource.__init__ = noting_the_class
 from review.__main__ import main
 with contextlib.redirect_stdout(io.StringIO()):
     main(["plan"])
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {SDK_PACKAGES!r})))
+modules = sorted(m for m in sys.modules if m.split(".")[0] in {SDK_PACKAGES!r})
+print(json.dumps({{"modules": modules, "classes": classes}}))
 """
 
 # The floor program: the SDK imports, then the plan's resources (from its JSON) registered under pulumi's own
@@ -66,12 +80,15 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {SDK_PACKAG
 # Both floors leave as `review plan` does (review/__main__.py _leave): without tearing the interpreter down.
 LEAVE = "import os; sys.stdout.flush(); os._exit(0)" if hasattr(_COMMAND, "_leave") else ""
 
-FLOOR = f"""
+# How both floors start: the plan's collector setting, every SDK module the plan's run imported (argv[2]), and mocks
+# that answer every registration with an id and no outputs.
+FLOOR_START = f"""
 import gc, importlib, json, sys
 gc.set_threshold(*{GC_THRESHOLDS!r})
 import {SDKS}
 import pulumi
-for module in json.load(open(sys.argv[2])):  # every SDK module the plan's run imported
+listed = json.load(open(sys.argv[2]))
+for module in listed["modules"]:
     importlib.import_module(module)
 
 class Mocks(pulumi.runtime.Mocks):
@@ -79,7 +96,9 @@ class Mocks(pulumi.runtime.Mocks):
         return args.name + "-id", {{}}
     def call(self, args):
         return {{}}, []
+"""
 
+FLOOR = FLOOR_START + f"""
 plan = json.load(open(sys.argv[1]))
 pulumi.runtime.set_mocks(Mocks(), project="floor", stack="floor", preview=True)
 
@@ -91,6 +110,81 @@ def program():
             made[item["urn"]] = pulumi.ComponentResource(item["type"], item["name"], None, opts)
         else:
             made[item["urn"]] = pulumi.CustomResource(item["type"], item["name"], item["inputs"], opts)
+
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+_sync_await(run_pulumi_func(program))
+{LEAVE}
+"""
+
+# The typed floor: the same resources declared through the SDK classes the plan uses (`pulumi_pagerduty.Service`,
+# `pulumiverse_grafana.alerting.RuleGroup`, ...; a dynamic resource through `pulumi.dynamic.Resource` with the
+# same module and name and a provider that does nothing; a component as `ComponentResource`), with the plan's
+# inputs as plain values (wire names turned back into the classes' keyword arguments; nested values as dicts,
+# which the SDK translates through the input types), parents, protect flags, secret outputs and import ids. It is
+# what any program declaring these resources through the SDK pays, without the Output wiring between resources
+# that the plan's program has (every input here is already known). Like the plan, it records a placeholder
+# instead of pickling each dynamic provider (review/engine.py _providers_not_pickled).
+TYPED_FLOOR = FLOOR_START + f"""
+import inspect, re
+import pulumi.dynamic
+from pulumi.dynamic import dynamic as pulumi_dynamic
+
+class NothingProvider(pulumi.dynamic.ResourceProvider):
+    pass
+
+def python_name(wire):
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\\1", wire).lower()
+
+def python_values(value):
+    if isinstance(value, dict):
+        return {{python_name(k): python_values(v) for k, v in value.items()}}
+    if isinstance(value, list):
+        return [python_values(v) for v in value]
+    return value
+
+def keyword_arguments(cls, inputs):
+    accepted = set(inspect.signature(cls._internal_init).parameters)
+    kwargs = {{}}
+    for wire, value in inputs.items():
+        name = python_name(wire)
+        name = name if name in accepted else name + "_"
+        if name not in accepted:
+            raise SystemExit(f"{{cls.__name__}} takes no argument for input {{wire}}")
+        kwargs[name] = python_values(value)
+    return kwargs
+
+dynamic_classes = {{}}
+def dynamic_class(token):
+    if token not in dynamic_classes:
+        module, name = token.split("/", 1)[1].split(":")
+        dynamic_classes[token] = type(name, (pulumi.dynamic.Resource,), {{}}, module=module, name=name)
+    return dynamic_classes[token]
+
+def sdk_class(token):
+    module, qualname = listed["classes"][token]
+    return getattr(importlib.import_module(module), qualname)
+
+plan = json.load(open(sys.argv[1]))
+pulumi.runtime.set_mocks(Mocks(), project="floor", stack="floor", preview=True)
+pulumi_dynamic.serialize_provider = lambda provider: "(provider)"
+
+def program():
+    made = {{}}
+    for item in plan["resources"]:  # tree order: parents come first
+        opts = pulumi.ResourceOptions(
+            parent=made.get(item["parent"]), protect="protected" in item["flags"],
+            additional_secret_outputs=item["secret_outputs"] or None, import_=item["import_id"])
+        token = item["type"]
+        if item["component"]:
+            resource = pulumi.ComponentResource(token, item["name"], None, opts)
+        elif token.startswith("pulumi-python:dynamic/"):
+            props = {{k: v for k, v in item["inputs"].items() if k != "__provider"}}
+            resource = dynamic_class(token)(NothingProvider(), item["name"], props, opts)
+        else:
+            cls = sdk_class(token)
+            resource = cls(item["name"], opts, **keyword_arguments(cls, item["inputs"]))
+        made[item["urn"]] = resource
 
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -187,10 +281,13 @@ def measure(apps: int, runs: int) -> dict[str, float]:
         components, customs, total = plan_json(project, plan_file)
         modules_file = Path(tmp) / "modules.json"
         modules_file.write_text(run([sys.executable, "-c", LIST_MODULES], project)[2], encoding="utf-8")
-        samples: dict[str, list[tuple[float, int, float]]] = {"plan": [], "floor": [], "small": [], "diff": []}
+        samples: dict[str, list[tuple[float, int, float]]] = {
+            "plan": [], "floor": [], "typed": [], "small": [], "diff": []
+        }
         commands = {
             "plan": [sys.executable, "-m", "review", "plan"],
             "floor": [sys.executable, "-c", FLOOR, str(plan_file), str(modules_file)],
+            "typed": [sys.executable, "-c", TYPED_FLOOR, str(plan_file), str(modules_file)],
             "small": [sys.executable, "-c", SMALL_FLOOR, str(components), str(customs)],
             "diff": [sys.executable, "-m", "review", "diff", "--base", "HEAD"],
         }
@@ -205,6 +302,9 @@ def measure(apps: int, runs: int) -> dict[str, float]:
         result[f"{name}_cpu"] = statistics.median(v[2] for v in values)
     result["plan_vs_floor"] = result["plan_s"] / result["floor_s"]
     result["plan_peak_vs_floor"] = result["plan_peak_mib"] / result["floor_peak_mib"]
+    result["plan_vs_typed"] = result["plan_s"] / result["typed_s"]
+    result["plan_vs_typed_cpu"] = result["plan_cpu"] / result["typed_cpu"]
+    result["plan_peak_vs_typed"] = result["plan_peak_mib"] / result["typed_peak_mib"]
     result["diff_vs_plan"] = result["diff_s"] / result["plan_s"]
     result["plan_vs_small"] = result["plan_s"] / result["small_s"]
     result["plan_vs_floor_cpu"] = result["plan_cpu"] / result["floor_cpu"]
@@ -222,6 +322,7 @@ def main() -> None:
         r = measure(apps, args.runs)
         print(f"{apps} app(s), {r['resources']} registrations (resources + components), median of {args.runs}:")
         for name, label, note in (("plan", "review plan", ""), ("floor", "floor      ", " (same resources and inputs)"),
+                                  ("typed", "typed floor", " (same resources through the SDK classes)"),
                                   ("small", "small floor", " (same count, one small input)"),
                                   ("diff", "review diff", " (largest process)")):
             print(f"  {label} {r[f'{name}_s']:6.2f} s  cpu {r[f'{name}_cpu']:6.2f} s  "
@@ -230,6 +331,8 @@ def main() -> None:
               f"{r['plan_peak_vs_floor']:.2f} (target 1.25)  diff/plan {r['diff_vs_plan']:.2f} (target 1.3)  "
               f"plan/small floor {r['plan_vs_small']:.2f}")
         print(f"  by CPU time: plan/floor {r['plan_vs_floor_cpu']:.2f}  diff/plan {r['diff_vs_plan_cpu']:.2f}")
+        print(f"  against the typed floor: plan/typed floor {r['plan_vs_typed']:.2f} wall, "
+              f"{r['plan_vs_typed_cpu']:.2f} CPU  plan peak/typed floor peak {r['plan_peak_vs_typed']:.2f}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from model.exporters import DEFAULT_EXPORTER, EXPORTERS, Exporter
 from model.limits import MAX_YAML_BYTES, read_source
 from model.overlay import OVERLAY_DIR, Overlay, load_overlay
 from model.rule_tests import rule_tests
-from model.schema_check import KINDS, schema_problems
+from model.schema_check import KINDS, known_valid, remember_valid, schema_problems
 from model.signals import PLACEHOLDERS, SIGNALS, render_query, template_placeholders, unbraced_placeholders
 from model.strict_yaml import Document, format_path, load_document
 from model.uptime_contact_adoption import contact_adoptions, unused_adoptions
@@ -271,7 +271,12 @@ class _Loader:
                 self._unreadable = True
                 continue
             surprises = {p.path for p in problems}
-            schema = [(path, p) for path, p in schema_problems(doc, kind) if p.path not in surprises]
+            if not problems and known_valid(kind, text):
+                schema = []
+            else:
+                schema = [(path, p) for path, p in schema_problems(doc, kind) if p.path not in surprises]
+                if not problems and not schema:
+                    remember_valid(kind, text)
             self.problems += [p for _, p in schema]
             whole = _prune(doc, [path for path, _ in schema] + [p.path for p in problems])
             if not whole or len(schema) > MAX_PROBLEMS_PER_FILE:  # past the cap, unreported items go unpruned

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from functools import cache
 from pathlib import Path
@@ -101,6 +102,30 @@ def format_checker() -> FormatChecker:
             lambda value, problem_of=problem_of: not isinstance(value, str) or _raise_if(problem_of(value))
         )
     return checker
+
+
+# Policy texts (digest, with their kind) this process has found valid. `review diff` reads the working tree's
+# policies and then the base's, mostly the same files; tests load the same estates many times. A text without
+# problems has none the next time (the schemas are this code's own, read once): only valid ones are remembered,
+# so a problem is always reported from a fresh validation, with its file and line.
+_VALID_TEXTS: set[tuple[str, bytes]] = set()
+_MAX_VALID_TEXTS = 10_000
+
+
+def _text_key(kind: str, text: str) -> tuple[str, bytes]:
+    return kind, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest()
+
+
+def known_valid(kind: str, text: str) -> bool:
+    """True when this exact text of this kind already passed its schema in this process."""
+    return _text_key(kind, text) in _VALID_TEXTS
+
+
+def remember_valid(kind: str, text: str) -> None:
+    """Note that this text of this kind passed its schema (and parsed without problems)."""
+    if len(_VALID_TEXTS) >= _MAX_VALID_TEXTS:
+        _VALID_TEXTS.clear()
+    _VALID_TEXTS.add(_text_key(kind, text))
 
 
 def schema_problems(doc: Document, kind: str) -> list[tuple[tuple[str | int, ...], Problem]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import gc
 import os
@@ -153,7 +152,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _close_event_loop() -> None:
-    # The SDK leaves its event loop open; closing it here stops a noisy "Exception ignored" at exit.
+    # The SDK leaves its event loop open; closing it here stops a noisy "Exception ignored" at exit. A command
+    # that never imported asyncio (`diff` orchestrates, the SDK runs in its planning processes) has no loop, and
+    # importing asyncio just to find that out costs ~40 ms.
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return
     with contextlib.suppress(RuntimeError):
         loop = asyncio.get_event_loop()
         if not loop.is_closed():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -12,7 +14,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,17 +126,38 @@ def plan_json(project_dir: Path, stack: str, fingerprint_key: str, revision: str
 
 def plan_trees(trees: list[tuple[Path, str]], stack: str, fingerprint_key: str) -> list[dict[str, Any]]:
     """The JSON plans of several trees (directory, revision name), each by its own code, in one interpreter."""
-    return _finish_planning(_start_planning(trees, stack, fingerprint_key), trees)
+    planning = _start_planning(stack, fingerprint_key)
+    _send_trees(planning, trees)
+    return _finish_planning(planning, trees)
 
 
-def _start_planning(trees: list[tuple[Path, str]], stack: str, fingerprint_key: str) -> subprocess.Popen[str]:
-    """Start planning the trees (review/plan_pair.py) in the background; `_finish_planning` collects them."""
+def _start_planning(stack: str, fingerprint_key: str) -> subprocess.Popen[str]:
+    """Start the planner (review/plan_pair.py) in the background: it imports the SDKs while this process gets the
+    trees ready, then plans the trees `_send_trees` names; `_finish_planning` collects the plans."""
     script = Path(__file__).with_name("plan_pair.py")
     env = {**os.environ, FINGERPRINT_ENV: fingerprint_key}
     return subprocess.Popen(
-        [sys.executable, str(script), stack, *(str(directory) for directory, _ in trees)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(script), stack, "-"],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def _send_trees(process: subprocess.Popen[str], trees: list[tuple[Path, str]]) -> None:
+    """Name the trees to plan (one JSON line); `communicate` in `_finish_planning` closes the pipe."""
+    assert process.stdin is not None
+    try:
+        process.stdin.write(json.dumps([str(directory) for directory, _ in trees]) + "\n")
+        process.stdin.flush()
+    except BrokenPipeError:
+        pass  # the planner died before reading them: `_finish_planning` reports its exit code and error
+
+
+def _stop_planning(process: subprocess.Popen[str]) -> None:
+    """End the planner early (this process met an error of its own meanwhile)."""
+    if process.poll() is None:
+        process.kill()
+    with contextlib.suppress(ValueError, OSError):
+        process.communicate()
 
 
 def _finish_planning(process: subprocess.Popen[str], trees: list[tuple[Path, str]]) -> list[dict[str, Any]]:
@@ -168,6 +191,43 @@ def export_revision(repo: Path, ref: str, target: Path) -> None:
         tar.extractall(target, filter="data")
 
 
+# What a plan imports from a project tree: its program and its packages (review/plan_pair.py PROJECT_PACKAGES).
+_PLANNED_CODE = ("__main__.py", "model", "components", "providers", "review", "policy_pack")
+
+
+def reuse_bytecode(repo: Path, tree: Path) -> int:
+    """Give the exported `tree` the working tree's compiled modules where the two hold a file byte for byte alike.
+
+    An exported revision has no __pycache__, so its plan compiles every module from source (~0.1 s of a diff,
+    and on a machine with PYTHONDONTWRITEBYTECODE again at every diff); most of a change leaves most modules as
+    they were. A module's bytecode is a function of its source bytes: for each identical file the working tree's
+    compiled module is copied and the exported file takes the working tree file's modification time, which is
+    what the compiled module records (with the size) to prove it current. A working-tree module compiled before
+    its last edit still records the older time, so Python finds it stale and compiles the source as it would
+    have; a file that differs keeps no bytecode but its own. Returns how many modules were given bytecode.
+    """
+    if sys.pycache_prefix or sys.implementation.cache_tag is None:
+        return 0  # bytecode lives elsewhere, or this interpreter keeps none
+    reused = 0
+    for part in _PLANNED_CODE:
+        root = tree / part
+        for source in [root] if root.suffix == ".py" else root.rglob("*.py") if root.is_dir() else []:
+            original = repo / source.relative_to(tree)
+            compiled = Path(importlib.util.cache_from_source(str(original)))
+            try:
+                if not compiled.is_file() or not source.is_file() or original.read_bytes() != source.read_bytes():
+                    continue
+                modified = original.stat()
+                target = Path(importlib.util.cache_from_source(str(source)))
+                target.parent.mkdir(exist_ok=True)
+                shutil.copyfile(compiled, target)
+                os.utime(source, ns=(modified.st_atime_ns, modified.st_mtime_ns))
+            except OSError:
+                continue  # no bytecode then: the module is compiled from source, as before
+            reused += 1
+    return reused
+
+
 def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = None,
                    check_head: Callable[[], Any] | None = None) -> Diff:
     """Plan `base_ref` and the working tree, both offline, and compare them (and who gets paged, at `at`).
@@ -177,31 +237,34 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
     """
     # Equal secrets get equal fingerprints within this run only: the key is random and never shown.
     key = secrets.token_hex(32)
-    with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
-        base_dir = Path(tmp)
-        try:
-            export_revision(repo, base_ref, base_dir)
-        except DiffError:
-            if check_head is not None:
-                check_head()  # the working tree's own problems come first, as when it is checked before planning
-            raise
-        has_stack = (base_dir / f"Pulumi.{stack}.yaml").is_file()
-        # Both revisions are planned at once, in one interpreter that imports the SDKs once
-        # (review/plan_pair.py); meanwhile this process reads the policy models the paging section needs.
-        trees = [(base_dir, base_ref), (repo, "the working tree")] if has_stack else [(repo, "the working tree")]
-        planning = _start_planning(trees, stack, key)
-        try:
+    # Both revisions are planned at once, in one interpreter that imports the SDKs once (review/plan_pair.py),
+    # started first: it imports them while this process exports the base, then reads the policy models the
+    # paging section needs.
+    planning = _start_planning(stack, key)
+    try:
+        with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
+            base_dir = Path(tmp)
+            try:
+                export_revision(repo, base_ref, base_dir)
+                reuse_bytecode(repo, base_dir)
+            except DiffError:
+                _stop_planning(planning)
+                if check_head is not None:
+                    check_head()  # the working tree's own problems come first, as when it is checked before planning
+                raise
+            has_stack = (base_dir / f"Pulumi.{stack}.yaml").is_file()
+            trees = [(base_dir, base_ref), (repo, "the working tree")] if has_stack else [(repo, "the working tree")]
+            _send_trees(planning, trees)
             head_estate = check_head() if check_head is not None else None
             if has_stack:
                 base_estate = _estate_or_reason(base_dir, stack)
             else:
                 # The change adds this stack: the base declares nothing in it, so everything is an addition.
                 base_estate = f"it has no stack {stack!r} (Pulumi.{stack}.yaml)"
-        except BaseException:
-            planning.kill()
-            planning.communicate()
-            raise
-        plans = _finish_planning(planning, trees)
+            plans = _finish_planning(planning, trees)
+    except BaseException:
+        _stop_planning(planning)
+        raise
     base, head = plans if has_stack else ({"resources": []}, plans[0])
     if head_estate is None:
         head_estate = _estate_or_reason(repo, stack)
@@ -245,8 +308,13 @@ def attach_paging(diff: Diff, base: tuple[dict[str, Any], Any], head: tuple[dict
 
 def compare(base: dict[str, Any], head: dict[str, Any], base_ref: str = "base") -> Diff:
     """The differences between two JSON plans, by stable identity."""
-    old = {e.key: e for e in _entities(base)}
-    new = {e.key: e for e in _entities(head)}
+    # A resource declared identically in both plans (same URN, type, inputs, flags: the whole JSON object) gives
+    # the same entities on both sides, so no change: only the resources that differ, or exist on one side, are
+    # taken apart. Every entity's key starts with its resource's URN, so none can pair with a skipped one.
+    declared_before = {resource["urn"]: resource for resource in base["resources"]}
+    unchanged = {resource["urn"] for resource in head["resources"] if declared_before.get(resource["urn"]) == resource}
+    old = {e.key: e for e in _entities(base, unchanged)}
+    new = {e.key: e for e in _entities(head, unchanged)}
     diff = Diff(base=base_ref)
     appearing = [new[k] for k in sorted(new.keys() - old.keys())]
     diff.added = [e for e in appearing if not e.import_id]
@@ -259,9 +327,9 @@ def compare(base: dict[str, Any], head: dict[str, Any], base_ref: str = "base") 
     return diff
 
 
-def _entities(plan: dict[str, Any]) -> Iterator[Entity]:
+def _entities(plan: dict[str, Any], skipped: Collection[str] = ()) -> Iterator[Entity]:
     for resource in plan["resources"]:
-        if resource["component"]:
+        if resource["component"] or resource["urn"] in skipped:
             continue
         label = f"{package_of(resource['type'])} {resource['type'].rsplit(':', 1)[-1]} {resource['name']}"
         inputs = _expand_json_strings(resource["inputs"])
@@ -346,17 +414,21 @@ def _element_keys(items: list[dict[str, Any]]) -> list[str]:
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     """Path → value; list items keyed by their identity; lists of scalars stay whole (diffed by element)."""
+    out: dict[str, Any] = {}
+    _flatten_into(out, value, prefix)
+    return out
+
+
+def _flatten_into(out: dict[str, Any], value: Any, prefix: str) -> None:
+    # Into one dict: merging each level's own dict into its parent's copied every leaf once per level above it.
     if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
         for key, child in value.items():
-            out.update(_flatten(child, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        out = {}
+            _flatten_into(out, child, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         for key, child in zip(_element_keys(value), value, strict=True):
-            out.update(_flatten(child, f"{prefix}[{key}]"))
-        return out
-    return {prefix: value}
+            _flatten_into(out, child, f"{prefix}[{key}]")
+    else:
+        out[prefix] = value
 
 
 def _element_prefixes(path: str) -> list[str]:

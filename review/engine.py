@@ -6,6 +6,7 @@ import contextlib
 import functools
 import pickle
 import runpy
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,10 +69,10 @@ class Recording:
 
 
 def _unwrap(value: Any) -> Any:
-    """Turn the RPC layer's secret envelopes into Secret markers, recursively."""
-    if rpc.is_rpc_secret(value):
-        return Secret(_unwrap(rpc.unwrap_rpc_secret(value)))
+    """Turn the RPC layer's secret envelopes into Secret markers, recursively (a fresh copy of every container)."""
     if isinstance(value, dict):
+        if rpc.is_rpc_secret(value):
+            return Secret(_unwrap(rpc.unwrap_rpc_secret(value)))
         return {k: _unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_unwrap(v) for v in value]
@@ -105,8 +106,13 @@ class EstateMocks(pulumi.runtime.Mocks):
 
     def __init__(self, recording: Recording) -> None:
         self.recording = recording
+        # The inputs the SDK's mock monitor decoded for the registration this thread is serving, handed to
+        # _RecordingMonitor so it does not decode the same protobuf a second time. Per thread: the SDK serves
+        # registrations from several worker threads at once, each registration wholly on one thread.
+        self.decoded = threading.local()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        self.decoded.inputs = args.inputs
         # Echo only the scalar inputs (uids, slugs, names: what later resources consume). In a preview the
         # SDK leaves outputs it is not given unknown, and translating every nested input back into an
         # output (rule groups, workflows) costs more than the rest of the run; the plan shows inputs only.
@@ -131,11 +137,16 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: EstateMocks, recording: Recording) -> None:
         super().__init__(mocks)
         self.recording = recording
+        self.decoded = mocks.decoded
 
     def RegisterResource(self, request: Any) -> Any:
+        self.decoded.inputs = None
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = _unwrap(rpc.deserialize_properties(request.object))
+            # The inputs as the mock monitor decoded them for EstateMocks.new_resource (which only reads them);
+            # `_unwrap` copies every container, so the recording shares nothing with the SDK's mock state.
+            decoded = self.decoded.inputs
+            inputs = _unwrap(decoded if decoded is not None else rpc.deserialize_properties(request.object))
             self.recording.registrations.append(
                 Registration(
                     urn=response.urn,

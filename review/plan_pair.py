@@ -8,6 +8,9 @@ The trees are planned side by side, so on two cores the pair takes about as long
 
 Run as a script (never imported from the packages it unloads):
     python review/plan_pair.py STACK DIR [DIR ...]   → JSON list of {"code", "stdout", "stderr"} per DIR
+    python review/plan_pair.py STACK -               → the same, the DIRs read as one JSON list from stdin once
+                                                       the SDKs are imported (`review diff` starts the planner
+                                                       first and names the trees when it has exported the base)
 """
 
 from __future__ import annotations
@@ -61,11 +64,15 @@ SHARED_IMPORTS = ("pulumi", "pulumi.dynamic", "pulumi.runtime", "pulumi_pagerdut
                   "pulumiverse_grafana", "yaml", "jsonschema", "email_validator", "promql_parser", "zoneinfo")
 
 
-def plan_forked(directories: list[str], stack: str) -> list[dict[str, object]]:
-    """Plan each tree in its own child of this interpreter, all at once; their results in order."""
+def _import_shared() -> None:
     for name in SHARED_IMPORTS:
         with contextlib.suppress(ImportError):  # an SDK a tree does not use is simply not shared
             importlib.import_module(name)
+
+
+def plan_forked(directories: list[str], stack: str) -> list[dict[str, object]]:
+    """Plan each tree in its own child of this interpreter, all at once; their results in order."""
+    _import_shared()
     children = []
     for directory in directories:
         handle, path = tempfile.mkstemp(prefix="plan-pair-", suffix=".json")
@@ -102,6 +109,10 @@ def main(argv: list[str]) -> int:
     """Plan each directory; print one JSON list of results."""
     stack, directories = argv[0], argv[1:]
     gc.set_threshold(10_000, 10, 10)  # as `review plan` does (review/__main__.py GC_THRESHOLDS)
+    if directories == ["-"]:
+        if hasattr(os, "fork"):
+            _import_shared()  # while the caller gets the trees ready
+        directories = json.loads(sys.stdin.readline() or "[]")
     if hasattr(os, "fork") and len(directories) > 1:
         results = plan_forked(directories, stack)
     else:

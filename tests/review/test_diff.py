@@ -403,3 +403,72 @@ def test_a_change_that_adds_a_stack_shows_that_stack_as_all_additions(repo: Path
     report = json.loads(result.stdout)
     assert report["added"] and not report["removed"] and not report["changed"], {k: len(v) for k, v in report.items()
                                                                                   if isinstance(v, list)}
+
+
+@pytest.mark.parametrize("name", ESTATES)
+def test_one_changed_value_anywhere_in_a_plan_is_the_one_change_reported(project_copy: Path, name: str):
+    # compare() takes apart only resources that differ between the plans; any single nested value changed in any
+    # resource of a whole estate's plan must still be found, at its path, and nothing else.
+    base = plan_json(_estate_repo(project_copy, name), "prod", "ab" * 32, "head")
+    assert compare(base, json.loads(json.dumps(base))).empty
+    for resource in base["resources"]:
+        if resource["component"] or not resource["inputs"]:
+            continue
+        head = json.loads(json.dumps(base))
+        changed = next(r for r in head["resources"] if r["urn"] == resource["urn"])
+        key = sorted(changed["inputs"])[0]
+        changed["inputs"][key] = {"changed": True}
+        diff = compare(base, head)
+        assert not diff.added and not diff.removed, resource["urn"]
+        assert len(diff.changed) >= 1, resource["urn"]
+        assert all(entity.key.startswith(resource["urn"]) for entity, _ in diff.changed), resource["urn"]
+
+
+def _module_origins(tree: Path, *modules: str) -> dict[str, str]:
+    """How a fresh interpreter (not writing bytecode) loads each module from `tree`: "bytecode" or "source",
+    and what the module says about itself."""
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import " + ", ".join(modules) + "; print(" + " + ' ' + ".join(
+        f"{m}.WHO" for m in modules) + ")"
+    run = subprocess.run([sys.executable, "-v", "-c", code, str(tree)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    origins = {}
+    for module in modules:
+        from_bytecode = f"code object from '{tree / 'pkg' / '__pycache__'}/{module.split('.')[-1]}." in run.stderr
+        origins[module] = "bytecode" if from_bytecode else "source"
+    origins["says"] = run.stdout.strip()
+    return origins
+
+
+def test_an_exported_revision_reuses_bytecode_only_for_files_identical_to_the_working_trees(tmp_path: Path):
+    from review.diff import reuse_bytecode
+
+    work, exported = tmp_path / "work", tmp_path / "exported"
+    for tree, changed in ((work, "new"), (exported, "old")):
+        (tree / "model" / "pkg").mkdir(parents=True)
+        (tree / "model" / "__init__.py").write_text("")
+        (tree / "model" / "pkg" / "__init__.py").write_text("")
+        (tree / "model" / "pkg" / "same.py").write_text('WHO = "same"\n')
+        (tree / "model" / "pkg" / "changed.py").write_text(f'WHO = "{changed}"\n')
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(work)], check=True)
+    assert reuse_bytecode(work, exported) == 3  # both __init__.py and same.py; not changed.py
+    origins = _module_origins(exported / "model", "pkg.same", "pkg.changed")
+    assert origins == {"pkg.same": "bytecode", "pkg.changed": "source", "says": "same old"}
+
+
+def test_working_tree_bytecode_older_than_its_file_is_not_trusted_in_the_export(tmp_path: Path):
+    from review.diff import reuse_bytecode
+
+    work, exported = tmp_path / "work", tmp_path / "exported"
+    for tree in (work, exported):
+        (tree / "model" / "pkg").mkdir(parents=True)
+        (tree / "model" / "pkg" / "__init__.py").write_text("")
+        (tree / "model" / "pkg" / "same.py").write_text('WHO = "old"\n')
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(work)], check=True)
+    # Both trees are then edited alike (same size, a later time): the working tree's bytecode still says "old".
+    for tree in (work, exported):
+        source = tree / "model" / "pkg" / "same.py"
+        source.write_text('WHO = "new"\n')
+        later = source.stat().st_mtime_ns + 10_000_000_000
+        os.utime(source, ns=(later, later))
+    reuse_bytecode(work, exported)
+    assert _module_origins(exported / "model", "pkg.same") == {"pkg.same": "source", "says": "new"}
