@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,24 @@ def _unique_items(validator: Any, unique: bool, instance: Any, schema: dict) -> 
         seen.add(key)
 
 
-_Validator = validators.extend(Draft202012Validator, {"uniqueItems": _unique_items})
+# An unescaped `$` outside a character class: the end anchor of a pattern.
+_END_ANCHOR = re.compile(r"(?<!\\)\$")
+
+
+@cache
+def _whole_text_pattern(pattern: str) -> re.Pattern[str]:
+    """`pattern` with `$` meaning the end of the text. Python's `$` also matches before a final newline, so
+    `^[a-z]+$` let `id: "shop\\n"` through the schema (ECMA-262, which JSON Schema names, has no such rule)."""
+    return re.compile(_END_ANCHOR.sub(r"\\Z", pattern))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Any:
+    """JSON Schema's `pattern`, anchored the way the schema's author means it (see _whole_text_pattern)."""
+    if validator.is_type(instance, "string") and not _whole_text_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"uniqueItems": _unique_items, "pattern": _pattern})
 
 
 def _raise_if(problem: str | None) -> bool:
