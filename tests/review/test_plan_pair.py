@@ -65,3 +65,12 @@ def test_a_tree_whose_planning_process_dies_is_named_alone_and_the_other_is_stil
         assert "the base" in str(err) and "the working tree" not in str(err)
     else:
         raise AssertionError("a tree whose planning died was reported as planned")
+
+
+def test_the_diff_reuses_bytecode_for_exactly_the_packages_the_planner_swaps_between_trees():
+    # plan_pair runs as a script beside any tree and imports no project code, so it keeps its own list; the diff
+    # names the same packages (plus the program) for bytecode reuse. A package added to one must be added to both.
+    import review.diff
+    import review.plan_pair
+
+    assert set(review.diff._PLANNED_CODE) == {"__main__.py", *review.plan_pair.PROJECT_PACKAGES}
