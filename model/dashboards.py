@@ -102,13 +102,20 @@ def check_budget_thresholds(
 ) -> list[Problem]:
     """One problem per budget that no panel draws: unit "s", a query on the metric, a step at the value."""
     boards = list(dashboards.values()) if isinstance(dashboards, Mapping) else list(dashboards)
+    # Every panel with its queries, walked once: each app brings its own budgets, and walking every board's
+    # panels again for each budget made this check grow with apps times panels (23 ms of a 50-app load).
+    queried_panels = [
+        (board, path, panel, list(_expressions(panel)))
+        for board in boards
+        for path, panel in _iter_panels(board.model.get("panels"), "panels")
+        if isinstance(panel, dict)
+    ]
     problems: list[Problem] = []
     for budget in budgets:
         candidates = [
             (board, path, panel)
-            for board in boards
-            for path, panel in _iter_panels(board.model.get("panels"), "panels")
-            if isinstance(panel, dict) and any(budget.metric in expr for expr in _expressions(panel))
+            for board, path, panel, expressions in queried_panels
+            if any(budget.metric in expr for expr in expressions)
         ]
         if any(not _budget_gaps(panel, budget.threshold_seconds) for _, _, panel in candidates):
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from model.errors import Problem
@@ -63,27 +64,25 @@ def line_of_offset(text: str, offset: int) -> int:
     return text.count("\n", 0, max(0, min(offset, len(text)))) + 1
 
 
+# A JSON string (an unterminated one runs to the end of the text) or a bracket: strings are skipped whole, so the
+# brackets inside them do not count.
+_JSON_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
+
+
 def json_nesting_problem(text: str, max_depth: int = MAX_JSON_DEPTH) -> tuple[int, str] | None:
     """(line, message) where a JSON text first nests deeper than `max_depth`, else None.
 
     A linear scan that knows only strings and brackets, so it runs before (and protects) the recursive parsers.
+    The regular expression steps over each string in one match: a loop over every character in Python cost
+    ~20 ms per plan on the shipped dashboards.
     """
     depth = 0
-    in_string = escaped = False
-    for offset, char in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
+    for match in _JSON_STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
             depth += 1
             if depth > max_depth:
-                return line_of_offset(text, offset), f"nested deeper than {max_depth} levels"
-        elif char in "]}":
+                return line_of_offset(text, match.start()), f"nested deeper than {max_depth} levels"
+        elif token in ("]", "}"):
             depth -= 1
     return None

@@ -60,8 +60,9 @@ def plan_tree(directory: str, stack: str) -> dict[str, object]:
 
 
 # What every tree's plan imports whatever its code: loaded before forking, so no child pays for them.
+# email_validator is not among them: model/validators.py imports it only for an address outside the plainest form.
 SHARED_IMPORTS = ("pulumi", "pulumi.dynamic", "pulumi.runtime", "pulumi_pagerduty", "pulumi_random",
-                  "pulumiverse_grafana", "yaml", "jsonschema", "email_validator", "promql_parser", "zoneinfo")
+                  "pulumiverse_grafana", "yaml", "jsonschema", "promql_parser", "zoneinfo")
 
 
 def _import_shared() -> None:

@@ -10,7 +10,15 @@ import pytest
 
 from model.exporters import EXPORTERS
 from model.signals import SIGNALS, render_query
-from model.validators import MAX_COUNT, email_problem, number_problem, promql_problem, url_problem
+from model.validators import (
+    MAX_COUNT,
+    SPECIAL_USE_DOMAINS,
+    _plainly_valid,
+    email_problem,
+    number_problem,
+    promql_problem,
+    url_problem,
+)
 from tests.conftest import ROOT
 
 
@@ -133,3 +141,66 @@ def test_brackets_and_operators_inside_promql_strings_do_not_count_towards_the_l
     regex = "(" * 40 + ".*" + ")" * 40
     assert promql_problem(f'label_replace(up, "host", "$1", "instance", "{regex}")') is None
     assert promql_problem('up{path="' + "-+" * 100 + '"}') is None
+
+
+def _library_verdict(address: str) -> str | None:
+    """email-validator's own answer, asked directly."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as err:
+        return str(err)
+    return None
+
+
+def test_the_plain_address_shortcut_matches_the_installed_email_validators_special_use_names():
+    import email_validator
+
+    assert set(SPECIAL_USE_DOMAINS) == set(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "ops@corp.local", "ops@example.test", "ops@svc.localhost", "a..b@example.com", ".a@example.com",
+        "a.@example.com", "ops@example.c0m", "ops@example", "ops@-example.com", "ops@ab--cd.com",
+        "ops@xn--nxasmq6b.com", "x" * 65 + "@example.com", "ops@" + "a" * 64 + ".com", "ops@10.0.0.1",
+        "ops@EXAMPLE.COM", "dév@example.com", "ops@example.com.", "ops@1.2.3.4.in-addr.arpa",
+    ],
+)
+def test_an_address_outside_the_plain_form_gets_email_validators_own_verdict(address: str):
+    assert email_problem(address) == _library_verdict(address)
+
+
+def test_every_address_the_plain_form_accepts_email_validator_accepts_too():
+    import random
+
+    rng = random.Random(5)
+    local_pieces = ["a", "Z", "0", "a.b", "a-b", "a_b", "a+b", ".", "-", "..", "x" * 30]
+    label_pieces = ["a", "0", "ab", "a-b", "-", "--", "xn", "b" * 30, "local", "test", "arpa"]
+    top_levels = ["com", "io", "c0m", "x", "local", "test", "onion", "arpa", "invalid", "localhost", "q" * 64]
+    shortcut_taken = 0
+    for _ in range(20_000):
+        local = "".join(rng.choice(local_pieces) for _ in range(rng.randint(0, 4)))
+        labels = ["".join(rng.choice(label_pieces) for _ in range(rng.randint(1, 3))) for _ in range(rng.randint(0, 3))]
+        address = f"{local}@{'.'.join([*labels, rng.choice(top_levels)])}"
+        if _plainly_valid(address):
+            shortcut_taken += 1
+            assert _library_verdict(address) is None, address
+        assert email_problem(address) == _library_verdict(address), address
+    assert shortcut_taken > 300  # the property was exercised, not vacuous
+
+
+def test_checking_plain_addresses_does_not_import_email_validator():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    probe = (
+        "import sys; from model.validators import email_problem; "
+        "assert email_problem('ops@example.com') is None; print('email_validator' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert run.stdout.split() == ["False"]
