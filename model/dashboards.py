@@ -184,7 +184,11 @@ def _expressions(panel: Mapping[str, Any]) -> Iterator[str]:
 class _UidClaim:
     uid: str
     file: str
-    line: int
+    lines: Mapping[str, int] = field(compare=False)
+
+    @property
+    def line(self) -> int:
+        return _line_of(self.lines, "uid")
 
 
 def _load_file(file: Path, relative: str) -> tuple[Dashboard | None, _UidClaim | None, list[Problem]]:
@@ -195,29 +199,89 @@ def _load_file(file: Path, relative: str) -> tuple[Dashboard | None, _UidClaim |
     too_deep = json_nesting_problem(text)
     if too_deep:
         return None, None, [Problem(relative, too_deep[0], "", f"not accepted: {too_deep[1]}")]
-    try:
+    # Set while parsing when the text has a duplicate key or a number Grafana cannot read: only then is the
+    # source map (lines of everything, built in Python) needed before a problem is found.
+    suspect = False
+
+    def mapping(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal suspect
+        built = dict(pairs)  # the last value of a repeated key wins, as in json.loads without a hook
+        suspect = suspect or len(built) != len(pairs)
+        return built
+
+    def whole_number(digits: str) -> int | float:
+        nonlocal suspect
+        suspect = suspect or len(digits) >= 300  # 309 digits and more overflow a float
         # Python refuses int() of over 4300 digits with a bare ValueError; such a number is reported below.
-        data = json.loads(text, parse_int=lambda digits: int(digits) if len(digits) < 4000 else math.inf)
+        return int(digits) if len(digits) < 4000 else math.inf
+
+    def number(token: str) -> float:
+        nonlocal suspect
+        value = float(token)
+        suspect = suspect or not math.isfinite(value)
+        return value
+
+    def constant(name: str) -> float:  # NaN, Infinity, -Infinity
+        nonlocal suspect
+        suspect = True
+        return float(name)
+
+    try:
+        data = json.loads(
+            text, parse_int=whole_number, parse_float=number, parse_constant=constant, object_pairs_hook=mapping
+        )
     except json.JSONDecodeError as err:
         return None, None, [_syntax_problem(text, err, relative)]
-    source = _SourceMap(text)
-    problems = [
-        Problem(relative, line, path, "duplicate key: JSON keeps only the last value; remove one")
-        for path, line in source.duplicate_keys
-    ]
-    problems.extend(
-        Problem(relative, line, path, f"{token} is not valid JSON for Grafana; use a number or null")
-        for path, line, token in source.non_standard_numbers
-    )
+    problems = []
+    if suspect:
+        source = _SourceMap(text)
+        lines: Mapping[str, int] = source.lines
+        problems += [
+            Problem(relative, line, path, "duplicate key: JSON keeps only the last value; remove one")
+            for path, line in source.duplicate_keys
+        ]
+        problems += [
+            Problem(relative, line, path, f"{token} is not valid JSON for Grafana; use a number or null")
+            for path, line, token in source.non_standard_numbers
+        ]
+    else:
+        lines = _LinesOnDemand(text)
     if not isinstance(data, dict):
         problems.append(Problem(relative, 1, "", "a dashboard file must hold one JSON object"))
         return None, None, problems
-    problems.extend(_structure_problems(data, file.stem, relative, source.lines))
+    problems.extend(_structure_problems(data, file.stem, relative, lines))
     uid, title = data.get("uid"), data.get("title")
-    claim = _UidClaim(uid, relative, _line_of(source.lines, "uid")) if isinstance(uid, str) else None
+    claim = _UidClaim(uid, relative, lines) if isinstance(uid, str) else None
     if problems or not isinstance(uid, str) or not isinstance(title, str):
         return None, claim, problems
-    return Dashboard(uid, title, relative, normalise(data), serialise(data), source.lines), claim, []
+    model = normalise(data)
+    config_json = json.dumps(model, sort_keys=True, separators=(",", ":"), allow_nan=False)  # serialise(data)
+    return Dashboard(uid, title, relative, model, config_json, lines), claim, []
+
+
+
+class _LinesOnDemand(Mapping[str, int]):
+    """A dashboard's `_SourceMap` lines, built on first use: only a problem needs a line, and building them in
+    Python costs more than parsing the file (~10 ms a plan for the shipped dashboards)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._lines: dict[str, int] | None = None
+
+    def _built(self) -> dict[str, int]:
+        if self._lines is None:
+            self._lines = _SourceMap(self._text).lines
+            self._text = ""
+        return self._lines
+
+    def __getitem__(self, path: str) -> int:
+        return self._built()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
 
 
 def _syntax_problem(text: str, err: json.JSONDecodeError, relative: str) -> Problem:

@@ -847,3 +847,29 @@ def test_a_missing_dashboard_directory_is_one_located_problem(tmp_path: Path) ->
     with pytest.raises(PolicyError) as caught:
         load_dashboards(tmp_path / "dashboards", tmp_path)
     assert [(p.file, p.message) for p in caught.value.problems] == [("dashboards", "dashboard directory not found")]
+
+
+def test_a_loaded_dashboard_knows_the_line_of_every_key_and_element_of_its_file() -> None:
+    # The lines are built on first use (model/dashboards.py _LinesOnDemand); each must still be where it is.
+    for uid, dashboard in load_dashboards(DASHBOARD_DIR, ROOT).items():
+        text = (ROOT / dashboard.path).read_text(encoding="utf-8")
+        lines = dict(dashboard.lines)
+        assert len(lines) > 100, uid
+        for path, line in lines.items():
+            key = path.rsplit(".", 1)[-1]
+            if not key.endswith("]"):
+                assert f'"{key}"' in text.splitlines()[line - 1], (uid, path, line)
+
+
+def test_a_number_grafana_cannot_read_is_found_whatever_its_form(tmp_path: Path) -> None:
+    valid = json.loads((DASHBOARD_DIR / f"{BUSINESS}.json").read_text(encoding="utf-8"))
+    for number in ("1e999", "-1E+400", "1" * 320, "-" + "9" * 309 + ".5", "Infinity", "-Infinity", "NaN"):
+        directory = tmp_path / f"n{len(number)}{number[:2]}"
+        directory.mkdir()
+        text = json.dumps(valid, indent=2).replace('"refresh": ', f'"graphTooltip": {number},\n  "refresh": ', 1)
+        assert number in text
+        (directory / f"{BUSINESS}.json").write_text(text, encoding="utf-8")
+        with pytest.raises(PolicyError) as caught:
+            load_dashboards(directory, tmp_path)
+        found = [p for p in caught.value.problems if "not valid JSON for Grafana" in p.message]
+        assert [(p.path, p.line) for p in found] == [("graphTooltip", 1 + text[: text.index(number)].count("\n"))]
