@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -11,22 +10,13 @@ import pulumi
 import pulumi.dynamic as dynamic
 
 from providers import wire
-from providers.http import ApiClient, ApiError
 from providers.uptimerobot_api import (
     NamedCollection,
-    Tuning,
-    UptimeRobotError,
-    changed_keys,
-    client,
     is_unknown,
-    record_creation,
     unescape,
-    unproven_create_message,
     vendor_id,
-    write_took_effect,
 )
-
-log = logging.getLogger(__name__)
+from providers.uptimerobot_named import NamedObjectProvider
 
 COLLECTION = "maintenance-windows"
 INTERVALS = ("once", "daily", "weekly", "monthly")
@@ -36,94 +26,6 @@ CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 CALENDAR_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 INPUT_KEYS = ("name", "interval", "date", "time", "duration_minutes", "days")
 OUTPUT_ONLY_KEYS = ("window_id", "status")
-
-
-class MaintenanceWindowProvider(dynamic.ResourceProvider):
-    """CRUD for one maintenance window; the Pulumi id is the vendor id, the natural key is the name."""
-
-    def __init__(self, tuning: Tuning | None = None) -> None:
-        super().__init__()
-        self.tuning = tuning or Tuning()
-
-    # Every method first turns the host's doubles back into ints (providers/wire.py says why).
-
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
-        inputs, failures = normalise_window_inputs(wire.props(news))
-        return dynamic.CheckResult(inputs, [dynamic.CheckFailure(key, reason) for key, reason in failures])
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        changed = changed_keys(INPUT_KEYS, wire.props(olds), wire.props(news))
-        # Every field is editable by PATCH: a window never needs replacing, so monitors keep its id.
-        return dynamic.DiffResult(changes=bool(changed), replaces=[], stables=["window_id"])
-
-    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
-        desired = _inputs_only(wire.props(props))
-        api = client(self.tuning)
-        existing = self._find(api, desired["name"])
-        if existing is not None:
-            return self._adopt(api, existing, desired)
-        try:
-            response = api.request(
-                "POST", f"/{COLLECTION}", json=window_body(desired), resource=WINDOWS.resource(desired["name"])
-            )
-            window_id = vendor_id(response.require("id")["id"])
-        except ApiError as error:
-            # Names are not unique at the vendor, so a create whose answer was lost may have saved a
-            # window: look for it by name before anyone retries and makes a second one.
-            if not (error.ambiguous or write_took_effect(error)):
-                raise
-            found = self._find(api, desired["name"])
-            if found is None:
-                what = f"the maintenance window named {desired['name']!r}"
-                raise UptimeRobotError(unproven_create_message(error, what, 1, 0.0)) from None
-            return self._adopt(api, found, desired)
-        record_creation(COLLECTION, window_id)
-        current = self._get(api, window_id)
-        if current is None:
-            raise UptimeRobotError(f"maintenance window {window_id} was created but cannot be read back")
-        return dynamic.CreateResult(window_id, current)
-
-    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
-        found = self._get(client(self.tuning), vendor_id(id_))
-        if found is None:
-            return dynamic.ReadResult(None, {})
-        return dynamic.ReadResult(id_, found, _inputs_only(found))
-
-    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        desired = _inputs_only(wire.props(news))
-        api = client(self.tuning)
-        self._patch(api, vendor_id(id_), desired)
-        current = self._get(api, vendor_id(id_))
-        if current is None:
-            raise UptimeRobotError(f"maintenance window {id_} vanished during its update")
-        return dynamic.UpdateResult(current)
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        WINDOWS.delete(client(self.tuning), vendor_id(id_))
-
-    # --- helpers ----------------------------------------------------------------------------------
-
-    def _patch(self, api: ApiClient, window_id: str, desired: Mapping[str, Any]) -> None:
-        api.request(
-            "PATCH", f"/{COLLECTION}/{window_id}", json=window_body(desired), resource=WINDOWS.resource(window_id)
-        )
-
-    def _adopt(self, api: ApiClient, found: dict[str, Any], desired: dict[str, Any]) -> dynamic.CreateResult:
-        window_id = found["window_id"]
-        WINDOWS.claim(window_id, desired["name"], "two maintenance entries share one name: give each its own")
-        log.warning("uptimerobot maintenance window %s already exists; adopting it", window_id)
-        if not _matches(found, desired):
-            self._patch(api, window_id, desired)
-        current = self._get(api, window_id)
-        if current is None:
-            raise UptimeRobotError(f"maintenance window {window_id} vanished while being adopted")
-        return dynamic.CreateResult(window_id, current)
-
-    def _get(self, api: ApiClient, window_id: str) -> dict[str, Any] | None:
-        return WINDOWS.get(api, window_id)
-
-    def _find(self, api: ApiClient, name: str) -> dict[str, Any] | None:
-        return WINDOWS.find_by_name(api, name)
 
 
 class MaintenanceWindow(dynamic.Resource, module="uptimerobot", name="MaintenanceWindow"):
@@ -227,12 +129,16 @@ def window_outputs(item: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _inputs_only(props: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: props.get(key) for key in INPUT_KEYS}
-
-
-def _matches(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    return all(current.get(k) == desired.get(k) for k in INPUT_KEYS if not is_unknown(desired.get(k)))
-
-
 WINDOWS = NamedCollection(COLLECTION, "maintenance window", "window_id", window_outputs)
+
+
+class MaintenanceWindowProvider(NamedObjectProvider):
+    """CRUD for one maintenance window (providers/uptimerobot_named.py); the natural key is the name."""
+
+    collection = WINDOWS
+    input_keys = INPUT_KEYS
+    # Every field is editable by PATCH: a window is never replaced, so monitors keep its id.
+    stables = ("window_id",)
+    clash = "two maintenance entries share one name: give each its own"
+    normalise = staticmethod(normalise_window_inputs)
+    body = staticmethod(window_body)
