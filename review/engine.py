@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import pickle
 import runpy
-import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi import _types as pulumi_types
-from pulumi.dynamic import dynamic as pulumi_dynamic
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import resource as pulumi_resource
-from pulumi.runtime import rpc
-from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.proto import provider_pb2, resource_pb2
 from pulumi.runtime.settings import get_root_resource, set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from review.decode import decode_struct
+from review.engine_shortcuts import mock_engine_shortcuts, providers_not_pickled
 from review.secret import Secret
 
 __all__ = ["Recording", "Registration", "Secret", "run_program", "run_project"]
@@ -68,17 +65,6 @@ class Recording:
         return found[0]
 
 
-def _unwrap(value: Any) -> Any:
-    """Turn the RPC layer's secret envelopes into Secret markers, recursively (a fresh copy of every container)."""
-    if isinstance(value, dict):
-        if rpc.is_rpc_secret(value):
-            return Secret(_unwrap(rpc.unwrap_rpc_secret(value)))
-        return {k: _unwrap(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unwrap(v) for v in value]
-    return value
-
-
 # Outputs a real provider computes that later resources consume: give them recognisable placeholders
 # so the plan can show where a value comes from.
 _COMPUTED_OUTPUTS: dict[str, Callable[[str, dict], dict]] = {
@@ -102,17 +88,15 @@ _INVOKES: dict[str, Callable[[dict], dict]] = {
 
 
 class EstateMocks(pulumi.runtime.Mocks):
-    """Mock engine answers: ids and computed outputs are readable placeholders, invokes are offline."""
+    """Mock engine answers: ids and computed outputs are readable placeholders, invokes are offline.
+
+    Both methods get their arguments as the recording holds them (review/decode.py: secrets as Secret markers).
+    """
 
     def __init__(self, recording: Recording) -> None:
         self.recording = recording
-        # The inputs the SDK's mock monitor decoded for the registration this thread is serving, handed to
-        # _RecordingMonitor so it does not decode the same protobuf a second time. Per thread: the SDK serves
-        # registrations from several worker threads at once, each registration wholly on one thread.
-        self.decoded = threading.local()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
-        self.decoded.inputs = args.inputs
         # Echo only the scalar inputs (uids, slugs, names: what later resources consume). In a preview the
         # SDK leaves outputs it is not given unknown, and translating every nested input back into an
         # output (rule groups, workflows) costs more than the rest of the run; the plan shows inputs only.
@@ -127,110 +111,91 @@ class EstateMocks(pulumi.runtime.Mocks):
         handler = _INVOKES.get(args.token)
         if handler is None:
             raise NotImplementedError(f"the offline plan has no answer for invoke {args.token}")
-        self.recording.invokes.append((args.token, _unwrap(dict(args.args))))
+        self.recording.invokes.append((args.token, dict(args.args)))
         return handler(dict(args.args)), []
 
 
+def _scalar_struct(values: Mapping[str, Any], what: str) -> struct_pb2.Struct:
+    """The protobuf of a mock answer made of scalars only (what EstateMocks gives), as the SDK would encode it."""
+    struct = struct_pb2.Struct()
+    for key, value in values.items():
+        if not isinstance(value, str | int | float | bool):
+            raise TypeError(f"{what}: output {key!r} is not a plain scalar ({type(value).__name__})")
+        struct[key] = value
+    return struct
+
+
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The SDK's mock monitor, also keeping the resource options that reviews care about."""
+    """The SDK's mock monitor, also keeping every registration with the resource options that reviews care about.
+
+    Registrations and invokes are answered here rather than by `MockMonitor`, with the same URNs, ids, outputs
+    and bookkeeping (`self.resources`), for two reasons. `MockMonitor` encodes the mocks' answer through the
+    event loop (`_sync_await`), which only works on a worker thread; the offline plan calls the monitor on the
+    loop's own thread (review/engine_shortcuts.py), and EstateMocks answers with scalars, which need no loop.
+    And the inputs are decoded once, straight into the recording's form (review/decode.py), instead of once by
+    the SDK for the mocks and again for the recording.
+    """
 
     def __init__(self, mocks: EstateMocks, recording: Recording) -> None:
         super().__init__(mocks)
         self.recording = recording
-        self.decoded = mocks.decoded
 
     def RegisterResource(self, request: Any) -> Any:
-        self.decoded.inputs = None
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            # The inputs as the mock monitor decoded them for EstateMocks.new_resource (which only reads them);
-            # `_unwrap` copies every container, so the recording shares nothing with the SDK's mock state.
-            decoded = self.decoded.inputs
-            inputs = _unwrap(decoded if decoded is not None else rpc.deserialize_properties(request.object))
-            self.recording.registrations.append(
-                Registration(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    parent=request.parent,
-                    custom=bool(request.custom),
-                    inputs=inputs,
-                    protect=bool(request.protect),
-                    additional_secret_outputs=tuple(request.additionalSecretOutputs),
-                    delete_before_replace=bool(request.deleteBeforeReplace),
-                    retain_on_delete=bool(request.retainOnDelete),
-                    ignore_changes=tuple(request.ignoreChanges),
-                    replace_on_changes=tuple(request.replaceOnChanges),
-                    dependencies=tuple(sorted(request.dependencies)),
-                    import_id=request.importId or None,
-                )
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == "pulumi:pulumi:Stack":
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        _ensure_event_loop()  # as MockMonitor: a resource reference among the inputs is decoded on this thread
+        inputs = decode_struct(request.object)
+        resource_id, state = self.mocks.new_resource(
+            pulumi.runtime.MockResourceArgs(
+                typ=request.type,
+                name=request.name,
+                inputs=inputs,
+                provider=request.provider,
+                resource_id=request.importId,
+                custom=request.custom or False,
+                transforms=pulumi_mocks._resolve_callbacks(request.transforms),
             )
-        return response
+        )
+        response = _scalar_struct(state, request.type)
+        self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
+        self.record(request, urn, inputs)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=response)
 
+    def record(self, request: Any, urn: str, inputs: dict[str, Any]) -> None:
+        """Keep one registration: its decoded inputs and the options reviews care about."""
+        self.recording.registrations.append(
+            Registration(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=bool(request.custom),
+                inputs=inputs,
+                protect=bool(request.protect),
+                additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                retain_on_delete=bool(request.retainOnDelete),
+                ignore_changes=tuple(request.ignoreChanges),
+                replace_on_changes=tuple(request.replaceOnChanges),
+                dependencies=tuple(sorted(request.dependencies)),
+                import_id=request.importId or None,
+            )
+        )
 
-@contextlib.contextmanager
-def _providers_not_pickled() -> Iterator[None]:
-    """Dynamic resources record a placeholder instead of their pickled provider while the context is open.
-
-    The SDK pickles the provider object into every dynamic resource's `__provider` input (dill, sorted, per
-    resource). The offline plan never shows that input nor runs a provider, and at 50 apps the pickling alone
-    takes about a tenth of the run; whether providers pickle cleanly is proven in tests/providers/.
-    """
-    original = pulumi_dynamic.serialize_provider
-    pulumi_dynamic.serialize_provider = lambda provider: f"(provider {type(provider).__qualname__})"
-    try:
-        yield
-    finally:
-        pulumi_dynamic.serialize_provider = original
-
-
-@contextlib.contextmanager
-def _mock_engine_shortcuts() -> Iterator[None]:
-    """Skip or remember three per-resource SDK steps the mock engine gains nothing from, while the context is open.
-
-    - The SDK walks and formats the whole Python call stack of every registration (`traceback.extract_stack`,
-      a file URI per frame) so the real engine can point at the line that declared it; the mock monitor drops
-      it. Declared from inside components under runpy, that is ~30 frames a resource.
-    - After each registration the SDK resolves the type hints of the resource class's annotations to convert
-      outputs (`_types_from_annotations`, uncached: `typing.get_type_hints` compiling every string annotation
-      anew). The hints of a class do not change during a run, so they are computed once per class.
-    - Serialising every input value, the SDK unwraps its declared type (`Output[T]`, `Optional[T]`, `Input[T]`
-      → `T`) from scratch, ~50,000 times at 50 apps for a few hundred distinct annotations: each is unwrapped
-      once (a pure function of the annotation).
-
-    At 50 apps (1,219 registrations) the three cost about a fifth of the run (docs/performance.md).
-    """
-    original_stack_trace = pulumi_resource._get_stack_trace
-    original_types = pulumi_types._types_from_annotations
-    original_unwrap = pulumi_types.unwrap_type
-    pulumi_resource._get_stack_trace = source_pb2.StackTrace
-    pulumi_types._types_from_annotations = functools.cache(original_types)
-    pulumi_types.unwrap_type = _remembered(original_unwrap)
-    try:
-        yield
-    finally:
-        pulumi_resource._get_stack_trace = original_stack_trace
-        pulumi_types._types_from_annotations = original_types
-        pulumi_types.unwrap_type = original_unwrap
-
-
-def _remembered(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """`function` of a type annotation, worked out once per annotation object.
-
-    Keyed by identity, not equality: typing calls `Union[int, str]` and `Union[str, int]` equal. The annotation
-    is kept with its answer, so its id cannot be reused by another object while remembered.
-    """
-    answers: dict[int, tuple[Any, Any]] = {}
-
-    def remembered(annotation: Any) -> Any:
-        known = answers.get(id(annotation))
-        if known is not None and known[0] is annotation:
-            return known[1]
-        answer = function(annotation)
-        answers[id(annotation)] = (annotation, answer)
-        return answer
-
-    return remembered
+    def Invoke(self, request: Any) -> Any:
+        if request.tok == "pulumi:pulumi:getResource":
+            return super().Invoke(request)  # the SDK's own lookup among registered resources
+        _ensure_event_loop()
+        answer, failures = self.mocks.call(
+            pulumi.runtime.MockCallArgs(token=request.tok, args=decode_struct(request.args), provider=request.provider)
+        )
+        return resource_pb2.ResourceInvokeResponse(
+            failures=[
+                provider_pb2.CheckFailure(property=prop, reason=reason) for prop, reason in failures or []
+            ],
+            **{"return": _scalar_struct(answer, request.tok)},
+        )
 
 
 def run_program(
@@ -255,7 +220,11 @@ def run_program(
     monitor = _RecordingMonitor(EstateMocks(recording), recording)
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
 
-    with contextlib.nullcontext() if pickle_providers else _providers_not_pickled(), _mock_engine_shortcuts():
+    loop = _ensure_event_loop()
+    with (
+        contextlib.nullcontext() if pickle_providers else providers_not_pickled(),
+        mock_engine_shortcuts(loop),
+    ):
         _sync_await(run_pulumi_func(program))
     recording.outputs = _sync_await(_resolve_exports())
     return recording

@@ -1,0 +1,218 @@
+"""Per-registration SDK work the offline plan's mock engine skips or does more cheaply, only while a mock run lasts.
+
+Everything here patches Pulumi SDK internals (pinned in requirements.txt) for the length of one `run_program`
+and restores them after it, so a real deployment in the same interpreter runs the SDK untouched
+(tests/review/test_engine_runs.py). Each shortcut must leave what the program registers exactly as the SDK's
+own path would: tests/review/test_engine_shortcuts.py runs every example estate with and without them and
+compares every registration, input, option and export. Figures: docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pulumi import Resource
+from pulumi import _types as pulumi_types
+from pulumi import output as pulumi_output
+from pulumi.dynamic import dynamic as pulumi_dynamic
+from pulumi.runtime import resource as pulumi_resource
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.proto import source_pb2
+
+__all__ = ["mock_engine_shortcuts", "providers_not_pickled", "remembered"]
+
+
+@contextlib.contextmanager
+def mock_engine_shortcuts(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """While open, the SDK does without seven things a mock run gains nothing from (`loop` runs the program).
+
+    - **Source positions.** Each registration walks and formats the whole Python call stack
+      (`traceback.extract_stack`, a file URI per frame) so the real engine can point at the declaring line; the
+      mock monitor drops it. Declared from inside components under runpy, that is ~30 frames a resource.
+    - **Type hints.** After each registration the SDK resolves the resource class's annotations and property
+      return hints anew (`typing.get_type_hints` compiling every string annotation), and again for every typed
+      input value it serialises (`RuleGroupRuleArgs`, ...); they do not change during a run, so they are
+      resolved once per class.
+    - **Annotation unwrapping** (`Output[T]`, `Optional[T]`, `Input[T]` → `T`): ~50,000 times at 50 apps for a
+      few hundred distinct annotations; each is unwrapped once.
+    - **A task per output property.** Every property a resource class declares (inputs and outputs, most never
+      read) gets an `Output` whose value is computed by its own asyncio task awaiting four futures in turn; here
+      it gets one future holding the same four facts, set when the engine answers (`_transfer_properties`).
+    - **Type tests on plain values.** Serialising an input, the SDK asks of every value, strings and numbers
+      included, whether it is a sequence, an unknown, a resource, an asset, an archive, an awaitable, an Output,
+      a typed input or a mapping before it returns it unchanged; a `str`, `int`, `float`, `bool` or None (exact
+      types, not subclasses such as enums) is returned at once (`_plain_values_as_they_are`).
+    - **A URN in four Outputs.** Every registration computes its URN for a monitor-less test run (`mock_urn`,
+      unused when there is a monitor) through `Output.from_input`/`apply`, `Output.all` and `apply` again; here
+      the same value, dependencies, knownness and secrecy come from one `apply` on the parent's URN
+      (`_urn_in_one_step`), or a known Output for a resource without a parent.
+    - **A thread per monitor call.** The SDK hands each call to the resource monitor to a worker thread, since a
+      real monitor is a gRPC server; the mock monitor answers at once, so each hop cost a thread switch, a
+      self-pipe write and an epoll wake-up. Monitor calls run on the loop's own thread instead
+      (`_calls_inline`), which needs a monitor that never waits on the event loop itself: `_RecordingMonitor`
+      in review/engine.py.
+    """
+    original_stack_trace = pulumi_resource._get_stack_trace
+    original_types = pulumi_types._types_from_annotations
+    original_property_types = pulumi_types._types_from_py_properties
+    original_unwrap = pulumi_types.unwrap_type
+    original_transfer = rpc.transfer_properties
+    original_serialize = rpc.serialize_property
+    original_create_urn = pulumi_resource.create_urn
+    pulumi_resource._get_stack_trace = source_pb2.StackTrace
+    pulumi_types._types_from_annotations = functools.cache(original_types)
+    pulumi_types._types_from_py_properties = functools.cache(original_property_types)
+    pulumi_types.unwrap_type = remembered(original_unwrap)
+    rpc.transfer_properties = _transfer_properties
+    rpc.serialize_property = _plain_values_as_they_are(original_serialize)
+    pulumi_resource.create_urn = _urn_in_one_step(original_create_urn)
+    try:
+        with _calls_inline(loop):
+            yield
+    finally:
+        pulumi_resource._get_stack_trace = original_stack_trace
+        pulumi_types._types_from_annotations = original_types
+        pulumi_types._types_from_py_properties = original_property_types
+        pulumi_types.unwrap_type = original_unwrap
+        rpc.transfer_properties = original_transfer
+        rpc.serialize_property = original_serialize
+        pulumi_resource.create_urn = original_create_urn
+
+
+@contextlib.contextmanager
+def _calls_inline(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """`loop.run_in_executor(None, f)` calls `f` at once and returns its outcome as a finished future.
+
+    The SDK reaches the monitor only through `run_in_executor` (register, read, invoke, outputs, features); the
+    awaiting coroutine gets the same result or exception it would have got from the thread.
+    """
+
+    def run_here(executor: Any, function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        future = loop.create_future()
+        try:
+            future.set_result(function(*args))
+        except Exception as error:  # handed to the awaiting coroutine, as the executor hands it over
+            future.set_exception(error)
+        return future
+
+    loop.run_in_executor = run_here  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del loop.run_in_executor  # the instance attribute goes; the class's method is back
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain_values_as_they_are(serialize_property: Callable[..., Any]) -> Callable[..., Any]:
+    """`rpc.serialize_property` returning a plain value unchanged without its type tests (it would return it too).
+
+    Only when the caller wants the Python value (`return_protobuf_value` unset, the 9th parameter): the SDK's
+    own recursion calls the module's `serialize_property`, so nested plain values take this path as well.
+    """
+
+    async def serialize(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(value) in _PLAIN_TYPES and len(args) < 8 and not kwargs.get("return_protobuf_value"):
+            return value
+        return await serialize_property(value, *args, **kwargs)
+
+    return serialize
+
+
+def _urn_in_one_step(create_urn: Callable[..., Any]) -> Callable[..., Any]:
+    """`create_urn(name, type_, parent, project, stack)` with one Output where the SDK makes four.
+
+    The SDK's URN is `<parent's URN up to its last "::">$<type>::<name>` with a parent, else
+    `urn:pulumi:<stack>::<project>::<type>::<name>`. A name or type that is itself an Output is left to the SDK.
+    """
+
+    def urn(name: Any, type_: Any, parent: Any = None, project: str | None = None, stack: str | None = None) -> Any:
+        if type(name) is not str or type(type_) is not str:
+            return create_urn(name, type_, parent, project, stack)
+        suffix = type_ + "::" + name
+        if parent is None:
+            stack = settings.get_stack() if stack is None else stack
+            project = settings.get_project() if project is None else project
+            return pulumi_output.Output.from_input("urn:pulumi:" + stack + "::" + project + "::" + suffix)
+        parent_urn = parent.urn if isinstance(parent, Resource) else pulumi_output.Output.from_input(parent)
+        return parent_urn.apply(lambda parent_text: parent_text[: parent_text.rfind("::")] + "$" + suffix)
+
+    return urn
+
+
+def _transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Any]:
+    """`rpc.transfer_properties`: an Output per property and the resolver the engine's answer calls.
+
+    The SDK's Output is built from four futures (value, known, secret, dependencies) that an asyncio task of its
+    own awaits in turn before it assembles them into one `_OutputData`. Here the resolver assembles the same
+    `_OutputData` and sets it on one future that the Output tracks as its data, as `Output._from_data` does for
+    derived Outputs: the same value, knownness, secrecy and dependencies (the resource itself added), the same
+    exception when the registration fails, without a task and four awaits per property.
+    """
+    resolvers: dict[str, Any] = {}
+    loop = asyncio.get_event_loop()
+    for name in props:
+        if name == "urn" or (name == "id" and custom):
+            continue  # the SDK resolves these two itself
+        data = loop.create_future()
+        resolvers[name] = functools.partial(_resolve_output_data, res, data)
+        res.__dict__[name] = pulumi_output.Output._from_data(data)
+    return resolvers
+
+
+def _resolve_output_data(
+    res: Any,
+    data: asyncio.Future[Any],
+    value: Any,
+    is_known: bool,
+    is_secret: bool,
+    deps: set[Any] | None,
+    failed: Exception | None,
+) -> None:
+    """A resolver of `_transfer_properties` (the SDK's `Resolver` signature)."""
+    if failed is not None:
+        data.set_exception(failed)
+        return
+    resources = set(deps) if deps else set()
+    resources.add(res)
+    data.set_result(pulumi_output._OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+
+
+def remembered(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`function` of a type annotation, worked out once per annotation object.
+
+    Keyed by identity, not equality: typing calls `Union[int, str]` and `Union[str, int]` equal. The annotation
+    is kept with its answer, so its id cannot be reused by another object while remembered.
+    """
+    answers: dict[int, tuple[Any, Any]] = {}
+
+    def remembered_answer(annotation: Any) -> Any:
+        known = answers.get(id(annotation))
+        if known is not None and known[0] is annotation:
+            return known[1]
+        answer = function(annotation)
+        answers[id(annotation)] = (annotation, answer)
+        return answer
+
+    return remembered_answer
+
+
+@contextlib.contextmanager
+def providers_not_pickled() -> Iterator[None]:
+    """Dynamic resources record a placeholder instead of their pickled provider while the context is open.
+
+    The SDK pickles the provider object into every dynamic resource's `__provider` input (dill, sorted, per
+    resource). The offline plan never shows that input nor runs a provider, and at 50 apps the pickling alone
+    takes about a tenth of the run; whether providers pickle cleanly is proven in tests/providers/.
+    """
+    original = pulumi_dynamic.serialize_provider
+    pulumi_dynamic.serialize_provider = lambda provider: f"(provider {type(provider).__qualname__})"
+    try:
+        yield
+    finally:
+        pulumi_dynamic.serialize_provider = original

@@ -1,0 +1,117 @@
+"""The offline plan's engine shortcuts record exactly what the SDK's own mock path records, for every estate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.output import Unknown, _OutputData
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.resource import create_urn as sdk_create_urn
+from pulumi.runtime.sync_await import _sync_await
+
+from review import engine
+from review.decode import plain
+from review.engine import Recording, run_program
+from review.engine_shortcuts import _urn_in_one_step
+from tests.estates import STACKS, declare
+
+
+class _SdkPathMonitor(engine._RecordingMonitor):
+    """The reference: the SDK's own MockMonitor answers and decodes (on its worker threads); only the recording
+    is added, from the SDK's decoding."""
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = pulumi_mocks.MockMonitor.RegisterResource(self, request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.record(request, response.urn, plain(rpc.deserialize_properties(request.object)))
+        return response
+
+    def Invoke(self, request: Any) -> Any:
+        return pulumi_mocks.MockMonitor.Invoke(self, request)
+
+
+def _comparable(value: Any) -> Any:
+    """Unknowns are distinct objects that never compare equal: the same token for each; invoke args as plain."""
+    if isinstance(value, Unknown):
+        return "<unknown>"
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_comparable(item) for item in value]
+    return value
+
+
+def _as_recorded(recording: Recording) -> dict[str, Any]:
+    return {
+        "registrations": sorted(
+            (repr(_comparable({**vars(r), "inputs": None})), _comparable(r.inputs)) for r in recording.registrations
+        ),
+        "invokes": sorted(repr((token, _comparable(plain(args)))) for token, args in recording.invokes),
+        "outputs": _comparable(recording.outputs),
+    }
+
+
+@pytest.fixture
+def same_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # tests.estates.declare draws a random canary per secret; both runs must be given the same ones.
+    monkeypatch.setattr("tests.estates.secrets.token_hex", lambda n: "c0ffee" * n)
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_every_estate_records_the_same_with_and_without_the_engine_shortcuts(stack, same_secrets, monkeypatch):
+    root, overlay = STACKS[stack]
+    with_shortcuts = _as_recorded(declare(root, overlay).recording)
+    monkeypatch.setattr(engine, "_RecordingMonitor", _SdkPathMonitor)
+    monkeypatch.setattr(engine, "mock_engine_shortcuts", lambda loop: contextlib.nullcontext())
+    sdk_path = _as_recorded(declare(root, overlay).recording)
+    assert len(sdk_path["registrations"]) > 10
+    assert any(isinstance(v, engine.Secret) for _, inputs in sdk_path["registrations"] for v in inputs.values())
+    assert with_shortcuts == sdk_path
+
+
+def _output(value: Any, *, known: bool = True, secret: bool = False, resources: tuple[Any, ...] = ()) -> Any:
+    data = asyncio.get_event_loop().create_future()
+    data.set_result(_OutputData(resources=set(resources), value=value, is_known=known, is_secret=secret))
+    return pulumi.Output._from_data(data)
+
+
+def test_a_urn_in_one_step_is_the_sdks_urn_with_the_same_dependencies_knownness_and_secrecy():
+    pairs: list[tuple[str, Any, Any]] = []
+
+    def program() -> None:
+        parent = pulumi.ComponentResource("test:index:Parent", "parent")
+        child = pulumi.ComponentResource("test:index:Child", "child", opts=pulumi.ResourceOptions(parent=parent))
+        other = pulumi.ComponentResource("test:index:Other", "other")
+        one_step = _urn_in_one_step(sdk_create_urn)
+        cases: dict[str, tuple[Any, ...]] = {
+            "no parent": ("name", "pkg:index:Type"),
+            "no parent, project and stack given": ("name", "pkg:index:Type", None, "proj", "stk"),
+            "no parent, an empty stack": ("name", "pkg:index:Type", None, None, ""),
+            "a parent resource": ("name", "pkg:index:Type", parent),
+            "a nested parent resource": ("name::with::colons", "pkg:mod/x:Type", child),
+            "a parent URN as text": ("name", "pkg:index:Type", "urn:pulumi:s::p::a:b:C$d:e:F::parent"),
+            "a parent URN as an Output with dependencies": (
+                "name", "pkg:index:Type", _output("urn:pulumi:s::p::a:b:C::n", resources=(other,))),
+            "an unknown parent URN": ("name", "pkg:index:Type", _output(None, known=False, resources=(other,))),
+            "a secret parent URN": ("name", "pkg:index:Type", _output("urn:pulumi:s::p::a:b:C::n", secret=True)),
+            "a name that is an Output": (_output("late-name"), "pkg:index:Type", parent),
+        }
+        for case, args in cases.items():
+            pairs.append((case, one_step(*args), sdk_create_urn(*args)))
+
+    run_program(program, config={}, secret_keys=[], project="proj-x", stack="stack-y", pickle_providers=False)
+
+    async def facts(output: Any) -> tuple[Any, ...]:
+        data = await output._data
+        return data.value, data.is_known, data.is_secret, frozenset(id(r) for r in data.resources)
+
+    compared = {case: (_sync_await(facts(mine)), _sync_await(facts(sdk))) for case, mine, sdk in pairs}
+    assert len(compared) == 10
+    assert {case: mine for case, (mine, _) in compared.items()} == {case: sdk for case, (_, sdk) in compared.items()}
+    nested_urn = compared["a nested parent resource"][1][0]
+    assert nested_urn.endswith("test:index:Parent$test:index:Child$pkg:mod/x:Type::name::with::colons")
