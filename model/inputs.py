@@ -45,12 +45,18 @@ _NAMES_ONLY_DIRS = ("runbooks",)
 _LARGEST_ACCEPTED = max(MAX_YAML_BYTES, MAX_JSON_BYTES)  # the loader only checks that runbook files exist
 
 
-def _fingerprint(root: Path) -> str:
+def inputs_fingerprint(root: Path) -> str:
+    """A digest of everything the policy and dashboard loaders read under `root`: equal digests, equal inputs.
+
+    The policies' and dashboards' contents, and the names (and kind: file or not) of everything under runbooks/,
+    whose files the loader only checks exist. Relative paths only: two trees holding the same inputs match.
+    """
     digest = hashlib.blake2b(digest_size=16)
     for name in (*_CONTENT_DIRS, *_NAMES_ONLY_DIRS):
         for path in sorted((root / name).rglob("*")):
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-            if name in _CONTENT_DIRS and path.is_file():
+            is_file = path.is_file()
+            digest.update(path.relative_to(root).as_posix().encode() + (b"\0f" if is_file else b"\0-"))
+            if name in _CONTENT_DIRS and is_file:
                 size = path.stat().st_size
                 # A file over the size caps is refused whatever it holds (and a refused tree is never cached):
                 # its size stands for its content, so a huge file is not read whole just to fingerprint it.
@@ -65,7 +71,7 @@ def load_inputs(root: Path, stack: str | None = None) -> tuple[Estate, dict[str,
     One PolicyError lists every problem in either and between them.
     """
     key = (root.resolve(), stack)
-    stamp = _fingerprint(root)
+    stamp = inputs_fingerprint(root)
     cached = _CACHE.get(key)
     if cached is not None and cached[0] == stamp:
         return cached[1]

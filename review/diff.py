@@ -235,6 +235,8 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
     `check_head`, when given, validates the working tree and returns its policy model (for the paging section);
     it runs while the trees are being planned, and whatever it raises stops the planning and propagates.
     """
+    from model.inputs import inputs_fingerprint
+
     # Equal secrets get equal fingerprints within this run only: the key is random and never shown.
     key = secrets.token_hex(32)
     # Both revisions are planned at once, in one interpreter that imports the SDKs once (review/plan_pair.py),
@@ -256,18 +258,23 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
             trees = [(base_dir, base_ref), (repo, "the working tree")] if has_stack else [(repo, "the working tree")]
             _send_trees(planning, trees)
             head_estate = check_head() if check_head is not None else None
-            if has_stack:
-                base_estate = _estate_or_reason(base_dir, stack)
-            else:
+            # A change that leaves every policy file as it was (code, docs, workflows) has the same policy model on
+            # both sides, both being read by this revision's loader: it is read once.
+            same_policies = has_stack and inputs_fingerprint(base_dir) == inputs_fingerprint(repo)
+            if not has_stack:
                 # The change adds this stack: the base declares nothing in it, so everything is an addition.
                 base_estate = f"it has no stack {stack!r} (Pulumi.{stack}.yaml)"
+            elif same_policies and head_estate is not None:
+                base_estate = head_estate
+            else:
+                base_estate = _estate_or_reason(base_dir, stack)
             plans = _finish_planning(planning, trees)
     except BaseException:
         _stop_planning(planning)
         raise
     base, head = plans if has_stack else ({"resources": []}, plans[0])
     if head_estate is None:
-        head_estate = _estate_or_reason(repo, stack)
+        head_estate = base_estate if same_policies else _estate_or_reason(repo, stack)
     diff = compare(base, head, base_ref)
     attach_paging(diff, (base, base_estate), (head, head_estate), at or datetime.now(UTC))
     return diff

@@ -472,3 +472,37 @@ def test_working_tree_bytecode_older_than_its_file_is_not_trusted_in_the_export(
         os.utime(source, ns=(later, later))
     reuse_bytecode(work, exported)
     assert _module_origins(exported / "model", "pkg.same") == {"pkg.same": "source", "says": "new"}
+
+
+def _diff_in_process(repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, list[Path]]:
+    """`diff_revisions` against HEAD with the working tree checked by this code, noting every policy model read."""
+    from model.inputs import load_inputs
+    from review import diff as diff_module
+
+    reads: list[Path] = []
+    read = diff_module._estate_or_reason
+
+    def noting(root: Path, stack: str | None = None) -> object:
+        reads.append(root)
+        return read(root, stack)
+
+    monkeypatch.setattr(diff_module, "_estate_or_reason", noting)
+    result = diff_module.diff_revisions(repo, "HEAD", "prod", check_head=lambda: load_inputs(repo, stack="prod")[0])
+    return result, reads
+
+
+def test_a_change_that_leaves_every_policy_file_alone_reads_the_policy_model_once(repo: Path, monkeypatch):
+    (repo / "NOTES.md").write_text("A change outside the policies: a new document.\n")
+    result, reads = _diff_in_process(repo, monkeypatch)
+    assert reads == []  # the working tree's model (from its check) serves the base too
+    assert result.paging is not None and not result.paging_note
+    assert result.empty
+
+
+def test_a_policy_change_reads_the_base_policy_model_by_itself(repo: Path, monkeypatch):
+    app = loaded("shipped").apps[0]
+    alert = next(a for a in app.alerts if a.threshold is not None)
+    _edit_alert(repo, app, alert.id, threshold=alert.threshold * 2 + 1)
+    result, reads = _diff_in_process(repo, monkeypatch)
+    assert len(reads) == 1 and reads[0] != repo  # the base's own tree, read by itself
+    assert result.paging is not None and not result.empty

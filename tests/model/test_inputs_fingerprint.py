@@ -1,0 +1,53 @@
+"""Two trees holding the same policy inputs have the same fingerprint; any change the loaders would see changes it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from model.inputs import inputs_fingerprint
+from tests.estates import ESTATES
+
+
+def _copy(root: Path, target: Path) -> Path:
+    for part in ("alert_policies", "dashboards", "runbooks"):
+        shutil.copytree(root / part, target / part)
+    return target
+
+
+def _first(root: Path, pattern: str) -> Path:
+    return sorted(root.glob(pattern))[0]
+
+
+def _append_byte(path: Path) -> None:
+    path.write_bytes(path.read_bytes() + b" ")
+
+
+CHANGES: dict[str, Callable[[Path], None]] = {
+    "a byte of a policy file": lambda root: _append_byte(_first(root, "alert_policies/**/*.yaml")),
+    "a byte of a dashboard": lambda root: _append_byte(_first(root, "dashboards/*.json")),
+    "a renamed policy file": lambda root: (p := _first(root, "alert_policies/**/*.yaml")).rename(p.with_name("z.yaml")),
+    "a new runbook": lambda root: (root / "runbooks" / "new-one.md").write_text("x"),
+    "a runbook that became a directory": lambda root: (
+        (p := _first(root, "runbooks/*.md")).unlink(), p.mkdir()),
+    "a new stack overlay": lambda root: (root / "alert_policies" / "stacks").mkdir(exist_ok=True) or (
+        root / "alert_policies" / "stacks" / "qa.yaml").write_text("kind: overlay\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ESTATES))
+def test_the_same_inputs_under_two_roots_have_one_fingerprint(name, tmp_path: Path):
+    one, two = _copy(ESTATES[name], tmp_path / "one"), _copy(ESTATES[name], tmp_path / "two")
+    (two / "README.md").write_text("outside the inputs")
+    assert inputs_fingerprint(one) == inputs_fingerprint(two)
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_any_change_the_loaders_would_see_changes_the_fingerprint(change, tmp_path: Path):
+    root = _copy(ESTATES["shipped"], tmp_path / "tree")
+    before = inputs_fingerprint(root)
+    CHANGES[change](root)
+    assert inputs_fingerprint(root) != before
