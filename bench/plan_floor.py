@@ -10,7 +10,8 @@ mock engine. For each estate size the script times, alternating so load on the m
   program declaring them through the SDK pays; reported beside the floor, never instead of it;
 - the same count of resources with one small input each, the cheapest reading of "the same number of
   resources",
-- `python -m review diff --base HEAD` (plans both revisions) against one plan.
+- `python -m review diff --base HEAD` (plans both revisions; no change) and `--base HEAD~1` (one alert summary
+  changed in one app file, so the base's policies are read on their own) against one plan.
 
 Both sides run as they would installed: the project copy is byte-compiled first, as pip compiles the SDKs the
 floor imports (without it, PYTHONDONTWRITEBYTECODE, set on some machines, makes every plan compile the
@@ -33,6 +34,7 @@ import gc
 import importlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -263,6 +265,20 @@ def project_with_apps(apps: int, target: Path) -> Path:
     return target
 
 
+def commit_one_policy_change(project: Path) -> None:
+    """A second commit that changes one alert's summary in one app file: `--base HEAD~1` is then a diff with one
+    policy change (the base's policies differ, so they are read on their own), `--base HEAD` one with none."""
+    app_file = sorted((project / "alert_policies/apps").glob("*.yaml"))[0]
+    text = app_file.read_text(encoding="utf-8")
+    changed = re.sub(r"(\n\s+summary: [^\n]*)", r"\1 (edited)", text, count=1)
+    if changed == text:
+        raise SystemExit(f"{app_file}: no alert summary to change")
+    app_file.write_text(changed, encoding="utf-8")
+    for command in (["git", "add", "-A"],
+                    ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-qm", "y"]):
+        subprocess.run(command, cwd=project, check=True, stdout=subprocess.DEVNULL)
+
+
 def plan_json(project: Path, target: Path) -> tuple[int, int, int]:
     """Write the plan's JSON to `target`; return (components, custom resources, total) it registers."""
     out = run([sys.executable, "-m", "review", "plan", "--format", "json"], project)[2]
@@ -277,12 +293,13 @@ def measure(apps: int, runs: int) -> dict[str, float]:
     """Median times and peak memory of plan, floor and diff for an estate of `apps` apps."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{apps}-") as tmp:
         project = project_with_apps(apps, Path(tmp) / "project")
+        commit_one_policy_change(project)
         plan_file = Path(tmp) / "plan.json"
         components, customs, total = plan_json(project, plan_file)
         modules_file = Path(tmp) / "modules.json"
         modules_file.write_text(run([sys.executable, "-c", LIST_MODULES], project)[2], encoding="utf-8")
         samples: dict[str, list[tuple[float, int, float]]] = {
-            "plan": [], "floor": [], "typed": [], "small": [], "diff": []
+            "plan": [], "floor": [], "typed": [], "small": [], "diff": [], "diff1": []
         }
         commands = {
             "plan": [sys.executable, "-m", "review", "plan"],
@@ -290,6 +307,7 @@ def measure(apps: int, runs: int) -> dict[str, float]:
             "typed": [sys.executable, "-c", TYPED_FLOOR, str(plan_file), str(modules_file)],
             "small": [sys.executable, "-c", SMALL_FLOOR, str(components), str(customs)],
             "diff": [sys.executable, "-m", "review", "diff", "--base", "HEAD"],
+            "diff1": [sys.executable, "-m", "review", "diff", "--base", "HEAD~1"],
         }
         for _ in range(runs):
             for name, command in commands.items():
@@ -306,6 +324,8 @@ def measure(apps: int, runs: int) -> dict[str, float]:
     result["plan_vs_typed_cpu"] = result["plan_cpu"] / result["typed_cpu"]
     result["plan_peak_vs_typed"] = result["plan_peak_mib"] / result["typed_peak_mib"]
     result["diff_vs_plan"] = result["diff_s"] / result["plan_s"]
+    result["diff1_vs_plan"] = result["diff1_s"] / result["plan_s"]
+    result["diff1_vs_plan_cpu"] = result["diff1_cpu"] / result["plan_cpu"]
     result["plan_vs_small"] = result["plan_s"] / result["small_s"]
     result["plan_vs_floor_cpu"] = result["plan_cpu"] / result["floor_cpu"]
     result["diff_vs_plan_cpu"] = result["diff_cpu"] / result["plan_cpu"]
@@ -324,13 +344,16 @@ def main() -> None:
         for name, label, note in (("plan", "review plan", ""), ("floor", "floor      ", " (same resources and inputs)"),
                                   ("typed", "typed floor", " (same resources through the SDK classes)"),
                                   ("small", "small floor", " (same count, one small input)"),
-                                  ("diff", "review diff", " (largest process)")):
+                                  ("diff", "review diff", " (nothing changed; largest process)"),
+                                  ("diff1", "diff, 1 chg", " (one alert summary changed; largest process)")):
             print(f"  {label} {r[f'{name}_s']:6.2f} s  cpu {r[f'{name}_cpu']:6.2f} s  "
                   f"peak {r[f'{name}_peak_mib']:6.1f} MiB{note}")
         print(f"  plan/floor {r['plan_vs_floor']:.2f} (target 1.25)  plan peak/floor peak "
               f"{r['plan_peak_vs_floor']:.2f} (target 1.25)  diff/plan {r['diff_vs_plan']:.2f} (target 1.3)  "
               f"plan/small floor {r['plan_vs_small']:.2f}")
         print(f"  by CPU time: plan/floor {r['plan_vs_floor_cpu']:.2f}  diff/plan {r['diff_vs_plan_cpu']:.2f}")
+        print(f"  with one policy change: diff/plan {r['diff1_vs_plan']:.2f} wall (target 1.3), "
+              f"{r['diff1_vs_plan_cpu']:.2f} CPU")
         print(f"  against the typed floor: plan/typed floor {r['plan_vs_typed']:.2f} wall, "
               f"{r['plan_vs_typed_cpu']:.2f} CPU  plan peak/typed floor peak {r['plan_peak_vs_typed']:.2f}")
 
