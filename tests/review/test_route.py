@@ -339,3 +339,23 @@ def test_a_paging_section_that_cannot_be_computed_is_named_and_the_diff_still_re
     unreadable = Diff(base="main")
     attach_paging(unreadable, (plan, "its policies do not load"), (plan, estate), MOMENTS[0])
     assert "the base: its policies do not load" in render_markdown(unreadable)
+
+
+def test_the_same_routing_and_model_on_both_sides_are_worked_out_once_with_every_kind_unchanged(
+        estate, routing, monkeypatch):
+    from review import route
+
+    tables: list[int] = []
+    table = route.paging_table
+
+    def counting(*args: object, **kwargs: object) -> dict:
+        tables.append(1)
+        return table(*args, **kwargs)
+
+    monkeypatch.setattr(route, "paging_table", counting)
+    copy_of_estate = dataclasses.replace(estate)  # equal, not the same object
+    change = compare_paging((routing, estate), (dataclasses.replace(routing), copy_of_estate), MOMENTS[1])
+    assert len(tables) == 1
+    assert change.rows == [] and change.unchanged == len(table(routing, estate, MOMENTS[1]))
+    compare_paging((routing, estate), (routing, _rotate_members(estate)), MOMENTS[1])
+    assert len(tables) == 3  # a changed model is worked out on its own
