@@ -4,7 +4,9 @@ The floor is what no offline plan can avoid: a fresh interpreter importing the s
 same resources (the plan's own types, names, parents and inputs, components included) under the SDK's own
 mock engine. For each estate size the script times, alternating so load on the machine hits all alike:
 
-- `python -m review plan` (wall time and peak RSS of the process),
+- `python -m review plan` (wall time and peak RSS of the process), and the same plan on the SDK's own
+  per-registration path (REVIEW_PLAN_SDK_PATH=1: without review/engine_shortcuts.py, whose shortcuts the floors
+  do not take), to show what the shortcuts are worth,
 - the floor (wall time and peak RSS): plain dicts on bare `pulumi.CustomResource`, the issue's floor;
 - the typed floor: the same resources through the SDK classes the plan uses (TYPED_FLOOR below), what any
   program declaring them through the SDK pays; reported beside the floor, never instead of it;
@@ -223,10 +225,11 @@ _sync_await(run_pulumi_func(program))
 """
 
 
-def run(command: list[str], cwd: Path) -> tuple[float, int, str, float]:
+def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int, str, float]:
     """Wall seconds, peak RSS (KiB), stdout and CPU seconds (user + system) of one run of `command`."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env=None if env is None else {**os.environ, **env})
     out = process.stdout.read() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
@@ -299,19 +302,23 @@ def measure(apps: int, runs: int) -> dict[str, float]:
         modules_file = Path(tmp) / "modules.json"
         modules_file.write_text(run([sys.executable, "-c", LIST_MODULES], project)[2], encoding="utf-8")
         samples: dict[str, list[tuple[float, int, float]]] = {
-            "plan": [], "floor": [], "typed": [], "small": [], "diff": [], "diff1": []
+            "plan": [], "sdkpath": [], "floor": [], "typed": [], "small": [], "diff": [], "diff1": []
         }
         commands = {
             "plan": [sys.executable, "-m", "review", "plan"],
+            "sdkpath": [sys.executable, "-m", "review", "plan"],
             "floor": [sys.executable, "-c", FLOOR, str(plan_file), str(modules_file)],
             "typed": [sys.executable, "-c", TYPED_FLOOR, str(plan_file), str(modules_file)],
             "small": [sys.executable, "-c", SMALL_FLOOR, str(components), str(customs)],
             "diff": [sys.executable, "-m", "review", "diff", "--base", "HEAD"],
             "diff1": [sys.executable, "-m", "review", "diff", "--base", "HEAD~1"],
         }
+        # The plan without its engine shortcuts (review/engine.py SDK_PATH_ENV): the SDK's own per-registration
+        # path, the one the floors take. A revision from before the switch ignores it (then it equals the plan).
+        envs = {"sdkpath": {"REVIEW_PLAN_SDK_PATH": "1"}}
         for _ in range(runs):
             for name, command in commands.items():
-                elapsed, peak, _, cpu = run(command, project)
+                elapsed, peak, _, cpu = run(command, project, envs.get(name))
                 samples[name].append((elapsed, peak, cpu))
     result: dict[str, float] = {"apps": apps, "resources": total}
     for name, values in samples.items():
@@ -328,6 +335,7 @@ def measure(apps: int, runs: int) -> dict[str, float]:
     result["diff1_vs_plan_cpu"] = result["diff1_cpu"] / result["plan_cpu"]
     result["plan_vs_small"] = result["plan_s"] / result["small_s"]
     result["plan_vs_floor_cpu"] = result["plan_cpu"] / result["floor_cpu"]
+    result["sdkpath_vs_floor_cpu"] = result["sdkpath_cpu"] / result["floor_cpu"]
     result["diff_vs_plan_cpu"] = result["diff_cpu"] / result["plan_cpu"]
     return result
 
@@ -341,7 +349,9 @@ def main() -> None:
     for apps in args.apps:
         r = measure(apps, args.runs)
         print(f"{apps} app(s), {r['resources']} registrations (resources + components), median of {args.runs}:")
-        for name, label, note in (("plan", "review plan", ""), ("floor", "floor      ", " (same resources and inputs)"),
+        for name, label, note in (("plan", "review plan", ""),
+                                  ("sdkpath", "  SDK path ", " (the plan without its engine shortcuts)"),
+                                  ("floor", "floor      ", " (same resources and inputs)"),
                                   ("typed", "typed floor", " (same resources through the SDK classes)"),
                                   ("small", "small floor", " (same count, one small input)"),
                                   ("diff", "review diff", " (nothing changed; largest process)"),
@@ -352,6 +362,7 @@ def main() -> None:
               f"{r['plan_peak_vs_floor']:.2f} (target 1.25)  diff/plan {r['diff_vs_plan']:.2f} (target 1.3)  "
               f"plan/small floor {r['plan_vs_small']:.2f}")
         print(f"  by CPU time: plan/floor {r['plan_vs_floor_cpu']:.2f}  diff/plan {r['diff_vs_plan_cpu']:.2f}")
+        print(f"  the plan on the SDK's own path: {r['sdkpath_vs_floor_cpu']:.2f}x the floor's CPU")
         print(f"  with one policy change: diff/plan {r['diff1_vs_plan']:.2f} wall (target 1.3), "
               f"{r['diff1_vs_plan_cpu']:.2f} CPU")
         print(f"  against the typed floor: plan/typed floor {r['plan_vs_typed']:.2f} wall, "

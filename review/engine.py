@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import runpy
 from collections.abc import Callable, Mapping
@@ -22,7 +23,12 @@ from review.decode import decode_struct
 from review.engine_shortcuts import mock_engine_shortcuts, providers_not_pickled
 from review.secret import Secret
 
-__all__ = ["Recording", "Registration", "Secret", "run_program", "run_project"]
+__all__ = ["SDK_PATH_ENV", "Recording", "Registration", "Secret", "run_program", "run_project"]
+
+# Set to 1, mock runs take the SDK's own per-registration path instead of review/engine_shortcuts.py: slower, the
+# same recording (tests/review/test_engine_shortcuts.py). For measuring the shortcuts (bench/plan_floor.py), and a
+# way round them should an SDK upgrade ever break one before its tests are run.
+SDK_PATH_ENV = "REVIEW_PLAN_SDK_PATH"
 
 
 @dataclass(frozen=True)
@@ -223,7 +229,7 @@ def run_program(
     loop = _ensure_event_loop()
     with (
         contextlib.nullcontext() if pickle_providers else providers_not_pickled(),
-        mock_engine_shortcuts(loop),
+        contextlib.nullcontext() if os.environ.get(SDK_PATH_ENV) == "1" else mock_engine_shortcuts(loop),
     ):
         _sync_await(run_pulumi_func(program))
     recording.outputs = _sync_await(_resolve_exports())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import pulumi
@@ -67,7 +66,7 @@ def test_every_estate_records_the_same_with_and_without_the_engine_shortcuts(sta
     root, overlay = STACKS[stack]
     with_shortcuts = _as_recorded(declare(root, overlay).recording)
     monkeypatch.setattr(engine, "_RecordingMonitor", _SdkPathMonitor)
-    monkeypatch.setattr(engine, "mock_engine_shortcuts", lambda loop: contextlib.nullcontext())
+    monkeypatch.setenv(engine.SDK_PATH_ENV, "1")
     sdk_path = _as_recorded(declare(root, overlay).recording)
     assert len(sdk_path["registrations"]) > 10
     assert any(isinstance(v, engine.Secret) for _, inputs in sdk_path["registrations"] for v in inputs.values())
