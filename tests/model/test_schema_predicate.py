@@ -427,3 +427,15 @@ def test_an_invalid_policy_file_imports_jsonschema_and_is_reported_at_its_line(n
     assert output[-1] == "jsonschema imported"
     located = f"alert_policies/oncall.yaml:{kind_line + 2}: colour: unknown key"
     assert any(line.startswith(located) for line in output), output
+
+
+def test_a_predicate_that_trips_leaves_the_verdict_to_jsonschema(monkeypatch: pytest.MonkeyPatch):
+    def tripping(instance: Any) -> bool:
+        raise TypeError("something the predicate did not expect")
+
+    kind = KINDS[0]
+    monkeypatch.setattr(schema_check, "predicate", lambda _kind: tripping)
+    doc, _ = load_document(f"kind: {kind}\ncolour: teal\n", f"{kind}.yaml")
+    assert isinstance(doc, Document)
+    problems = [p for _, p in schema_problems(doc, kind)]
+    assert problems and any(p.path == "colour" and p.line == 2 for p in problems), problems
