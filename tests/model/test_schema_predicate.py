@@ -152,13 +152,16 @@ def _mutate_once(doc: Any, rng: random.Random, schema_values: list[Any], names: 
         if rng.random() < 0.5 and value:
             value.append(copy.deepcopy(rng.choice(value)))
     elif move == 7 and isinstance(value, str):
-        doc = _replace(doc, path, value + rng.choice(["\n", " ", "\n\n", "é", "$"]))
+        tail = rng.choice(["\n", " ", "\n\n", "é", "$", "x" * rng.choice([40, 60, 90, 190, 490, 600])])
+        doc = _replace(doc, path, value + tail)
     elif move == 8 and schema_values:
         doc = _replace(doc, path, copy.deepcopy(rng.choice(schema_values)))
     elif move == 9 and isinstance(value, int | float) and not isinstance(value, bool):
         doc = _replace(doc, path, value + rng.choice([-1, 1, -0.5, 0.5, -value, 10**9]))
     elif move == 11 and isinstance(value, dict) and names:
-        value[rng.choice(names)] = copy.deepcopy(rng.choice(donors))  # a key the schema knows, maybe not here
+        # A key the schema knows, maybe not here, holding a value from elsewhere or a mapping of known keys.
+        known = {rng.choice(names): copy.deepcopy(rng.choice(donors)) for _ in range(rng.randrange(3))}
+        value[rng.choice(names)] = rng.choice([copy.deepcopy(rng.choice(donors)), known])
     elif move == 10 and donors:
         doc = _replace(doc, path, copy.deepcopy(rng.choice(donors)))  # a value from elsewhere in the document
     else:
