@@ -5,29 +5,49 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import re
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker, validators
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from model.errors import MAX_PROBLEMS_PER_FILE, Problem
+from model.schema_predicate import Predicate, UnsupportedSchema, compile_predicate
+from model.schema_rules import FORMAT_PROBLEMS, has_duplicates, whole_text_pattern
 from model.strict_yaml import Document, format_path
-from model.validators import email_problem, url_problem
+
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
+    from jsonschema.exceptions import ValidationError
+
+# jsonschema (with referencing, rpds and attrs: ~0.09 CPU s to import) is imported only inside the functions
+# below, on the path of a document the compiled predicate (model/schema_predicate.py) finds invalid: a valid plan
+# never loads it.
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 KINDS = ("estate", "oncall", "app")
 
 
 @cache
+def _schema(kind: str) -> dict[str, Any]:
+    """schemas/<kind>.schema.json with its local references inlined (see _with_refs_inlined)."""
+    return _with_refs_inlined(json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8")))
+
+
+@cache
 def validator(kind: str) -> Any:
-    """The validator for one policy file kind (schemas/<kind>.schema.json)."""
-    schema = json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    """The jsonschema validator for one policy file kind (schemas/<kind>.schema.json)."""
     # Checking the schema against the 2020-12 meta-schema costs a tenth of a second per kind on every plan;
     # the schemas only change in commits, so tests/model/test_schemas_are_valid.py checks them instead.
-    return _Validator(_with_refs_inlined(schema), format_checker=format_checker())
+    return _validator_class()(_schema(kind), format_checker=format_checker())
+
+
+@cache
+def predicate(kind: str) -> Predicate | None:
+    """The compiled validity test for one kind, or None when its schema uses a keyword the compiler lacks
+    (then every document of the kind goes through jsonschema, as before the predicate existed)."""
+    try:
+        return compile_predicate(_schema(kind))
+    except UnsupportedSchema:
+        return None
 
 
 def _with_refs_inlined(schema: dict[str, Any]) -> dict[str, Any]:
@@ -56,49 +76,35 @@ def _with_refs_inlined(schema: dict[str, Any]) -> dict[str, Any]:
     return inline(schema, frozenset())
 
 
-def _canonical(value: Any) -> Any:
-    """A JSON value in the form in which equal values (as JSON Schema defines equality) print the same."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # 1 and 1.0 are the same number
-    if isinstance(value, list):
-        return [_canonical(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _canonical(item) for key, item in value.items()}
-    return value
-
-
 def _unique_items(validator: Any, unique: bool, instance: Any, schema: dict) -> Any:
-    """uniqueItems in linear time. jsonschema compares unhashable items (mappings) pairwise: a list of 5,000
-    mappings, 40 KB of YAML, took a minute."""
-    if not unique or not validator.is_type(instance, "array"):
-        return
-    seen: set[str] = set()
-    for item in instance:
-        key = json.dumps(_canonical(item), sort_keys=True)
-        if key in seen:
-            yield ValidationError(f"{instance!r} has non-unique elements")
-            return
-        seen.add(key)
+    """uniqueItems in linear time (see schema_rules.has_duplicates)."""
+    if unique and validator.is_type(instance, "array") and has_duplicates(instance):
+        from jsonschema.exceptions import ValidationError
 
-
-# An unescaped `$` outside a character class: the end anchor of a pattern.
-_END_ANCHOR = re.compile(r"(?<!\\)\$")
-
-
-@cache
-def _whole_text_pattern(pattern: str) -> re.Pattern[str]:
-    """`pattern` with `$` meaning the end of the text. Python's `$` also matches before a final newline, so
-    `^[a-z]+$` let `id: "shop\\n"` through the schema (ECMA-262, which JSON Schema names, has no such rule)."""
-    return re.compile(_END_ANCHOR.sub(r"\\Z", pattern))
+        yield ValidationError(f"{instance!r} has non-unique elements")
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Any:
-    """JSON Schema's `pattern`, anchored the way the schema's author means it (see _whole_text_pattern)."""
-    if validator.is_type(instance, "string") and not _whole_text_pattern(pattern).search(instance):
+    """JSON Schema's `pattern`, anchored the way the schema's author means it (see whole_text_pattern)."""
+    if validator.is_type(instance, "string") and not whole_text_pattern(pattern).search(instance):
+        from jsonschema.exceptions import ValidationError
+
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Validator = validators.extend(Draft202012Validator, {"uniqueItems": _unique_items, "pattern": _pattern})
+@cache
+def _validator_class() -> Any:
+    """Draft 2020-12 with our uniqueItems and pattern (built on first use: it imports jsonschema)."""
+    from jsonschema import Draft202012Validator, validators
+
+    return validators.extend(Draft202012Validator, {"uniqueItems": _unique_items, "pattern": _pattern})
+
+
+def __getattr__(name: str) -> Any:
+    # `_Validator` stays importable (tests build validators from it) without importing jsonschema at our import.
+    if name == "_Validator":
+        return _validator_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _raise_if(problem: str | None) -> bool:
@@ -109,13 +115,11 @@ def _raise_if(problem: str | None) -> bool:
 
 @cache
 def format_checker() -> FormatChecker:
-    """jsonschema's format checks with real `email` and `uri` ones.
+    """jsonschema's format checks with real `email` and `uri` ones (schema_rules.FORMAT_PROBLEMS)."""
+    from jsonschema import FormatChecker
 
-    jsonschema only looks for an `@` in an e-mail, and checks `uri` only when an optional package is installed
-    (it is not), so both are replaced by the validators in model/validators.py.
-    """
     checker = FormatChecker()
-    for name, problem_of in (("email", email_problem), ("uri", url_problem)):
+    for name, problem_of in FORMAT_PROBLEMS.items():
         checker.checks(name, raises=ValueError)(
             lambda value, problem_of=problem_of: not isinstance(value, str) or _raise_if(problem_of(value))
         )
@@ -151,6 +155,12 @@ def schema_problems(doc: Document, kind: str) -> list[tuple[tuple[str | int, ...
 
     Past MAX_PROBLEMS_PER_FILE violations the search stops (the file is then checked no further: see load.py).
     """
+    check = predicate(kind)
+    try:
+        if check is not None and check(doc.data):
+            return []
+    except Exception:  # noqa: S110 - whatever the predicate tripped on, jsonschema gives its own answer below
+        pass
     problems = []
     for error in validator(kind).iter_errors(doc.data):
         for path, message in _explain_all(error):
