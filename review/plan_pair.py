@@ -60,9 +60,10 @@ def plan_tree(directory: str, stack: str) -> dict[str, object]:
 
 
 # What every tree's plan imports whatever its code: loaded before forking, so no child pays for them.
-# email_validator is not among them: model/validators.py imports it only for an address outside the plainest form.
+# Not among them: email_validator (model/validators.py imports it only for an address outside the plainest form)
+# and jsonschema (model/schema_check.py imports it only for a policy file its compiled predicate finds invalid).
 SHARED_IMPORTS = ("pulumi", "pulumi.dynamic", "pulumi.runtime", "pulumi_pagerduty", "pulumi_random",
-                  "pulumiverse_grafana", "yaml", "jsonschema", "promql_parser", "zoneinfo")
+                  "pulumiverse_grafana", "yaml", "promql_parser", "zoneinfo")
 
 
 def _import_shared() -> None:
