@@ -41,6 +41,7 @@ def test_a_mock_run_leaves_the_sdk_as_it_found_it_for_a_real_deployment_in_the_s
         loop = _ensure_event_loop()
         return (resource._get_stack_trace, _types._types_from_annotations, _types._types_from_py_properties,
                 _types.unwrap_type, rpc.transfer_properties, rpc.serialize_property, dynamic.serialize_provider,
+                resource.create_urn, pulumi.get, _types.get, "__getattr__" in vars(dynamic.Resource),
                 "run_in_executor" in vars(loop), type(loop).run_in_executor)
 
     before = patched_points()
@@ -51,7 +52,7 @@ def test_a_mock_run_leaves_the_sdk_as_it_found_it_for_a_real_deployment_in_the_s
         pulumi.ComponentResource("test:index:Thing", "thing")
 
     run_program(program, config={}, secret_keys=[], project="test", stack="test", pickle_providers=False)
-    assert before[-2] is False
+    assert before[-2] is False and before[-3] is False
     assert [during != before for during in seen_during] == [True]  # the shortcuts were on while it ran
     assert patched_points() == before
 

@@ -114,3 +114,54 @@ def test_a_urn_in_one_step_is_the_sdks_urn_with_the_same_dependencies_knownness_
     assert {case: mine for case, (mine, _) in compared.items()} == {case: sdk for case, (_, sdk) in compared.items()}
     nested_urn = compared["a nested parent resource"][1][0]
     assert nested_urn.endswith("test:index:Parent$test:index:Child$pkg:mod/x:Type::name::with::colons")
+
+
+class _NoProvider(pulumi.dynamic.ResourceProvider):
+    """Never called under the mock engine."""
+
+
+class _Widget(pulumi.dynamic.Resource, module="test", name="Widget"):
+    """A dynamic resource with a declared output, read as an attribute."""
+
+    colour: pulumi.Output[str]
+    serial: pulumi.Output[str]
+
+    def __init__(self, name: str, colour: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(_NoProvider(), name, {"colour": colour, "serial": None}, opts)
+
+
+def _reads_outputs_early_late_and_never() -> None:
+    import pulumi_random
+
+    early = pulumi_random.RandomPassword("early", length=16)
+    late = pulumi_random.RandomPassword("late", length=20)
+    widget = _Widget("widget", colour="teal")
+    # Read before either registration has been answered...
+    pulumi.CustomResource("test:index:UsesEarly", "uses-early", {"password": early.result, "length": early.length})
+    # ...and once the engine has answered `late` (read inside an apply of something resolved after it).
+    after = pulumi.Output.all(late.id, widget.id).apply(lambda _: pulumi.Output.all(late.result, widget.colour))
+    pulumi.CustomResource("test:index:UsesLate", "uses-late", {"both": after, "serial": widget.serial})
+    pulumi.export("lengths", pulumi.Output.all(early.length, late.length))
+    try:
+        widget.not_a_property  # noqa: B018 - what is read is the point
+    except AttributeError as error:
+        pulumi.export("missing", str(error))
+
+
+def test_outputs_made_on_first_read_resolve_as_the_sdks_whether_read_early_late_or_missing(monkeypatch):
+    def recorded() -> dict[str, Any]:
+        return _as_recorded(run_program(_reads_outputs_early_late_and_never, config={}, secret_keys=[],
+                                        project="test", stack="test"))
+
+    with_shortcuts = recorded()
+    monkeypatch.setattr(engine, "_RecordingMonitor", _SdkPathMonitor)
+    monkeypatch.setenv(engine.SDK_PATH_ENV, "1")
+    sdk_path = recorded()
+    assert with_shortcuts == sdk_path
+    uses = dict(sdk_path["registrations"])
+    early = next(inputs for key, inputs in uses.items() if "uses-early" in key)
+    assert early == {"password": "(generated value of early)", "length": 16}
+    late = next(inputs for key, inputs in uses.items() if "uses-late" in key)
+    assert late["both"] == ["(generated value of late)", "teal"]
+    assert sdk_path["outputs"]["lengths"] == [16, 20]
+    assert "not_a_property" in sdk_path["outputs"]["missing"]
