@@ -8,7 +8,6 @@ import io
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 
 from review.gate import IDENTITY_TYPES  # one table of identity-bearing kinds for diff and gate
 from review.plan import FINGERPRINT_ENV, MASK, package_of
+from review.planning import start_planning
 
 # Input changes the provider cannot apply in place: the resource is replaced, so its identity changes.
 REPLACING_INPUTS = {
@@ -124,22 +124,11 @@ def plan_json(project_dir: Path, stack: str, fingerprint_key: str, revision: str
     return json.loads(result.stdout)
 
 
-def plan_trees(trees: list[tuple[Path, str]], stack: str, fingerprint_key: str) -> list[dict[str, Any]]:
+def plan_trees(trees: list[tuple[Path, str]], stack: str) -> list[dict[str, Any]]:
     """The JSON plans of several trees (directory, revision name), each by its own code, in one interpreter."""
-    planning = _start_planning(stack, fingerprint_key)
+    planning = start_planning(stack)
     _send_trees(planning, trees)
     return _finish_planning(planning, trees)
-
-
-def _start_planning(stack: str, fingerprint_key: str) -> subprocess.Popen[str]:
-    """Start the planner (review/plan_pair.py) in the background: it imports the SDKs while this process gets the
-    trees ready, then plans the trees `_send_trees` names; `_finish_planning` collects the plans."""
-    script = Path(__file__).with_name("plan_pair.py")
-    env = {**os.environ, FINGERPRINT_ENV: fingerprint_key}
-    return subprocess.Popen(
-        [sys.executable, str(script), stack, "-"],
-        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
 
 
 def _send_trees(process: subprocess.Popen[str], trees: list[tuple[Path, str]]) -> None:
@@ -229,20 +218,22 @@ def reuse_bytecode(repo: Path, tree: Path) -> int:
 
 
 def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = None,
-                   check_head: Callable[[], Any] | None = None) -> Diff:
+                   check_head: Callable[[], Any] | None = None,
+                   planning: subprocess.Popen[str] | None = None) -> Diff:
     """Plan `base_ref` and the working tree, both offline, and compare them (and who gets paged, at `at`).
 
     `check_head`, when given, validates the working tree and returns its policy model (for the paging section);
     it runs while the trees are being planned, and whatever it raises stops the planning and propagates.
+    `planning`: the planner, if the caller started it already (review/planning.py); this function stops it on
+    any error.
     """
-    from model.inputs import inputs_fingerprint
-
-    # Equal secrets get equal fingerprints within this run only: the key is random and never shown.
-    key = secrets.token_hex(32)
     # Both revisions are planned at once, in one interpreter that imports the SDKs once (review/plan_pair.py),
     # started first: it imports them while this process exports the base, then reads the policy models the
     # paging section needs.
-    planning = _start_planning(stack, key)
+    if planning is None:
+        planning = start_planning(stack)
+    from model.inputs import inputs_fingerprint  # after the planner is on its way: it imports the policy loader
+
     try:
         with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
             base_dir = Path(tmp)

@@ -8,15 +8,13 @@ import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from review.planning import FINGERPRINT_ENV
 from review.secret import Secret
 
 if TYPE_CHECKING:  # the engine imports the SDK, which `review diff` and the gate, reading plans, do not need
     from review.engine import Recording, Registration
 
 MASK = "[secret]"
-# Set only by `review diff` for its two plan runs: a random key that makes equal secrets show equal
-# fingerprints within that diff, so a changed secret is reported as "changed" without its value.
-FINGERPRINT_ENV = "ESTATE_SECRET_FINGERPRINT_KEY"
 _MAX_VALUE = 160
 # Type token package → the service a reader knows it by.
 SERVICES = {

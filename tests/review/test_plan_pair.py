@@ -22,7 +22,7 @@ def test_each_tree_is_planned_by_its_own_code_whatever_the_order(project_copy: P
     naming = other / "model/naming.py"
     naming.write_text(naming.read_text().replace('return f"pagerduty-{app_id}"', 'return f"pd-{app_id}"'))
 
-    changed, original = plan_trees([(other, "changed"), (project_copy, "original")], "prod", "00" * 32)
+    changed, original = plan_trees([(other, "changed"), (project_copy, "original")], "prod")
     paging = [app.id for app in loaded("shipped").apps if app.oncall and "grafana" in app.oncall.senders]
     assert paging, "the shipped estate pages through Grafana"
     for app_id in paging:
@@ -36,7 +36,7 @@ def test_a_tree_that_cannot_be_planned_is_named_with_its_own_exit_code_and_messa
     app_file = loaded("shipped").apps[0].file
     (project_copy / app_file).write_text("kind: app\nid: Bad\n")
     try:
-        plan_trees([(project_copy, "the working tree")], "prod", "00" * 32)
+        plan_trees([(project_copy, "the working tree")], "prod")
     except DiffError as err:
         assert err.code == 2 and "the working tree" in str(err) and Path(app_file).name in str(err)
     else:
@@ -60,7 +60,7 @@ def test_a_tree_whose_planning_process_dies_is_named_alone_and_the_other_is_stil
     assert dead["code"] == 1 and "exit code 7" in dead["stderr"]
     assert alive["code"] == 0 and json.loads(alive["stdout"])["resources"]
     try:
-        plan_trees([(dying, "the base"), (project_copy, "the working tree")], "prod", "00" * 32)
+        plan_trees([(dying, "the base"), (project_copy, "the working tree")], "prod")
     except DiffError as err:
         assert "the base" in str(err) and "the working tree" not in str(err)
     else:
