@@ -181,13 +181,45 @@ def receivers_for(policy: Mapping[str, Any], labels: Mapping[str, str]) -> list[
     return router(policy)(labels)
 
 
-# A route read once: (its own contact point, its matchers as (label, operator, value), continue, its children).
-_Route = tuple[str, tuple[tuple[str, str, str], ...], bool, tuple[Any, ...]]
+# A route read once: (its own contact point, its matchers as (label, operator, value), continue, its children,
+# the index of its children: see _child_index).
+_Route = tuple[str, tuple[tuple[str, str, str], ...], bool, tuple[Any, ...], Any]
+# An index needs this many children that test one label for equality to pay for itself.
+_INDEXED_FROM = 4
+
+
+def _child_index(children: tuple[_Route, ...]) -> tuple[str, dict[str, tuple[int, ...]], tuple[int, ...]] | None:
+    """Which children can match an alert, found by one label instead of testing every child's matchers.
+
+    An estate's tree has a route per app (or per app and severity) under one parent: hundreds of children that
+    each require `app="<id>"`. For the label that the most children test with `=`, the children are grouped by
+    the value they require; a child that does not test that label with `=` can match any alert. For an alert,
+    the candidates are its value's group and those others, in the tree's order; any other child requires a
+    value the alert does not have (a missing label is the empty string), so it cannot match.
+    """
+    counts: dict[str, int] = {}
+    for child in children:
+        for label in {label for label, operator, _ in child[1] if operator == "="}:
+            counts[label] = counts.get(label, 0) + 1
+    if not counts or max(counts.values()) < _INDEXED_FROM:
+        return None
+    label = max(sorted(counts), key=counts.__getitem__)
+    by_value: dict[str, list[int]] = {}
+    others: list[int] = []
+    for position, child in enumerate(children):
+        required = {value for name, operator, value in child[1] if name == label and operator == "="}
+        if len(required) == 1:
+            by_value.setdefault(required.pop(), []).append(position)
+        elif not required:
+            others.append(position)
+        # two different required values for one label: no alert matches this child
+    return label, {value: tuple(positions) for value, positions in by_value.items()}, tuple(others)
 
 
 def router(policy: Mapping[str, Any]) -> Callable[[Mapping[str, str]], list[str]]:
     """`receivers_for` with the tree read once: routing every alert of an estate walks the tree per alert
-    (alerts x routes, both growing with the apps), so the tree's values are normalised here, not per alert."""
+    (alerts x routes, both growing with the apps), so the tree's values are normalised and its wide levels
+    indexed here (_child_index), not per alert."""
 
     def read(route: Mapping[str, Any]) -> _Route:
         matchers = tuple(
@@ -195,7 +227,7 @@ def router(policy: Mapping[str, Any]) -> Callable[[Mapping[str, str]], list[str]
             for m in map(_mapping, _items(route.get("matchers")))
         )
         children = tuple(read(_mapping(child)) for child in _items(route.get("policies")))
-        return _text(route.get("contactPoint")), matchers, bool(route.get("continue")), children
+        return _text(route.get("contactPoint")), matchers, bool(route.get("continue")), children, _child_index(children)
 
     root = read(policy)
 
@@ -211,7 +243,15 @@ def router(policy: Mapping[str, Any]) -> Callable[[Mapping[str, str]], list[str]
         def walk(route: _Route, inherited: str) -> list[str]:
             contact_point = route[0] or inherited
             reached: list[str] = []
-            for child in route[3]:
+            children, index = route[3], route[4]
+            if index is None:
+                candidates: Iterable[_Route] = children
+            else:
+                label, by_value, others = index
+                matching = by_value.get(str(labels.get(label, "")), ())
+                positions = sorted(matching + others) if others else matching
+                candidates = (children[i] for i in positions)
+            for child in candidates:
                 if all(holds(*matcher) for matcher in child[1]):
                     reached += walk(child, contact_point)
                     if not child[2]:
@@ -256,6 +296,7 @@ def critical_alerts_reach_pagerduty(
     """
     pagerduty = _pagerduty_contact_points(resources)
     policies = [r for r in resources if r.type == NOTIFICATION_POLICY]
+    route = router(policies[0].props) if policies else None  # the tree read once for every rule
     unmanaged = settings.manage_notification_policy is False
     violations = []
     if len(policies) > 1:
@@ -275,8 +316,8 @@ def critical_alerts_reach_pagerduty(
                 reached = [direct]
             elif unmanaged:
                 continue
-            elif policies:
-                reached = receivers_for(policies[0].props, labels)
+            elif route is not None:
+                reached = route(labels)
             else:
                 reached = []
             if not pagerduty.intersection(reached):
