@@ -21,7 +21,7 @@ from typing import Any
 
 from review.gate import IDENTITY_TYPES  # one table of identity-bearing kinds for diff and gate
 from review.plan import FINGERPRINT_ENV, MASK, package_of
-from review.planning import start_planning
+from review.planning import COMPACT_JSON_ENV, start_planning
 
 # Input changes the provider cannot apply in place: the resource is replaced, so its identity changes.
 REPLACING_INPUTS = {
@@ -113,7 +113,7 @@ class Diff:
 
 def plan_json(project_dir: Path, stack: str, fingerprint_key: str, revision: str) -> dict[str, Any]:
     """The JSON plan of the project in `project_dir`, run in a fresh interpreter with its own modules."""
-    env = {**os.environ, FINGERPRINT_ENV: fingerprint_key, "PYTHONPATH": str(project_dir)}
+    env = {**os.environ, FINGERPRINT_ENV: fingerprint_key, COMPACT_JSON_ENV: "1", "PYTHONPATH": str(project_dir)}
     result = subprocess.run(
         [sys.executable, "-m", "review", "plan", "--format", "json", "--stack", stack,
          "--project-dir", str(project_dir)],

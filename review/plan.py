@@ -8,7 +8,7 @@ import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from review.planning import FINGERPRINT_ENV
+from review.planning import COMPACT_JSON_ENV, FINGERPRINT_ENV
 from review.secret import Secret
 
 if TYPE_CHECKING:  # the engine imports the SDK, which `review diff` and the gate, reading plans, do not need
@@ -183,5 +183,7 @@ def render_text(plan: dict[str, Any]) -> str:
 
 
 def render_json(plan: dict[str, Any]) -> str:
-    """The plan as stable JSON (sorted keys) for tools."""
+    """The plan as stable JSON (sorted keys) for tools; indented, unless for `review diff` (COMPACT_JSON_ENV)."""
+    if os.environ.get(COMPACT_JSON_ENV) == "1":
+        return json.dumps(plan, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
     return json.dumps(plan, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -57,6 +57,20 @@ def test_the_json_plan_is_parseable_and_counts_resources_per_service():
     assert pagerduty["protected"] == sum(1 + len(app.oncall.senders) for app in PAGING)
 
 
+def test_the_json_plan_is_indented_for_people_and_compact_for_review_diff_with_the_same_content(monkeypatch):
+    from review.plan import render_json
+    from review.planning import COMPACT_JSON_ENV
+
+    plan = json.loads(_plan(ROOT, "--format", "json").stdout)
+    monkeypatch.delenv(COMPACT_JSON_ENV, raising=False)
+    indented = render_json(plan)
+    monkeypatch.setenv(COMPACT_JSON_ENV, "1")
+    compact = render_json(plan)
+    assert '\n  "outputs"' in indented and "\n" not in compact.rstrip("\n")
+    assert json.loads(compact) == json.loads(indented) == plan
+    assert len(compact) < len(indented)
+
+
 def test_an_invalid_policy_exits_2_with_every_problem_and_no_traceback(project_copy: Path):
     app = SHIPPED.apps[0]
     document = yaml.safe_load((project_copy / app.file).read_text())
