@@ -32,7 +32,7 @@ def test_a_mock_run_leaves_the_sdk_as_it_found_it_for_a_real_deployment_in_the_s
     # The mock engine skips per-resource SDK work its monitor never uses (review/engine_shortcuts.py); a real
     # engine needs the stack traces (source positions), fresh type hints, its own output plumbing and the monitor
     # calls on worker threads, so nothing may stay patched after a run.
-    from pulumi import _types
+    from pulumi import _types, output
     from pulumi.dynamic import dynamic
     from pulumi.runtime import resource, rpc
     from pulumi.runtime.sync_await import _ensure_event_loop
@@ -41,7 +41,8 @@ def test_a_mock_run_leaves_the_sdk_as_it_found_it_for_a_real_deployment_in_the_s
         loop = _ensure_event_loop()
         return (resource._get_stack_trace, _types._types_from_annotations, _types._types_from_py_properties,
                 _types.unwrap_type, rpc.transfer_properties, rpc.serialize_property, dynamic.serialize_provider,
-                resource.create_urn, pulumi.get, _types.get, "__getattr__" in vars(dynamic.Resource),
+                resource.create_urn, pulumi.get, _types.get, output.contains_unknowns, rpc.contains_unknowns,
+                "__getattr__" in vars(dynamic.Resource),
                 "run_in_executor" in vars(loop), type(loop).run_in_executor)
 
     before = patched_points()

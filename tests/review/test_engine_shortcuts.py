@@ -165,3 +165,15 @@ def test_outputs_made_on_first_read_resolve_as_the_sdks_whether_read_early_late_
     assert late["both"] == ["(generated value of late)", "teal"]
     assert sdk_path["outputs"]["lengths"] == [16, 20]
     assert "not_a_property" in sdk_path["outputs"]["missing"]
+
+
+def test_plain_values_are_answered_without_a_search_and_everything_else_as_the_sdk_answers():
+    from pulumi.runtime.rpc import contains_unknowns
+
+    from review.engine_shortcuts import _plain_values_hold_no_unknowns
+
+    searched: list[Any] = []
+    answer = _plain_values_hold_no_unknowns(lambda value: searched.append(value) or contains_unknowns(value))
+    values = ["text", rpc.UNKNOWN, 0, 1.5, True, None, Unknown(), {"a": Unknown()}, [1, [Unknown()]], {"a": 1}, []]
+    assert [answer(v) for v in values] == [contains_unknowns(v) for v in values]
+    assert len(searched) == 5  # only the containers and the Unknown itself were searched
