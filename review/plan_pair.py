@@ -63,13 +63,17 @@ def plan_tree(directory: str, stack: str) -> dict[str, object]:
 # Not among them: email_validator (model/validators.py imports it only for an address outside the plainest form)
 # and jsonschema (model/schema_check.py imports it only for a policy file its compiled predicate finds invalid).
 SHARED_IMPORTS = ("pulumi", "pulumi.dynamic", "pulumi.runtime", "pulumi_pagerduty", "pulumi_random",
-                  "pulumiverse_grafana", "yaml", "promql_parser", "zoneinfo")
+                  "pulumiverse_grafana", "pulumiverse_grafana.alerting", "pulumiverse_grafana.oss", "yaml",
+                  "promql_parser", "zoneinfo")
 
 
 def _import_shared() -> None:
     for name in SHARED_IMPORTS:
         with contextlib.suppress(ImportError):  # an SDK a tree does not use is simply not shared
-            importlib.import_module(name)
+            module = importlib.import_module(name)
+            # The Grafana SDK's submodules are lazy (pulumi._utils.lazy_import): importing one only registers it,
+            # and the first attribute read executes it (~0.1 s), which each child would then do again.
+            getattr(module, "__all__", None)
 
 
 def plan_forked(directories: list[str], stack: str) -> list[dict[str, object]]:
