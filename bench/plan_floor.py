@@ -292,6 +292,10 @@ def plan_json(project: Path, target: Path) -> tuple[int, int, int]:
     return components, customs, components + customs
 
 
+# The target ratios, also taken round by round (see measure).
+PAIRED = {"plan_vs_floor": ("plan", "floor"), "diff_vs_plan": ("diff", "plan"), "diff1_vs_plan": ("diff1", "plan")}
+
+
 def measure(apps: int, runs: int) -> dict[str, float]:
     """Median times and peak memory of plan, floor and diff for an estate of `apps` apps."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{apps}-") as tmp:
@@ -325,6 +329,13 @@ def measure(apps: int, runs: int) -> dict[str, float]:
         result[f"{name}_s"] = statistics.median(v[0] for v in values)
         result[f"{name}_peak_mib"] = max(v[1] for v in values) / 1024
         result[f"{name}_cpu"] = statistics.median(v[2] for v in values)
+    # The same ratios taken within each round (its commands ran back to back) and then the median of those: the
+    # machine's speed drifts over minutes on a shared host, which moves medians taken per command apart.
+    for key, (top, bottom) in PAIRED.items():
+        result[f"paired_{key}"] = statistics.median(
+            t[0] / b[0] for t, b in zip(samples[top], samples[bottom], strict=True))
+        result[f"paired_{key}_cpu"] = statistics.median(
+            t[2] / b[2] for t, b in zip(samples[top], samples[bottom], strict=True))
     result["plan_vs_floor"] = result["plan_s"] / result["floor_s"]
     result["plan_peak_vs_floor"] = result["plan_peak_mib"] / result["floor_peak_mib"]
     result["plan_vs_typed"] = result["plan_s"] / result["typed_s"]
@@ -365,6 +376,10 @@ def main() -> None:
         print(f"  the plan on the SDK's own path: {r['sdkpath_vs_floor_cpu']:.2f}x the floor's CPU")
         print(f"  with one policy change: diff/plan {r['diff1_vs_plan']:.2f} wall (target 1.3), "
               f"{r['diff1_vs_plan_cpu']:.2f} CPU")
+        print(f"  paired (median of the ratios within each round), wall / CPU: plan/floor "
+              f"{r['paired_plan_vs_floor']:.2f} / {r['paired_plan_vs_floor_cpu']:.2f}  diff/plan "
+              f"{r['paired_diff_vs_plan']:.2f} / {r['paired_diff_vs_plan_cpu']:.2f}  diff (1 change)/plan "
+              f"{r['paired_diff1_vs_plan']:.2f} / {r['paired_diff1_vs_plan_cpu']:.2f}")
         print(f"  against the typed floor: plan/typed floor {r['plan_vs_typed']:.2f} wall, "
               f"{r['plan_vs_typed_cpu']:.2f} CPU  plan peak/typed floor peak {r['plan_peak_vs_typed']:.2f}")
 
