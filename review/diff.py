@@ -126,16 +126,16 @@ def plan_json(project_dir: Path, stack: str, fingerprint_key: str, revision: str
 
 def plan_trees(trees: list[tuple[Path, str]], stack: str) -> list[dict[str, Any]]:
     """The JSON plans of several trees (directory, revision name), each by its own code, in one interpreter."""
-    planning = start_planning(stack)
-    _send_trees(planning, trees)
+    planning = start_planning()
+    _send_trees(planning, trees, stack)
     return _finish_planning(planning, trees)
 
 
-def _send_trees(process: subprocess.Popen[str], trees: list[tuple[Path, str]]) -> None:
-    """Name the trees to plan (one JSON line); `communicate` in `_finish_planning` closes the pipe."""
+def _send_trees(process: subprocess.Popen[str], trees: list[tuple[Path, str]], stack: str) -> None:
+    """Name the stack and the trees to plan (one JSON line); `communicate` in `_finish_planning` closes the pipe."""
     assert process.stdin is not None
     try:
-        process.stdin.write(json.dumps([str(directory) for directory, _ in trees]) + "\n")
+        process.stdin.write(json.dumps({"stack": stack, "trees": [str(directory) for directory, _ in trees]}) + "\n")
         process.stdin.flush()
     except BrokenPipeError:
         pass  # the planner died before reading them: `_finish_planning` reports its exit code and error
@@ -231,7 +231,7 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
     # started first: it imports them while this process exports the base, then reads the policy models the
     # paging section needs.
     if planning is None:
-        planning = start_planning(stack)
+        planning = start_planning()
     from model.inputs import inputs_fingerprint  # after the planner is on its way: it imports the policy loader
 
     try:
@@ -247,7 +247,7 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
                 raise
             has_stack = (base_dir / f"Pulumi.{stack}.yaml").is_file()
             trees = [(base_dir, base_ref), (repo, "the working tree")] if has_stack else [(repo, "the working tree")]
-            _send_trees(planning, trees)
+            _send_trees(planning, trees, stack)
             head_estate = check_head() if check_head is not None else None
             # A change that leaves every policy file as it was (code, docs, workflows) has the same policy model on
             # both sides, both being read by this revision's loader: it is read once.
@@ -259,6 +259,8 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
                 base_estate = head_estate
             else:
                 base_estate = _estate_or_reason(base_dir, stack)
+            from review import route  # noqa: F401 - the paging section's, imported while the trees are planned
+
             plans = _finish_planning(planning, trees)
     except BaseException:
         _stop_planning(planning)

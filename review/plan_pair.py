@@ -8,9 +8,11 @@ The trees are planned side by side, so on two cores the pair takes about as long
 
 Run as a script (never imported from the packages it unloads):
     python review/plan_pair.py STACK DIR [DIR ...]   → JSON list of {"code", "stdout", "stderr"} per DIR
-    python review/plan_pair.py STACK -               → the same, the DIRs read as one JSON list from stdin once
-                                                       the SDKs are imported (`review diff` starts the planner
-                                                       first and names the trees when it has exported the base)
+    python review/plan_pair.py -                     → the same, with the stack and the DIRs read from stdin as
+                                                       one JSON line {"stack": ..., "trees": [...]} once the SDKs
+                                                       are imported (`review diff` starts the planner before it
+                                                       has even read its arguments, and names the trees when it
+                                                       has exported the base)
 """
 
 from __future__ import annotations
@@ -113,12 +115,14 @@ def plan_forked(directories: list[str], stack: str) -> list[dict[str, object]]:
 
 def main(argv: list[str]) -> int:
     """Plan each directory; print one JSON list of results."""
-    stack, directories = argv[0], argv[1:]
     gc.set_threshold(10_000, 10, 10)  # as `review plan` does (review/__main__.py GC_THRESHOLDS)
-    if directories == ["-"]:
+    if argv == ["-"]:
         if hasattr(os, "fork"):
             _import_shared()  # while the caller gets the trees ready
-        directories = json.loads(sys.stdin.readline() or "[]")
+        request = json.loads(sys.stdin.readline() or "{}")  # nothing: the caller gave up (it has exited)
+        stack, directories = request.get("stack", ""), list(request.get("trees", []))
+    else:
+        stack, directories = argv[0], argv[1:]
     if hasattr(os, "fork") and len(directories) > 1:
         results = plan_forked(directories, stack)
     else:

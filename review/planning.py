@@ -21,12 +21,12 @@ FINGERPRINT_ENV = "ESTATE_SECRET_FINGERPRINT_KEY"
 COMPACT_JSON_ENV = "REVIEW_PLAN_COMPACT_JSON"
 
 
-def start_planning(stack: str) -> subprocess.Popen[str]:
+def start_planning() -> subprocess.Popen[str]:
     """Start the planner in the background with a fresh fingerprint key: it imports the SDKs, then plans the trees
-    named on its stdin (review/diff.py `_send_trees`, `_finish_planning`)."""
+    named on its stdin, for the stack named there too (review/diff.py `_send_trees`, `_finish_planning`)."""
     script = Path(__file__).with_name("plan_pair.py")
     env = {**os.environ, FINGERPRINT_ENV: os.urandom(32).hex(), COMPACT_JSON_ENV: "1"}  # the key: never shown
     return subprocess.Popen(
-        [sys.executable, str(script), stack, "-"],
+        [sys.executable, str(script), "-"],
         env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
