@@ -136,8 +136,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     Registrations and invokes are answered here rather than by `MockMonitor`, with the same URNs, ids, outputs
     and bookkeeping (`self.resources`), for two reasons. `MockMonitor` encodes the mocks' answer through the
-    event loop (`_sync_await`), which only works on a worker thread; the offline plan calls the monitor on the
-    loop's own thread (review/engine_shortcuts.py), and EstateMocks answers with scalars, which need no loop.
+    event loop (`_sync_await`), made for a worker thread: on the loop's own thread, where the offline plan calls
+    the monitor (review/engine_shortcuts.py), it would run the loop re-entrantly from inside a registration;
+    EstateMocks answers with scalars, which need no loop.
     And the inputs are decoded once, straight into the recording's form (review/decode.py), instead of once by
     the SDK for the mocks and again for the recording.
     """
