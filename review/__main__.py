@@ -20,7 +20,7 @@ import gc
 import os
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from model.errors import PolicyError, Problem
 
@@ -62,23 +62,20 @@ def diff(project_dir: Path, base: str, stack: str, output_format: str) -> int:
 
     # First of all: the planner's SDK import (~0.4 s) is the diff's critical path; everything below overlaps it.
     planning, _EARLY_PLANNER = _EARLY_PLANNER or start_planning(), None
-    from review.diff import DiffError, diff_revisions
+    from review.diff import WORKING_TREE, DiffError, diff_revisions
     from review.diff_report import render_json as render_json_diff
     from review.diff_report import render_markdown
     from review.diff_report import render_text as render_text_diff
 
-    # The working tree is checked in-process, exactly as `plan` checks it, while the two trees are being planned:
-    # its problems are the author's to fix (exit 2, every one located), and they stop the planning. Only when
-    # this code is the tree's own: the PR workflow runs the base branch's diff over the PR's tree, and the base's
-    # model would refuse every policy key the PR adds. Another tree is judged by its own code when it is planned.
+    # The working tree is checked by its own plan, exactly as `plan` checks it (exit 2, every problem located), and
+    # that stops the diff at once. Where no plan runs (the base cannot be exported), it is checked here, so the
+    # author still sees its problems first; only when this code is the tree's own: the PR workflow runs the base
+    # branch's diff over the PR's tree, and the base's model would refuse every policy key the PR adds.
     check_head = None
     if project_dir.resolve() == PROJECT_ROOT:
 
-        def check_head() -> Any:
-            from model.inputs import load_inputs
-
+        def check_head() -> None:
             _validated_inputs(project_dir, stack)
-            return load_inputs(project_dir, stack=stack)[0]  # just loaded and kept: the paging section reuses it
 
     try:
         result = diff_revisions(project_dir, base, stack, check_head=check_head, planning=planning)
@@ -89,7 +86,7 @@ def diff(project_dir: Path, base: str, stack: str, output_format: str) -> int:
     except DiffError as err:
         print(err, file=sys.stderr)
         # The working tree's own problems are the author's to fix (2); a base that cannot be planned is not.
-        return EXIT_INVALID if err.code == EXIT_INVALID and "working tree" in str(err) else EXIT_UNEXPECTED
+        return EXIT_INVALID if err.code == EXIT_INVALID and err.revision == WORKING_TREE else EXIT_UNEXPECTED
     render = {"text": render_text_diff, "markdown": render_markdown, "json": render_json_diff}[output_format]
     sys.stdout.write(render(result))
     return EXIT_OK

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import enum
+import functools
+import hashlib
 import importlib.util
 import io
 import json
 import os
+import pickle
 import re
+import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
+import time
+import zoneinfo
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +44,7 @@ REPLACING_INPUTS = {
     "pulumi-python:dynamic/uptimerobot:Monitor": ("type",),
 }
 RULE_GROUP = "grafana:alerting/ruleGroup:RuleGroup"
+WORKING_TREE = "the working tree"  # how a diff names the tree it compares against the base
 _IDENTITY_KEYS = ("uid", "refId", "id", "key", "name", "label")
 _ELEMENT = re.compile(r"\[[^\[\]]*\]")
 
@@ -45,6 +54,7 @@ class DiffError(Exception):
 
     def __init__(self, revision: str, code: int, message: str) -> None:
         super().__init__(f"planning {revision} failed (exit {code}):\n{message}")
+        self.revision = revision
         self.code = code
 
 
@@ -127,43 +137,104 @@ def plan_json(project_dir: Path, stack: str, fingerprint_key: str, revision: str
 def plan_trees(trees: list[tuple[Path, str]], stack: str) -> list[dict[str, Any]]:
     """The JSON plans of several trees (directory, revision name), each by its own code, in one interpreter."""
     planning = start_planning()
-    _send_trees(planning, trees, stack)
-    return _finish_planning(planning, trees)
-
-
-def _send_trees(process: subprocess.Popen[str], trees: list[tuple[Path, str]], stack: str) -> None:
-    """Name the stack and the trees to plan (one JSON line); `communicate` in `_finish_planning` closes the pipe."""
-    assert process.stdin is not None
     try:
-        process.stdin.write(json.dumps({"stack": stack, "trees": [str(directory) for directory, _ in trees]}) + "\n")
-        process.stdin.flush()
+        with tempfile.TemporaryDirectory(prefix="estate-plans-") as results:
+            _send_trees(planning, trees, stack, Path(results), [False] * len(trees))
+            return _finish_planning(planning, trees, Path(results))
+    except BaseException:
+        _stop_planning(planning)
+        raise
+
+
+def _send_trees(process: subprocess.Popen[bytes], trees: list[tuple[Path, str]], stack: str, results: Path,
+                policy_models: list[bool]) -> None:
+    """Name the stack, the trees to plan, where their outcomes go, and whose policy models to keep (one JSON line)."""
+    assert process.stdin is not None
+    request = {"stack": stack, "trees": [str(directory) for directory, _ in trees], "results": str(results),
+               "policy_models": policy_models}
+    try:
+        process.stdin.write(json.dumps(request).encode() + b"\n")
+        process.stdin.close()
     except BrokenPipeError:
         pass  # the planner died before reading them: `_finish_planning` reports its exit code and error
 
 
-def _stop_planning(process: subprocess.Popen[str]) -> None:
-    """End the planner early (this process met an error of its own meanwhile)."""
-    if process.poll() is None:
-        process.kill()
-    with contextlib.suppress(ValueError, OSError):
-        process.communicate()
+def _stop_planning(process: subprocess.Popen[bytes]) -> None:
+    """End the planner and the children planning each tree (their own process group, review/planning.py): this
+    process met an error of its own, or a tree's failure already decides the diff's outcome."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone already
+            os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        process.kill()  # where there are no process groups; nothing happens to a planner already ended
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    process.wait()
 
 
-def _finish_planning(process: subprocess.Popen[str], trees: list[tuple[Path, str]]) -> list[dict[str, Any]]:
+def _announced_trees(process: subprocess.Popen[bytes], stderr: bytearray, timeout: float) -> Iterator[int]:
+    """Each tree's index as the planner reports it done; what the planner writes to stderr goes into `stderr`.
+
+    Both pipes are read as data arrives (as `communicate` does): a planner that filled its stderr pipe while this
+    process waited for a line would never write that line.
+    """
+    assert process.stdout is not None and process.stderr is not None
+    deadline = time.monotonic() + timeout
+    pending = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        selector.register(process.stderr, selectors.EVENT_READ)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(process.args, timeout)
+            for key, _ in selector.select(remaining):
+                chunk = os.read(key.fd, 1 << 16)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                elif key.fileobj is process.stderr:
+                    stderr += chunk
+                else:
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        yield int(json.loads(line)["tree"])
+
+
+def _finish_planning(process: subprocess.Popen[bytes], trees: list[tuple[Path, str]],
+                     results: Path) -> list[dict[str, Any]]:
+    """The trees' plans, read from `results`; a tree that failed is raised as soon as it decides the outcome.
+
+    The working tree (the last) comes first: its problems are the author's to fix, and they are reported the moment
+    its plan refuses them, without waiting for the base. A base that fails waits for the working tree's verdict.
+    """
+    precedence = [len(trees) - 1, *range(len(trees) - 1)]
+    records: dict[int, dict[str, Any]] = {}
+    stderr = bytearray()
     try:
-        stdout, stderr = process.communicate(timeout=900)
-    finally:
-        if process.poll() is None:  # a timeout, or the caller's own error (an invalid working tree) meanwhile
-            process.kill()
-            process.communicate()
-    if process.returncode != 0:
-        raise DiffError(" and ".join(name for _, name in trees), process.returncode, stderr.strip())
-    plans = []
-    for (_, revision), outcome in zip(trees, json.loads(stdout), strict=True):
-        if outcome["code"] != 0:
-            raise DiffError(revision, outcome["code"], outcome["stderr"].strip())
-        plans.append(json.loads(outcome["stdout"]))
-    return plans
+        for index in _announced_trees(process, stderr, timeout=900):
+            records[index] = json.loads((results / f"{index}.json").read_text(encoding="utf-8"))
+            _raise_deciding_failure(precedence, records, trees)
+        process.wait(timeout=60)
+    except BaseException:
+        _stop_planning(process)
+        raise
+    if len(records) < len(trees):  # the planner itself failed
+        names = " and ".join(name for i, (_, name) in enumerate(trees) if i not in records)
+        raise DiffError(names, process.returncode or 1, stderr.decode(errors="replace").strip())
+    return [json.loads((results / f"{index}.stdout").read_text(encoding="utf-8")) for index in range(len(trees))]
+
+
+def _raise_deciding_failure(precedence: list[int], records: dict[int, dict[str, Any]],
+                            trees: list[tuple[Path, str]]) -> None:
+    """Raise the first failed tree in `precedence` once every tree before it is known to have succeeded."""
+    for index in precedence:
+        record = records.get(index)
+        if record is None:
+            return
+        if record["code"] != 0:
+            raise DiffError(trees[index][1], record["code"], str(record["stderr"]).strip())
 
 
 def export_revision(repo: Path, ref: str, target: Path) -> None:
@@ -218,59 +289,135 @@ def reuse_bytecode(repo: Path, tree: Path) -> int:
 
 
 def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = None,
-                   check_head: Callable[[], Any] | None = None,
-                   planning: subprocess.Popen[str] | None = None) -> Diff:
+                   check_head: Callable[[], object] | None = None,
+                   planning: subprocess.Popen[bytes] | None = None) -> Diff:
     """Plan `base_ref` and the working tree, both offline, and compare them (and who gets paged, at `at`).
 
-    `check_head`, when given, validates the working tree and returns its policy model (for the paging section);
-    it runs while the trees are being planned, and whatever it raises stops the planning and propagates.
-    `planning`: the planner, if the caller started it already (review/planning.py); this function stops it on
-    any error.
+    The working tree is validated by its own plan (`review plan`'s checks, every problem located): its failure
+    ends the diff at once (DiffError, exit 2, naming "the working tree"). `check_head`, when given, validates it
+    in this process instead where no plan runs: when the base cannot be exported, so the author still sees the
+    working tree's own problems first. `planning`: the planner, if the caller started it already
+    (review/planning.py); this function stops it on any error.
     """
     # Both revisions are planned at once, in one interpreter that imports the SDKs once (review/plan_pair.py),
-    # started first: it imports them while this process exports the base, then reads the policy models the
-    # paging section needs.
+    # started first: it imports them while this process exports the base.
     if planning is None:
         planning = start_planning()
     from model.inputs import inputs_fingerprint  # after the planner is on its way: it imports the policy loader
 
     try:
         with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
-            base_dir = Path(tmp)
+            base_dir, results = Path(tmp) / "base", Path(tmp) / "plans"
+            base_dir.mkdir()
+            results.mkdir()
             try:
                 export_revision(repo, base_ref, base_dir)
                 reuse_bytecode(repo, base_dir)
             except DiffError:
                 _stop_planning(planning)
                 if check_head is not None:
-                    check_head()  # the working tree's own problems come first, as when it is checked before planning
+                    check_head()  # the working tree's own problems come first, as when it is planned
                 raise
             has_stack = (base_dir / f"Pulumi.{stack}.yaml").is_file()
-            trees = [(base_dir, base_ref), (repo, "the working tree")] if has_stack else [(repo, "the working tree")]
-            _send_trees(planning, trees, stack)
-            head_estate = check_head() if check_head is not None else None
+            trees = [(base_dir, base_ref), (repo, WORKING_TREE)] if has_stack else [(repo, WORKING_TREE)]
+            # The paging section needs each side's policy model, read by this revision's loader. A tree whose
+            # loader code is this one's reads exactly that when it is planned, and hands it over.
+            handed = [_same_loader(directory) for directory, _ in trees]
+            _send_trees(planning, trees, stack, results, handed)
             # A change that leaves every policy file as it was (code, docs, workflows) has the same policy model on
-            # both sides, both being read by this revision's loader: it is read once.
+            # both sides, both read by this revision's loader: one serves both.
             same_policies = has_stack and inputs_fingerprint(base_dir) == inputs_fingerprint(repo)
-            if not has_stack:
-                # The change adds this stack: the base declares nothing in it, so everything is an addition.
-                base_estate = f"it has no stack {stack!r} (Pulumi.{stack}.yaml)"
-            elif same_policies and head_estate is not None:
-                base_estate = head_estate
-            else:
-                base_estate = _estate_or_reason(base_dir, stack)
+            read_here = {i: _estate_or_reason(directory, stack) for i, (directory, _) in enumerate(trees)
+                         if not handed[i] and not (same_policies and any(handed))}  # overlapping the planning
             from review import route  # noqa: F401 - the paging section's, imported while the trees are planned
 
-            plans = _finish_planning(planning, trees)
+            plans = _finish_planning(planning, trees, results)
+            estates = [read_here[i] if i in read_here else _handed_estate(results, i) for i in range(len(trees))]
+            for i, (directory, _) in enumerate(trees):
+                if estates[i] is None and same_policies:
+                    estates[i] = next((e for e in estates if e is not None), None)
+                if estates[i] is None:  # handed over, but not readable (see _handed_estate): read here
+                    estates[i] = _estate_or_reason(directory, stack)
     except BaseException:
         _stop_planning(planning)
         raise
-    base, head = plans if has_stack else ({"resources": []}, plans[0])
-    if head_estate is None:
-        head_estate = base_estate if same_policies else _estate_or_reason(repo, stack)
+    if has_stack:
+        (base, head), (base_estate, head_estate) = plans, estates
+    else:  # the change adds this stack: the base declares nothing in it, so everything is an addition
+        (base, head), (base_estate, head_estate) = ({"resources": []}, plans[0]), (
+            f"it has no stack {stack!r} (Pulumi.{stack}.yaml)", estates[0])
     diff = compare(base, head, base_ref)
     attach_paging(diff, (base, base_estate), (head, head_estate), at or datetime.now(UTC))
     return diff
+
+
+# What the policy loader is made of: a tree's policy model can be taken from its own plan only when these hold
+# the same bytes as this code's (model/ imports nothing of the project outside itself, and reads schemas/).
+_LOADER_CODE = ("model", "schemas")
+CODE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _loader_digest(root: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in _LOADER_CODE:
+        for path in sorted((root / part).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@functools.cache
+def _own_loader_digest() -> str:
+    return _loader_digest(CODE_ROOT)
+
+
+def _same_loader(root: Path) -> bool:
+    """True when `root`'s policy loader is byte for byte this code's: its plan reads the policy model this code
+    would, and its pickle names only classes this code has."""
+    return root.resolve() == CODE_ROOT or _loader_digest(root) == _own_loader_digest()
+
+
+def _handed_estate(results: Path, index: int) -> Any:
+    """The policy model tree `index`'s plan handed over (review/plan_pair.py `_keep_policy_model`); None if none."""
+    try:
+        with (results / f"{index}.estate").open("rb") as file:
+            return PolicyModelUnpickler(file).load()
+    except Exception:  # not written (the planner could not pickle it), or refused: the caller reads the tree itself
+        return None
+
+
+class PolicyModelUnpickler(pickle.Unpickler):
+    """Rebuilds a policy model and nothing else: classes of this code's `model` package, dates and time zones, and
+    enum members; any other global a pickle names is refused.
+
+    The file comes from the child that planned the tree, which ran that tree's code. In the PR workflow that is
+    the PR's code (docs/pr-review.md); it runs in a job without secrets anyway, but a plain unpickler would let it
+    run code in the process that writes the comparison, so this one can only build data.
+    """
+
+    _PLAIN = frozenset({("datetime", "date"), ("datetime", "datetime"), ("datetime", "time"),
+                        ("datetime", "timedelta"), ("datetime", "timezone"), ("zoneinfo", "ZoneInfo")})
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("builtins", "getattr"):
+            return _model_attribute  # how pickle names an enum member: getattr(its class, its name)
+        if (module, name) in self._PLAIN:
+            return super().find_class(module, name)
+        if module.split(".")[0] == "model" and "." not in name:
+            found = super().find_class(module, name)
+            if isinstance(found, type) and found.__module__ == module:
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of a policy model")
+
+
+def _model_attribute(cls: Any, name: str) -> Any:
+    """The attributes a policy model's pickle reads, as getattr(class, name): an enum member of the model, and the
+    time zone constructor ZoneInfo pickles itself with (its key is checked to be a plain relative path)."""
+    if isinstance(cls, enum.EnumMeta) and cls.__module__.split(".")[0] == "model":
+        return cls[name]
+    if cls is zoneinfo.ZoneInfo and name == "_unpickle":
+        return cls._unpickle
+    raise pickle.UnpicklingError(f"{name!r} of {cls!r} is not part of a policy model")
 
 
 def _estate_or_reason(root: Path, stack: str | None = None) -> Any:

@@ -8,11 +8,17 @@ The trees are planned side by side, so on two cores the pair takes about as long
 
 Run as a script (never imported from the packages it unloads):
     python review/plan_pair.py STACK DIR [DIR ...]   → JSON list of {"code", "stdout", "stderr"} per DIR
-    python review/plan_pair.py -                     → the same, with the stack and the DIRs read from stdin as
-                                                       one JSON line {"stack": ..., "trees": [...]} once the SDKs
-                                                       are imported (`review diff` starts the planner before it
-                                                       has even read its arguments, and names the trees when it
-                                                       has exported the base)
+    python review/plan_pair.py -                     → reads one JSON line {"stack", "trees", "results",
+                                                       "policy_models"} once the SDKs are imported (`review diff`
+                                                       starts the planner before it has even read its arguments,
+                                                       and names the trees when it has exported the base), and
+                                                       writes each tree's outcome into the caller's `results`
+                                                       directory (below), printing {"tree": i} as each is done
+What `-` writes for tree i, in RESULTS: `i.stdout`, the plan's output as it is (the diff parses it once; no JSON
+inside JSON), then `i.json`, {"code", "stderr"}, written last: a tree is done when its `i.json` exists. When
+`policy_models[i]` is true and the plan succeeded, also `i.estate`: the policy model the plan loaded, pickled, so
+the diff need not read the same files again (it asks only for trees whose loader code is its own,
+review/diff.py `_same_loader`).
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ import importlib
 import io
 import json
 import os
+import pickle
 import sys
 import tempfile
 import traceback
+from pathlib import Path
 
 # Top-level packages of the project itself: reloaded from each tree. Everything else is shared.
 PROJECT_PACKAGES = frozenset({"model", "components", "providers", "review", "policy_pack"})
@@ -38,8 +46,11 @@ def _drop_project_modules() -> None:
             del sys.modules[name]
 
 
-def plan_tree(directory: str, stack: str) -> dict[str, object]:
-    """Run that tree's own `review plan --format json` in this interpreter; its exit code and output."""
+def plan_tree(directory: str, stack: str, policy_model: Path | None = None) -> dict[str, object]:
+    """Run that tree's own `review plan --format json` in this interpreter; its exit code and output.
+
+    With `policy_model`, a successful plan also leaves there the policy model it loaded (`_keep_policy_model`).
+    """
     _drop_project_modules()
     sys.path.insert(0, directory)
     previous = os.getcwd()
@@ -50,6 +61,8 @@ def plan_tree(directory: str, stack: str) -> dict[str, object]:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             command = importlib.import_module("review.__main__")
             code = command.main(["plan", "--format", "json", "--stack", stack, "--project-dir", directory])
+        if code == 0 and policy_model is not None:
+            _keep_policy_model(directory, stack, policy_model)
     except Exception:  # reported like a crashed `review plan` process: exit 1 and the traceback
         code = 1
         err.write(traceback.format_exc())
@@ -59,6 +72,39 @@ def plan_tree(directory: str, stack: str) -> dict[str, object]:
         # `review plan` closes the SDK's event loop when it is done; the next tree needs a fresh one.
         asyncio.set_event_loop(asyncio.new_event_loop())
     return {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
+
+
+def _keep_policy_model(directory: str, stack: str, target: Path) -> None:
+    """Pickle into `target` the policy model the tree's plan just loaded, or nothing (the caller then reads it).
+
+    The plan validated and loaded the tree's inputs through its own `model.inputs.load_inputs`, which keeps the
+    last tree it loaded while its files are unchanged: asking again costs a fingerprint of the files, no parse.
+    The caller asks only when the tree's loader code is byte for byte its own, so the pickle names classes it has.
+    """
+    load_inputs = getattr(sys.modules.get("model.inputs"), "load_inputs", None)
+    if load_inputs is None:
+        return
+    try:
+        data = pickle.dumps(load_inputs(Path(directory), stack=stack)[0], protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an unpicklable model is read by the caller instead: slower, never wrong
+        return
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.replace(target)
+
+
+def _write_outcome(results: Path, index: int, outcome: dict[str, object]) -> None:
+    """Tree `index`'s plan output, then its record (exit code and messages): the record says it is done."""
+    (results / f"{index}.stdout").write_text(str(outcome["stdout"]), encoding="utf-8")
+    record = results / f"{index}.json"
+    partial = record.with_suffix(".partial")
+    partial.write_text(json.dumps({"code": outcome["code"], "stderr": outcome["stderr"]}), encoding="utf-8")
+    partial.replace(record)
+
+
+def _announce(index: int) -> None:
+    sys.stdout.write(json.dumps({"tree": index}) + "\n")
+    sys.stdout.flush()
 
 
 # What every tree's plan imports whatever its code: loaded before forking, so no child pays for them.
@@ -78,56 +124,62 @@ def _import_shared() -> None:
             getattr(module, "__all__", None)
 
 
-def plan_forked(directories: list[str], stack: str) -> list[dict[str, object]]:
-    """Plan each tree in its own child of this interpreter, all at once; their results in order."""
+def plan_all(directories: list[str], stack: str, results: Path, policy_models: list[bool]) -> None:
+    """Plan each tree into `results`, announcing each as it is done: side by side in children of this
+    interpreter where it can fork, else one after the other here."""
+    wanted = [results / f"{i}.estate" if i < len(policy_models) and policy_models[i] else None
+              for i in range(len(directories))]
+    if not hasattr(os, "fork") or len(directories) < 2:
+        for index, directory in enumerate(directories):
+            _write_outcome(results, index, plan_tree(directory, stack, wanted[index]))
+            _announce(index)
+        return
     _import_shared()
-    children = []
-    for directory in directories:
-        handle, path = tempfile.mkstemp(prefix="plan-pair-", suffix=".json")
-        os.close(handle)
+    children: dict[int, int] = {}
+    for index, directory in enumerate(directories):
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
-        if pid == 0:  # the child: plan, write the result, and leave without running the parent's exit handlers
+        if pid == 0:  # the child: plan, write the outcome, and leave without running the parent's exit handlers
             status = 1
             try:
-                outcome = plan_tree(directory, stack)
-                with open(path, "w", encoding="utf-8") as file:
-                    json.dump(outcome, file)
+                _write_outcome(results, index, plan_tree(directory, stack, wanted[index]))
                 status = 0
             finally:
                 os._exit(status)
-        children.append((pid, path))
-    results = []
-    for pid, path in children:
-        _, status = os.waitpid(pid, 0)
+        children[pid] = index
+    while children:  # in the order they finish: the caller may stop at the first failure that decides the outcome
+        pid, status = os.wait()
+        index = children.pop(pid, None)
+        if index is None:
+            continue
         code = os.waitstatus_to_exitcode(status)
-        try:
-            if code == 0:
-                with open(path, encoding="utf-8") as file:
-                    results.append(json.load(file))
-            else:  # reported like a crashed `review plan` process
-                results.append({"code": 1, "stdout": "", "stderr": f"its planning process ended with exit code {code}"})
-        finally:
-            os.unlink(path)
-    return results
+        if code != 0 or not (results / f"{index}.json").is_file():  # reported like a crashed `review plan` process
+            _write_outcome(results, index, {
+                "code": 1, "stdout": "", "stderr": f"its planning process ended with exit code {code}"})
+        _announce(index)
 
 
 def main(argv: list[str]) -> int:
-    """Plan each directory; print one JSON list of results."""
+    """`-`: plan the trees named on stdin into the caller's directory; else plan the DIRs, print their outcomes."""
     gc.set_threshold(10_000, 10, 10)  # as `review plan` does (review/__main__.py GC_THRESHOLDS)
     if argv == ["-"]:
         if hasattr(os, "fork"):
             _import_shared()  # while the caller gets the trees ready
         request = json.loads(sys.stdin.readline() or "{}")  # nothing: the caller gave up (it has exited)
-        stack, directories = request.get("stack", ""), list(request.get("trees", []))
-    else:
-        stack, directories = argv[0], argv[1:]
-    if hasattr(os, "fork") and len(directories) > 1:
-        results = plan_forked(directories, stack)
-    else:
-        results = [plan_tree(directory, stack) for directory in directories]
-    sys.stdout.write(json.dumps(results))
+        if request:
+            plan_all(list(request["trees"]), request["stack"], Path(request["results"]),
+                     list(request.get("policy_models", [])))
+        return 0
+    stack, directories = argv[0], argv[1:]
+    with tempfile.TemporaryDirectory(prefix="plan-pair-") as tmp:
+        with contextlib.redirect_stdout(io.StringIO()):  # the announcements: this form prints the outcomes at the end
+            plan_all(directories, stack, Path(tmp), [])
+        outcomes = []
+        for index in range(len(directories)):
+            record = json.loads((Path(tmp) / f"{index}.json").read_text(encoding="utf-8"))
+            outcomes.append({**record, "stdout": (Path(tmp) / f"{index}.stdout").read_text(encoding="utf-8")})
+    sys.stdout.write(json.dumps(outcomes))
     return 0
 
 

@@ -21,12 +21,17 @@ FINGERPRINT_ENV = "ESTATE_SECRET_FINGERPRINT_KEY"
 COMPACT_JSON_ENV = "REVIEW_PLAN_COMPACT_JSON"
 
 
-def start_planning() -> subprocess.Popen[str]:
+def start_planning() -> subprocess.Popen[bytes]:
     """Start the planner in the background with a fresh fingerprint key: it imports the SDKs, then plans the trees
-    named on its stdin, for the stack named there too (review/diff.py `_send_trees`, `_finish_planning`)."""
+    named on its stdin, for the stack named there too (review/diff.py `_send_trees`, `_finish_planning`).
+
+    It leads a process group of its own, with the children it forks: stopping the planning early
+    (review/diff.py `_stop_planning`) stops them all, and a Ctrl-C reaches this process, which does that.
+    """
     script = Path(__file__).with_name("plan_pair.py")
     env = {**os.environ, FINGERPRINT_ENV: os.urandom(32).hex(), COMPACT_JSON_ENV: "1"}  # the key: never shown
     return subprocess.Popen(
-        [sys.executable, str(script), "-"],
-        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(script), "-"], env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        **({"process_group": 0} if os.name == "posix" else {}),
     )

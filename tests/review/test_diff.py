@@ -8,6 +8,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -474,35 +476,93 @@ def test_working_tree_bytecode_older_than_its_file_is_not_trusted_in_the_export(
     assert _module_origins(exported / "model", "pkg.same") == {"pkg.same": "source", "says": "new"}
 
 
-def _diff_in_process(repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, list[Path]]:
-    """`diff_revisions` against HEAD with the working tree checked by this code, noting every policy model read."""
-    from model.inputs import load_inputs
+def _diff_in_process(repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, list[Path], list[object]]:
+    """`diff_revisions` against HEAD, noting every policy model this process reads and the two the paging uses."""
     from review import diff as diff_module
 
     reads: list[Path] = []
-    read = diff_module._estate_or_reason
+    used: list[object] = []
+    read, attach = diff_module._estate_or_reason, diff_module.attach_paging
 
     def noting(root: Path, stack: str | None = None) -> object:
         reads.append(root)
         return read(root, stack)
 
+    def noting_models(diff: object, base: tuple, head: tuple, at: object) -> None:
+        used.extend((base[1], head[1]))
+        attach(diff, base, head, at)
+
     monkeypatch.setattr(diff_module, "_estate_or_reason", noting)
-    result = diff_module.diff_revisions(repo, "HEAD", "prod", check_head=lambda: load_inputs(repo, stack="prod")[0])
-    return result, reads
+    monkeypatch.setattr(diff_module, "attach_paging", noting_models)
+    result = diff_module.diff_revisions(repo, "HEAD", "prod", at=datetime(2026, 1, 5, 3, 0, tzinfo=UTC))
+    return result, list(reads), list(used)  # copies: a later call's wrappers call these
 
 
-def test_a_change_that_leaves_every_policy_file_alone_reads_the_policy_model_once(repo: Path, monkeypatch):
+def test_a_change_that_leaves_every_policy_file_alone_reads_no_policy_model_here(repo: Path, monkeypatch):
     (repo / "NOTES.md").write_text("A change outside the policies: a new document.\n")
-    result, reads = _diff_in_process(repo, monkeypatch)
-    assert reads == []  # the working tree's model (from its check) serves the base too
+    result, reads, used = _diff_in_process(repo, monkeypatch)
+    assert reads == []  # the plans hand their models over
     assert result.paging is not None and not result.paging_note
-    assert result.empty
+    assert result.empty and used[0] == used[1]
 
 
-def test_a_policy_change_reads_the_base_policy_model_by_itself(repo: Path, monkeypatch):
+def test_the_policy_models_the_plans_hand_over_equal_what_this_process_reads(repo: Path, monkeypatch):
+    from review import diff as diff_module
+
     app = loaded("shipped").apps[0]
     alert = next(a for a in app.alerts if a.threshold is not None)
     _edit_alert(repo, app, alert.id, threshold=alert.threshold * 2 + 1)
-    result, reads = _diff_in_process(repo, monkeypatch)
-    assert len(reads) == 1 and reads[0] != repo  # the base's own tree, read by itself
-    assert result.paging is not None and not result.empty
+    handed, reads, handed_models = _diff_in_process(repo, monkeypatch)
+    assert reads == []  # both trees' loader code is this code: both models come from their plans
+    assert handed_models[0] != handed_models[1]  # the base's own model, not the working tree's
+
+    monkeypatch.setattr(diff_module, "_same_loader", lambda root: False)
+    read_here, reads, read_models = _diff_in_process(repo, monkeypatch)
+    assert len(reads) == 2 and reads[1] == repo
+    assert handed_models == read_models
+    assert handed.paging == read_here.paging and handed.paging is not None and not handed.empty
+
+
+def test_a_tree_whose_loader_code_is_not_this_codes_is_read_by_this_code(repo: Path, monkeypatch):
+    # The paging section reads both sides with this revision's loader; a tree whose model/ differs would have read
+    # its policies with its own, so its plan's model is not taken.
+    naming_module = repo / "model/naming.py"
+    naming_module.write_text(naming_module.read_text() + "\n# a change to the loader's code\n")
+    app = loaded("shipped").apps[0]
+    alert = next(a for a in app.alerts if a.threshold is not None)
+    _edit_alert(repo, app, alert.id, threshold=alert.threshold * 2 + 1)
+    result, reads, _ = _diff_in_process(repo, monkeypatch)
+    assert reads == [repo]  # the base's loader is still this code's: its model comes from its plan
+    assert result.paging is not None and not result.paging_note
+
+
+def _running(pid: int) -> bool:
+    """True while process `pid` exists and has not ended (a zombie has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_an_invalid_working_tree_stops_the_base_planning_at_once(repo: Path, tmp_path: Path):
+    # The base's plan would take ten minutes (its review code sleeps when imported, and says which process it is).
+    marker = tmp_path / "base-planner.pid"
+    package = repo / "review/__init__.py"
+    original = package.read_text()
+    package.write_text(f"{original}\nimport os, pathlib, time\n"
+                       f"pathlib.Path({str(marker)!r}).write_text(str(os.getpid()))\ntime.sleep(600)\n")
+    _git(repo, "commit", "-qam", "a base whose plan never ends")
+    package.write_text(original)
+    app = loaded("shipped").apps[0]
+    rule = next(r for r in app.alerts if r.threshold is not None and r.budget_id is None)
+    index = _edit_alert(repo, app, rule.id, threshold="5%")
+
+    result = _diff(repo)  # within its timeout: the working tree's refusal does not wait for the base
+    assert result.returncode == 2, result.stderr
+    assert f"alerts[{index}].threshold: must be a number" in result.stderr and "the working tree" in result.stderr
+    base_planner = int(marker.read_text())
+    for _ in range(50):  # killed with the planner's whole process group; reaped by whoever adopted it
+        if not _running(base_planner):
+            break
+        time.sleep(0.1)
+    assert not _running(base_planner)

@@ -74,3 +74,39 @@ def test_the_diff_reuses_bytecode_for_exactly_the_packages_the_planner_swaps_bet
     import review.plan_pair
 
     assert set(review.diff._PLANNED_CODE) == {"__main__.py", *review.plan_pair.PROJECT_PACKAGES}
+
+
+def test_the_planner_is_heard_while_it_writes_more_to_stderr_than_a_pipe_holds():
+    from review.diff import _announced_trees
+
+    noisy = ("import sys; sys.stderr.write('x' * 300_000); sys.stderr.flush(); "
+             "print('{\"tree\": 1}'); print('{\"tree\": 0}')")
+    process = subprocess.Popen([sys.executable, "-c", noisy], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr = bytearray()
+    try:
+        assert list(_announced_trees(process, stderr, timeout=60)) == [1, 0]
+    finally:
+        process.wait()
+    assert bytes(stderr) == b"x" * 300_000
+
+
+TREES = [(Path("base"), "the base"), (Path("work"), "the working tree")]
+
+
+def _deciding(records: dict[int, dict]) -> str | None:
+    from review.diff import _raise_deciding_failure
+
+    try:
+        _raise_deciding_failure([1, 0], records, TREES)
+    except DiffError as err:
+        return err.revision
+    return None
+
+
+def test_the_working_trees_failure_decides_at_once_and_a_bases_waits_for_the_working_tree():
+    ok, failed = {"code": 0, "stderr": ""}, {"code": 2, "stderr": "problems"}
+    assert _deciding({1: failed}) == "the working tree"  # the base still planning
+    assert _deciding({0: failed}) is None  # the working tree's verdict comes first: wait for it
+    assert _deciding({0: failed, 1: ok}) == "the base"
+    assert _deciding({0: failed, 1: failed}) == "the working tree"
+    assert _deciding({0: ok}) is None and _deciding({0: ok, 1: ok}) is None
