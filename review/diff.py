@@ -327,16 +327,20 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
             # A change that leaves every policy file as it was (code, docs, workflows) has the same policy model on
             # both sides, both read by this revision's loader: one serves both.
             same_policies = has_stack and inputs_fingerprint(base_dir) == inputs_fingerprint(repo)
-            read_here = {i: _estate_or_reason(directory, stack) for i, (directory, _) in enumerate(trees)
-                         if not handed[i] and not (same_policies and any(handed))}  # overlapping the planning
+            # Read here, while the trees are planned: the model of a tree whose plan does not hand it over, unless
+            # the other side's serves (same policies).
+            estates: list[Any] = [None] * len(trees)
+            for i, (directory, _) in enumerate(trees):
+                if not handed[i] and not (same_policies and (any(handed) or any(estates))):
+                    estates[i] = _estate_or_reason(directory, stack)
             from review import route  # noqa: F401 - the paging section's, imported while the trees are planned
 
             plans = _finish_planning(planning, trees, results)
-            estates = [read_here[i] if i in read_here else _handed_estate(results, i) for i in range(len(trees))]
+            estates = [_handed_estate(results, i) if handed[i] else estate for i, estate in enumerate(estates)]
             for i, (directory, _) in enumerate(trees):
                 if estates[i] is None and same_policies:
                     estates[i] = next((e for e in estates if e is not None), None)
-                if estates[i] is None:  # handed over, but not readable (see _handed_estate): read here
+                if estates[i] is None:  # to be handed over, but not (see _handed_estate): read here after all
                     estates[i] = _estate_or_reason(directory, stack)
     except BaseException:
         _stop_planning(planning)

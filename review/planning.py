@@ -1,8 +1,8 @@
 """The planner process of `review diff` (review/plan_pair.py), started before anything else the diff imports.
 
-The planner spends its first ~0.4 s importing the SDKs; the diff's own process meanwhile imports its modules,
-exports the base revision and checks the working tree. Every millisecond before the planner starts is on the
-diff's critical path, so this module imports only what starting a process needs.
+The planner spends its first ~0.4 s importing the SDKs; the diff's own process meanwhile imports its modules and
+exports the base revision. Every millisecond before the planner starts is on the diff's critical path, so this
+module imports only what starting a process needs.
 """
 
 from __future__ import annotations

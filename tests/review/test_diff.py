@@ -523,17 +523,21 @@ def test_the_policy_models_the_plans_hand_over_equal_what_this_process_reads(rep
     assert handed.paging == read_here.paging and handed.paging is not None and not handed.empty
 
 
-def test_a_tree_whose_loader_code_is_not_this_codes_is_read_by_this_code(repo: Path, monkeypatch):
+@pytest.mark.parametrize("policy_change", [True, False], ids=["policies changed", "policies alike"])
+def test_a_tree_whose_loader_code_is_not_this_codes_is_read_by_this_code(repo: Path, monkeypatch,
+                                                                         policy_change: bool):
     # The paging section reads both sides with this revision's loader; a tree whose model/ differs would have read
-    # its policies with its own, so its plan's model is not taken.
+    # its policies with its own, so its plan's model is not taken. With the policies alike, the base's serves.
     naming_module = repo / "model/naming.py"
     naming_module.write_text(naming_module.read_text() + "\n# a change to the loader's code\n")
-    app = loaded("shipped").apps[0]
-    alert = next(a for a in app.alerts if a.threshold is not None)
-    _edit_alert(repo, app, alert.id, threshold=alert.threshold * 2 + 1)
-    result, reads, _ = _diff_in_process(repo, monkeypatch)
-    assert reads == [repo]  # the base's loader is still this code's: its model comes from its plan
+    if policy_change:
+        app = loaded("shipped").apps[0]
+        alert = next(a for a in app.alerts if a.threshold is not None)
+        _edit_alert(repo, app, alert.id, threshold=alert.threshold * 2 + 1)
+    result, reads, used = _diff_in_process(repo, monkeypatch)
+    assert reads == ([repo] if policy_change else [])  # the base's loader is this code's: its plan hands it over
     assert result.paging is not None and not result.paging_note
+    assert (used[0] == used[1]) is not policy_change
 
 
 def _running(pid: int) -> bool:
