@@ -13,7 +13,7 @@ mock engine. For each estate size the script times, alternating so load on the m
 - the same count of resources with one small input each, the cheapest reading of "the same number of
   resources",
 - `python -m review diff --base HEAD` (plans both revisions; no change) and `--base HEAD~1` (one alert summary
-  changed in one app file, so the base's policies are read on their own) against one plan.
+  changed in one app file, so the two sides' policy models differ) against one plan.
 
 Both sides run as they would installed: the project copy is byte-compiled first, as pip compiles the SDKs the
 floor imports (without it, PYTHONDONTWRITEBYTECODE, set on some machines, makes every plan compile the
@@ -270,7 +270,7 @@ def project_with_apps(apps: int, target: Path) -> Path:
 
 def commit_one_policy_change(project: Path) -> None:
     """A second commit that changes one alert's summary in one app file: `--base HEAD~1` is then a diff with one
-    policy change (the base's policies differ, so they are read on their own), `--base HEAD` one with none."""
+    policy change (the two sides' policy models differ), `--base HEAD` one with none."""
     app_file = sorted((project / "alert_policies/apps").glob("*.yaml"))[0]
     text = app_file.read_text(encoding="utf-8")
     changed = re.sub(r"(\n\s+summary: [^\n]*)", r"\1 (edited)", text, count=1)
