@@ -202,20 +202,27 @@ def _announced_trees(process: subprocess.Popen[bytes], stderr: bytearray, timeou
                         yield int(json.loads(line)["tree"])
 
 
-def _finish_planning(process: subprocess.Popen[bytes], trees: list[tuple[Path, str]],
-                     results: Path) -> list[dict[str, Any]]:
+def _finish_planning(process: subprocess.Popen[bytes], trees: list[tuple[Path, str]], results: Path,
+                     on_plan: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """The trees' plans, read from `results`; a tree that failed is raised as soon as it decides the outcome.
 
     The working tree (the last) comes first: its problems are the author's to fix, and they are reported the moment
     its plan refuses them, without waiting for the base. A base that fails waits for the working tree's verdict.
+    Each plan is read as soon as its tree is done and handed to `on_plan` (index, plan), so what can be worked out
+    from one side is, while the other is still being planned.
     """
     precedence = [len(trees) - 1, *range(len(trees) - 1)]
     records: dict[int, dict[str, Any]] = {}
+    plans: dict[int, dict[str, Any]] = {}
     stderr = bytearray()
     try:
         for index in _announced_trees(process, stderr, timeout=900):
             records[index] = json.loads((results / f"{index}.json").read_text(encoding="utf-8"))
             _raise_deciding_failure(precedence, records, trees)
+            if records[index]["code"] == 0:
+                plans[index] = json.loads((results / f"{index}.stdout").read_text(encoding="utf-8"))
+                if on_plan is not None:
+                    on_plan(index, plans[index])
         process.wait(timeout=60)
     except BaseException:
         _stop_planning(process)
@@ -223,7 +230,7 @@ def _finish_planning(process: subprocess.Popen[bytes], trees: list[tuple[Path, s
     if len(records) < len(trees):  # the planner itself failed
         names = " and ".join(name for i, (_, name) in enumerate(trees) if i not in records)
         raise DiffError(names, process.returncode or 1, stderr.decode(errors="replace").strip())
-    return [json.loads((results / f"{index}.stdout").read_text(encoding="utf-8")) for index in range(len(trees))]
+    return [plans[index] for index in range(len(trees))]
 
 
 def _raise_deciding_failure(precedence: list[int], records: dict[int, dict[str, Any]],
@@ -305,6 +312,8 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
         planning = start_planning()
     from model.inputs import inputs_fingerprint  # after the planner is on its way: it imports the policy loader
 
+    at = at or datetime.now(UTC)
+
     try:
         with tempfile.TemporaryDirectory(prefix="estate-base-") as tmp:
             base_dir, results = Path(tmp) / "base", Path(tmp) / "plans"
@@ -333,10 +342,15 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
             for i, (directory, _) in enumerate(trees):
                 if not handed[i] and not (same_policies and (any(handed) or any(estates))):
                     estates[i] = _estate_or_reason(directory, stack)
-            from review import route  # noqa: F401 - the paging section's, imported while the trees are planned
+            prepared: list[Any] = [None] * len(trees)
 
-            plans = _finish_planning(planning, trees, results)
-            estates = [_handed_estate(results, i) if handed[i] else estate for i, estate in enumerate(estates)]
+            def prepare(index: int, plan: dict[str, Any]) -> None:
+                if handed[index]:
+                    estates[index] = _handed_estate(results, index)
+                if has_stack:
+                    prepared[index] = _prepare_paging(plan, estates[index], at)
+
+            plans = _finish_planning(planning, trees, results, on_plan=prepare)
             for i, (directory, _) in enumerate(trees):
                 if estates[i] is None and same_policies:
                     estates[i] = next((e for e in estates if e is not None), None)
@@ -351,8 +365,23 @@ def diff_revisions(repo: Path, base_ref: str, stack: str, at: datetime | None = 
         (base, head), (base_estate, head_estate) = ({"resources": []}, plans[0]), (
             f"it has no stack {stack!r} (Pulumi.{stack}.yaml)", estates[0])
     diff = compare(base, head, base_ref)
-    attach_paging(diff, (base, base_estate), (head, head_estate), at or datetime.now(UTC))
+    attach_paging(diff, (base, base_estate), (head, head_estate), at, (prepared[0], prepared[1]) if has_stack
+                  else (None, None))
     return diff
+
+
+def _prepare_paging(plan: dict[str, Any], estate: Any, at: datetime) -> Any:
+    """One side's routing and paging table (review/route.py `paging_ahead`), or None where its model is not known
+    yet or the section cannot read it (`attach_paging` then works it out, or says why not)."""
+    from review.route import Routing, paging_ahead
+
+    if estate is None or isinstance(estate, str):
+        return None
+    try:
+        routing = Routing.from_plan(plan, estate)
+        return routing, paging_ahead(routing, estate, at)
+    except PAGING_ERRORS:
+        return None
 
 
 # What the policy loader is made of: a tree's policy model can be taken from its own plan only when these hold
@@ -437,9 +466,17 @@ def _estate_or_reason(root: Path, stack: str | None = None) -> Any:
         return f"its policies do not load with this revision's model ({type(err).__name__})"
 
 
+# What reading a plan or a model the paging section does not understand raises: the section is then left out.
+PAGING_ERRORS = (KeyError, StopIteration, TypeError, ValueError, AttributeError)
+
+
 def attach_paging(diff: Diff, base: tuple[dict[str, Any], Any], head: tuple[dict[str, Any], Any],
-                  at: datetime) -> None:
-    """Compare who gets paged for what between the two plans (each with its policy model)."""
+                  at: datetime, prepared: tuple[Any, Any] = (None, None)) -> None:
+    """Compare who gets paged for what between the two plans (each with its policy model).
+
+    `prepared`: for either side, its routing and table worked out already from that plan and model at `at`
+    (`_prepare_paging`), or None.
+    """
     from review.route import Routing, compare_paging
 
     for side, (_, estate) in (("base", base), ("working tree", head)):
@@ -447,9 +484,11 @@ def attach_paging(diff: Diff, base: tuple[dict[str, Any], Any], head: tuple[dict
             diff.paging_note = f"Who gets paged for what is not shown: the {side}: {estate}."
             return
     try:
-        diff.paging = compare_paging(
-            (Routing.from_plan(base[0], base[1]), base[1]), (Routing.from_plan(head[0], head[1]), head[1]), at)
-    except (KeyError, StopIteration, TypeError, ValueError, AttributeError) as err:
+        routings = [ready[0] if ready is not None else Routing.from_plan(plan, estate)
+                    for ready, (plan, estate) in zip(prepared, (base, head), strict=True)]
+        diff.paging = compare_paging((routings[0], base[1]), (routings[1], head[1]), at,
+                                     (prepared[0] and prepared[0][1], prepared[1] and prepared[1][1]))
+    except PAGING_ERRORS as err:
         # The section is an aid; a plan or model it cannot read must not cost the reviewer the diff itself.
         diff.paging_note = f"Who gets paged for what is not shown: it could not be computed ({type(err).__name__})."
 

@@ -413,13 +413,32 @@ class PagingChange:
     unchanged: int = 0
 
 
+# One side's paging table worked out ahead (`paging_ahead`): the label names it is grouped by, and its rows.
+PagingAhead = tuple[tuple[str, ...], dict[str, Row]]
+
+
+def paging_ahead(routing: Routing, estate: specs.Estate, at: datetime) -> PagingAhead:
+    """One side's table, grouped by the labels its own routing matches on: `compare_paging` takes it as it is when
+    the other side routes on the same labels (it does unless the change adds or drops a routing label)."""
+    names = routing_labels(routing)
+    return names, paging_table(routing, estate, at, names)
+
+
 def compare_paging(before: tuple[Routing, specs.Estate], after: tuple[Routing, specs.Estate],
-                   at: datetime) -> PagingChange:
-    """Who gets paged for what, before and after, for every kind of alert on either side."""
-    names = sorted(set(routing_labels(before[0])) | set(routing_labels(after[0])))
-    old = paging_table(*before, at, names)
+                   at: datetime, ahead: tuple[PagingAhead | None, PagingAhead | None] = (None, None)) -> PagingChange:
+    """Who gets paged for what, before and after, for every kind of alert on either side.
+
+    `ahead`: either side's table if it was worked out already, for the same routing, model and moment
+    (`review diff` works out each side's while the other is still being planned).
+    """
+    names = tuple(sorted(set(routing_labels(before[0])) | set(routing_labels(after[0]))))
+
+    def table(side: tuple[Routing, specs.Estate], known: PagingAhead | None) -> dict[str, Row]:
+        return known[1] if known is not None and known[0] == names else paging_table(*side, at, names)
+
+    old = table(before, ahead[0])
     # The same routing over the same policy model delivers alike (a change that touches neither): worked out once.
-    new = old if before[0] == after[0] and before[1] == after[1] else paging_table(*after, at, names)
+    new = old if before[0] == after[0] and before[1] == after[1] else table(after, ahead[1])
     change = PagingChange(at)
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)

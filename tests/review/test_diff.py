@@ -17,7 +17,7 @@ import yaml
 
 from components.estate import secret_config_keys
 from model import naming, specs
-from review.diff import compare, plan_json
+from review.diff import _estate_or_reason, attach_paging, compare, plan_json
 from review.diff_report import MAX_COMMENT_CHARS, render_markdown
 from review.engine import run_project
 from review.plan import build_plan
@@ -482,20 +482,24 @@ def _diff_in_process(repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[objec
 
     reads: list[Path] = []
     used: list[object] = []
-    read, attach = diff_module._estate_or_reason, diff_module.attach_paging
+    read, attach = _estate_or_reason, attach_paging  # the originals, not an earlier call's wrappers
 
     def noting(root: Path, stack: str | None = None) -> object:
         reads.append(root)
         return read(root, stack)
 
-    def noting_models(diff: object, base: tuple, head: tuple, at: object) -> None:
+    def noting_models(diff: object, base: tuple, head: tuple, *rest: object) -> None:
         used.extend((base[1], head[1]))
-        attach(diff, base, head, at)
+        attach(diff, base, head, *rest)
+        # The section as worked out from scratch, without what was prepared while the other side was planned.
+        afresh = diff_module.Diff(base="again")
+        attach(afresh, base, head, rest[0])
+        used.extend((afresh.paging, rest[1]))
 
     monkeypatch.setattr(diff_module, "_estate_or_reason", noting)
     monkeypatch.setattr(diff_module, "attach_paging", noting_models)
     result = diff_module.diff_revisions(repo, "HEAD", "prod", at=datetime(2026, 1, 5, 3, 0, tzinfo=UTC))
-    return result, list(reads), list(used)  # copies: a later call's wrappers call these
+    return result, reads, used
 
 
 def test_a_change_that_leaves_every_policy_file_alone_reads_no_policy_model_here(repo: Path, monkeypatch):
@@ -503,7 +507,7 @@ def test_a_change_that_leaves_every_policy_file_alone_reads_no_policy_model_here
     result, reads, used = _diff_in_process(repo, monkeypatch)
     assert reads == []  # the plans hand their models over
     assert result.paging is not None and not result.paging_note
-    assert result.empty and used[0] == used[1]
+    assert result.empty and used[0] == used[1] and result.paging == used[2]
 
 
 def test_the_policy_models_the_plans_hand_over_equal_what_this_process_reads(repo: Path, monkeypatch):
@@ -521,6 +525,8 @@ def test_the_policy_models_the_plans_hand_over_equal_what_this_process_reads(rep
     assert len(reads) == 2 and reads[1] == repo
     assert handed_models == read_models
     assert handed.paging == read_here.paging and handed.paging is not None and not handed.empty
+    assert handed.paging == handed_models[2]  # what was worked out ahead equals the section worked out afresh
+    assert all(side is not None for side in handed_models[3])  # each side was, while the other was planned
 
 
 @pytest.mark.parametrize("policy_change", [True, False], ids=["policies changed", "policies alike"])

@@ -23,6 +23,7 @@ from review.route import (
     deliver,
     escalation_chain,
     on_call,
+    paging_ahead,
     paging_table,
     render_paging_markdown,
     rotations,
@@ -359,3 +360,26 @@ def test_the_same_routing_and_model_on_both_sides_are_worked_out_once_with_every
     assert change.rows == [] and change.unchanged == len(table(routing, estate, MOMENTS[1]))
     compare_paging((routing, estate), (routing, _rotate_members(estate)), MOMENTS[1])
     assert len(tables) == 3  # a changed model is worked out on its own
+
+
+def test_tables_worked_out_ahead_are_taken_as_they_are_only_when_grouped_by_the_same_labels(
+        estate, routing, monkeypatch):
+    from review import route
+
+    after = _rotate_members(estate)
+    at = _after_every_rotation_started(estate, timedelta(days=3))
+    fresh = compare_paging((routing, estate), (routing, after), at)
+    ahead = (paging_ahead(routing, estate, at), paging_ahead(routing, after, at))
+    tables: list[int] = []
+    table = route.paging_table
+
+    def counting(*args: object, **kwargs: object) -> dict:
+        tables.append(1)
+        return table(*args, **kwargs)
+
+    monkeypatch.setattr(route, "paging_table", counting)
+    assert compare_paging((routing, estate), (routing, after), at, ahead) == fresh
+    assert tables == []  # both sides route on the same labels: neither is worked out again
+    grouped_otherwise = (("no-such-label",), {})
+    assert compare_paging((routing, estate), (routing, after), at, (grouped_otherwise, ahead[1])) == fresh
+    assert len(tables) == 1  # that side only, again
