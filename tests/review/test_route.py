@@ -342,42 +342,38 @@ def test_a_paging_section_that_cannot_be_computed_is_named_and_the_diff_still_re
     assert "the base: its policies do not load" in render_markdown(unreadable)
 
 
-def test_the_same_routing_and_model_on_both_sides_are_worked_out_once_with_every_kind_unchanged(
-        estate, routing, monkeypatch):
+def _counting_paging_tables(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one each time `compare_paging` works out a paging table."""
     from review import route
 
     tables: list[int] = []
-    table = route.paging_table
 
     def counting(*args: object, **kwargs: object) -> dict:
         tables.append(1)
-        return table(*args, **kwargs)
+        return paging_table(*args, **kwargs)
 
     monkeypatch.setattr(route, "paging_table", counting)
+    return tables
+
+
+def test_the_same_routing_and_model_on_both_sides_are_worked_out_once_with_every_kind_unchanged(
+        estate, routing, monkeypatch):
+    tables = _counting_paging_tables(monkeypatch)
     copy_of_estate = dataclasses.replace(estate)  # equal, not the same object
     change = compare_paging((routing, estate), (dataclasses.replace(routing), copy_of_estate), MOMENTS[1])
     assert len(tables) == 1
-    assert change.rows == [] and change.unchanged == len(table(routing, estate, MOMENTS[1]))
+    assert change.rows == [] and change.unchanged == len(paging_table(routing, estate, MOMENTS[1]))
     compare_paging((routing, estate), (routing, _rotate_members(estate)), MOMENTS[1])
     assert len(tables) == 3  # a changed model is worked out on its own
 
 
 def test_tables_worked_out_ahead_are_taken_as_they_are_only_when_grouped_by_the_same_labels(
         estate, routing, monkeypatch):
-    from review import route
-
     after = _rotate_members(estate)
     at = _after_every_rotation_started(estate, timedelta(days=3))
     fresh = compare_paging((routing, estate), (routing, after), at)
     ahead = (paging_ahead(routing, estate, at), paging_ahead(routing, after, at))
-    tables: list[int] = []
-    table = route.paging_table
-
-    def counting(*args: object, **kwargs: object) -> dict:
-        tables.append(1)
-        return table(*args, **kwargs)
-
-    monkeypatch.setattr(route, "paging_table", counting)
+    tables = _counting_paging_tables(monkeypatch)
     assert compare_paging((routing, estate), (routing, after), at, ahead) == fresh
     assert tables == []  # both sides route on the same labels: neither is worked out again
     grouped_otherwise = (("no-such-label",), {})
