@@ -219,6 +219,17 @@ def test_an_unknown_base_revision_exits_1(repo: Path):
     assert result.returncode == 1 and "no-such-ref" in result.stderr
 
 
+def test_an_invalid_working_tree_is_reported_first_even_when_the_base_cannot_be_exported(repo: Path):
+    # No plan runs, so the diff checks its own tree itself (only its own: run here by the tree's own code).
+    app = loaded("shipped").apps[0]
+    rule = next(r for r in app.alerts if r.threshold is not None and r.budget_id is None)
+    index = _edit_alert(repo, app, rule.id, threshold="5%")
+    result = subprocess.run([sys.executable, "-m", "review", "diff", "--base", "no-such-ref"],
+                            cwd=repo, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    assert f"{app.file}" in result.stderr and f"alerts[{index}].threshold: must be a number" in result.stderr
+
+
 def test_a_fifty_app_estate_renders_under_the_comment_cap_with_summary_first(project_copy: Path):
     base = build_plan(_record(project_copy), project="p", stack="prod")
     for n in range(49):
@@ -547,7 +558,13 @@ def test_a_tree_whose_loader_code_is_not_this_codes_is_read_by_this_code(repo: P
 
 
 def _running(pid: int) -> bool:
-    """True while process `pid` exists and has not ended (a zombie has ended)."""
+    """True while process `pid` exists and has not ended (a zombie has ended; /proc tells them apart)."""
+    if not Path("/proc").is_dir():  # no /proc (macOS): a process that exists, zombie or not, counts as running
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
