@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,9 +19,10 @@ from components.oncall import OnCall
 from components.uptime import Uptime
 from model import naming, specs
 from model.dashboards import Dashboard
+from model.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """What the program needs from stack config (read in __main__.py, the only place that reads Config)."""
 

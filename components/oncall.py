@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, timedelta
 
 import pulumi
 import pulumi_pagerduty as pagerduty
 
 from model import naming, specs
+from model.record import record
 
 # PagerDuty's own reading of an Events API v2 `severity` (critical/error → high, warning/info → low):
 # one service serves every severity the estate routes to it.
@@ -193,7 +193,7 @@ class OnCall(pulumi.ComponentResource):
         )
 
 
-@dataclass(frozen=True)
+@record
 class RotationTurn:
     """One rotation layer as a v3 schedule event: the first turn's window and how it recurs."""
 

@@ -10,13 +10,14 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from json.decoder import scanstring
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from model.errors import PolicyError, Problem
 from model.limits import MAX_JSON_BYTES, json_nesting_problem, line_of_offset, read_source
+from model.record import record
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIRECTORY = PROJECT_ROOT / "dashboards"
@@ -35,7 +36,7 @@ GRAFANA_SCHEMA_VERSION = 42
 EXPORT_PLACEHOLDER = re.compile(r"^\$\{DS_")
 
 
-@dataclass(frozen=True)
+@record
 class Dashboard:
     """One dashboard file, as the program sends it to Grafana."""
 
@@ -51,7 +52,7 @@ class Dashboard:
         return _line_of(self.lines, path)
 
 
-@dataclass(frozen=True)
+@record
 class BudgetPanelRef:
     """A performance budget that some dashboard panel must draw as a threshold line."""
 
@@ -180,7 +181,7 @@ def _expressions(panel: Mapping[str, Any]) -> Iterator[str]:
             yield target["expr"]
 
 
-@dataclass(frozen=True)
+@record
 class _UidClaim:
     uid: str
     file: str

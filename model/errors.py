@@ -5,14 +5,15 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from model.record import record
 
 # A file with thousands of problems (a list of 60,000 wrong items) is one mistake repeated; listing them all cost
 # 10 s. Each file lists at most this many, then says that more follow (also model/schema_check.py).
 MAX_PROBLEMS_PER_FILE = 50
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class Problem:
     """One thing wrong with one place in one input file."""
 

@@ -12,13 +12,14 @@ own counters, for both exporters).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from model.record import record
 
 ExporterName = Literal["promex", "custom"]
 
 
-@dataclass(frozen=True)
+@record
 class Exporter:
     """One exporter's names for the metrics the signal catalogue and the dashboards read."""
 

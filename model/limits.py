@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -66,16 +67,26 @@ def line_of_offset(text: str, offset: int) -> int:
 
 # A JSON string (an unterminated one runs to the end of the text) or a bracket: strings are skipped whole, so the
 # brackets inside them do not count.
-_JSON_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
+_JSON_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"?'
+_JSON_STRING_OR_BRACKET = re.compile(_JSON_STRING + r"|[\[\]{}]", re.DOTALL)
+_JSON_STRINGS = re.compile(_JSON_STRING, re.DOTALL)
+# What is left of a text without its strings, less everything but brackets: +1 for an opening one, -1 for a closing.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
 def json_nesting_problem(text: str, max_depth: int = MAX_JSON_DEPTH) -> tuple[int, str] | None:
     """(line, message) where a JSON text first nests deeper than `max_depth`, else None.
 
     A linear scan that knows only strings and brackets, so it runs before (and protects) the recursive parsers.
-    The regular expression steps over each string in one match: a loop over every character in Python cost
-    ~20 ms per plan on the shipped dashboards.
+    The depth is found without a Python step per token: the strings go in one substitution (the same matches the
+    scan below makes, as a bracket never holds a quote) and the brackets left are summed in C. Only a text that
+    nests too deep is scanned token by token, for the line (a loop over every token cost ~4 ms per plan on the
+    shipped dashboards, over every character ~20 ms).
     """
+    brackets = _JSON_STRINGS.sub("", text).encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)
+    if max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) <= max_depth:
+        return None
     depth = 0
     for match in _JSON_STRING_OR_BRACKET.finditer(text):
         token = match.group()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from model import specs, vendor_limits
+from model.record import record
 
 Path_ = tuple[str | int, ...]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index + 1 = ISO weekday = UptimeRobot's day
@@ -186,7 +186,7 @@ def _offset_minutes(text: str) -> int:
 # --- what each vendor is given --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class MuteInterval:
     """One Grafana mute-timing interval: the days it applies to and one time range, in UTC."""
 

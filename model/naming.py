@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from model import specs
+from model.record import record
 
 # Grafana refuses uids over 40 characters for rules, folders and dashboards (its MaxUIDLength).
 GRAFANA_UID_MAX = 40
@@ -176,7 +176,7 @@ def rule_group_resource(group_name: str) -> str:
     return f"rules-{group_name}"
 
 
-@dataclass(frozen=True)
+@record
 class Clash:
     """Two policy items that derive the same name; `path` locates the second in its file."""
 

@@ -10,11 +10,11 @@ deployed. A value the overlay sets keeps the line of the policy file it replaces
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from model.errors import Problem
+from model.record import record
 from model.schema_check import schema_problems
 from model.strict_yaml import Document, format_path, load_document
 
@@ -22,7 +22,7 @@ OVERLAY_DIR = "stacks"
 Docs = dict[str, list[tuple[Document, bool]]]
 
 
-@dataclass(frozen=True)
+@record
 class Overlay:
     """What one stack changes in the policies."""
 

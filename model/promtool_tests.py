@@ -13,7 +13,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from model.prometheus_rules import (
     render_rule_file,
     repository_path,
 )
+from model.record import record
 from model.rules import alert_annotations, alert_labels, evaluation
 from model.signals import UNIT_BOUNDS, render_query
 
@@ -41,7 +42,7 @@ class NoSynthesiserError(LookupError):
 # -- synthetic input series -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Timeline:
     """A signal value over sample indexes 0..last: `before` until index `switch`, then `after`."""
 
@@ -52,7 +53,7 @@ class Timeline:
     after: float
 
 
-@dataclass(frozen=True)
+@record
 class Synthesis:
     """Input series giving a signal a value, and what the signal's query then returns."""
 
@@ -67,7 +68,7 @@ class Synthesis:
 Builder = Callable[[specs.App, Timeline, float], Synthesis]  # (app, timeline, quiet value for bystanders)
 
 
-@dataclass(frozen=True)
+@record
 class Synthesiser:
     """How to feed one signal: sample step, how far back its query reads, how long a change takes to show."""
 
@@ -370,7 +371,7 @@ def synthesiser(rule: specs.AlertRule) -> Synthesiser:
 # -- promtool unit tests ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Levels:
     """Signal values for a rule's cases, each just either side of the policy's threshold."""
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from model import naming
+from model.record import record
 from model.specs import AlertRule, Estate
 
 # Grafana's names for the policy's no-data and error handling.
@@ -14,7 +14,7 @@ GRAFANA_EXEC_ERROR = {"error": "Error", "alerting": "Alerting", "ok": "OK", "kee
 GRAFANA_UID_MAX = naming.GRAFANA_UID_MAX
 
 
-@dataclass(frozen=True)
+@record
 class Evaluation:
     """A rule's query, its threshold test and its pending period, in the forms both engines need."""
 

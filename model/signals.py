@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 from model.exporters import DEFAULT_EXPORTER, Exporter
+from model.record import record
 
 Source = Literal["prometheus", "uptimerobot", "sentry"]
 Unit = Literal["ratio", "seconds", "percent", "count", "factor", "event"]
@@ -28,7 +28,7 @@ UNIT_BOUNDS = {"ratio": (0.0, 1.0), "percent": (0.0, 100.0)}
 PLACEHOLDERS = frozenset({"app", "pg_app", "app_and_db", "prefix", "otp_app"})
 
 
-@dataclass(frozen=True)
+@record
 class Signal:
     """A named, documented measurement with a default way of alerting on it."""
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Literal
 
+from model.record import record
 from model.signals import Condition, NoData, Source, Unit
 
 SeverityName = Literal["critical", "warning", "info"]
@@ -16,7 +17,7 @@ ExecErrorState = Literal["error", "alerting", "ok", "keep_last"]
 SecretSource = Literal["sentry_dsn", "stack_secret", "generated"]
 
 
-@dataclass(frozen=True)
+@record
 class Person:
     """Someone on call; looked up in PagerDuty by e-mail, never created by the estate."""
 
@@ -25,7 +26,7 @@ class Person:
     email: str
 
 
-@dataclass(frozen=True)
+@record
 class ScheduleLayer:
     """One rotation in a schedule."""
 
@@ -36,7 +37,7 @@ class ScheduleLayer:
     members: tuple[str, ...]  # person ids, in rotation order
 
 
-@dataclass(frozen=True)
+@record
 class Schedule:
     """An on-call schedule made of rotation layers."""
 
@@ -47,7 +48,7 @@ class Schedule:
     adopt_id: str | None = None  # PagerDuty id of the hand-made schedule to import instead of creating
 
 
-@dataclass(frozen=True)
+@record
 class EscalationTarget:
     """Who a level notifies: a schedule's on-call person, or one person."""
 
@@ -55,7 +56,7 @@ class EscalationTarget:
     ref: str
 
 
-@dataclass(frozen=True)
+@record
 class EscalationLevel:
     """One step of an escalation policy."""
 
@@ -63,7 +64,7 @@ class EscalationLevel:
     targets: tuple[EscalationTarget, ...]
 
 
-@dataclass(frozen=True)
+@record
 class EscalationPolicy:
     """Who is paged in which order, and how often the whole chain repeats."""
 
@@ -75,7 +76,7 @@ class EscalationPolicy:
     adopt_id: str | None = None  # PagerDuty id of the hand-made policy to import instead of creating
 
 
-@dataclass(frozen=True)
+@record
 class Channel:
     """Somewhere alerts go."""
 
@@ -88,7 +89,7 @@ class Channel:
     addresses: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Severity:
     """How fast a severity must be answered and which channels it reaches."""
 
@@ -105,7 +106,7 @@ class Severity:
     sentry_frequency_minutes: int = 30
 
 
-@dataclass(frozen=True)
+@record
 class AlertRule:
     """One alert of one app, fully resolved: the query, threshold, timing and routing metadata."""
 
@@ -131,7 +132,7 @@ class AlertRule:
     tests: tuple[RuleTest, ...] = ()  # promtool cases written in the policy (required for `expr:` alerts)
 
 
-@dataclass(frozen=True)
+@record
 class ExpectedAt:
     """What a policy-written promtool case expects at one evaluation time."""
 
@@ -140,7 +141,7 @@ class ExpectedAt:
     labels: tuple[tuple[str, str], ...] = ()  # labels of the query result, besides the rule's own
 
 
-@dataclass(frozen=True)
+@record
 class RuleTest:
     """A promtool case written in the policy: input series (placeholders rendered) and expected alerts."""
 
@@ -150,7 +151,7 @@ class RuleTest:
     expect: tuple[ExpectedAt, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Budget:
     """A performance budget: a latency signal that should stay under a maximum."""
 
@@ -161,7 +162,7 @@ class Budget:
     query: str
 
 
-@dataclass(frozen=True)
+@record
 class HealthCheck:
     """The public health endpoint and how the uptime monitor checks it."""
 
@@ -174,7 +175,7 @@ class HealthCheck:
     email_audience: bool = False  # the monitor also e-mails the audience of the app's uptime alerts
 
 
-@dataclass(frozen=True)
+@record
 class OnCallRouting:
     """An app's PagerDuty service settings (only apps that page have one)."""
 
@@ -186,7 +187,7 @@ class OnCallRouting:
     adopt_integration_ids: tuple[tuple[Sender, str], ...] = ()  # (sender, hand-made integration id) to import
 
 
-@dataclass(frozen=True)
+@record
 class SentryGrouping:
     """How Sentry groups an app's errors into issues (model/sentry_grouping.py generates the rule texts)."""
 
@@ -196,7 +197,7 @@ class SentryGrouping:
     stack_trace_rules: tuple[str, ...] = ()  # the policy's own stack-trace rules, after the generated ones
 
 
-@dataclass(frozen=True)
+@record
 class ErrorTracking:
     """An app's Sentry project."""
 
@@ -209,7 +210,7 @@ class ErrorTracking:
     adopt_key_label: str | None = None  # label of the hand-made client key whose DSN the app already uses
 
 
-@dataclass(frozen=True)
+@record
 class AppSecret:
     """A Fly secret the estate owns, and where its value comes from."""
 
@@ -220,7 +221,7 @@ class AppSecret:
     restart_machines: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class App:
     """A monitored app and everything the estate declares for it."""
 
@@ -259,7 +260,7 @@ class App:
         return tuple(a for a in self.alerts if a.source == source)
 
 
-@dataclass(frozen=True)
+@record
 class SentryOrganisation:
     """The Sentry organisation and the integration installations its alerts notify through."""
 
@@ -269,7 +270,7 @@ class SentryOrganisation:
     environment: str | None = None  # the Sentry environment detectors watch (None: every environment)
 
 
-@dataclass(frozen=True)
+@record
 class GrafanaAdoption:
     """Estate-wide Grafana objects made by hand that are imported instead of created."""
 
@@ -280,7 +281,7 @@ class GrafanaAdoption:
     lines: Mapping[str, int] = field(default_factory=dict, hash=False, compare=False)  # dashboard uid -> line
 
 
-@dataclass(frozen=True)
+@record
 class MaintenanceWindow:
     """Planned maintenance over some apps: one-time (start, end) or recurring (every, days, at, duration).
 
@@ -304,7 +305,7 @@ class MaintenanceWindow:
         return self.every is not None
 
 
-@dataclass(frozen=True)
+@record
 class StatusPage:
     """The public status page over some apps' uptime monitors."""
 
@@ -313,7 +314,7 @@ class StatusPage:
     custom_domain: str | None = None  # lower-case host name; its CNAME is the team's step
 
 
-@dataclass(frozen=True)
+@record
 class Estate:
     """The whole validated policy."""
 

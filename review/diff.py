@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from model.record import record
 from review.gate import IDENTITY_TYPES  # one table of identity-bearing kinds for diff and gate
 from review.plan import FINGERPRINT_ENV, MASK, package_of
 from review.planning import COMPACT_JSON_ENV, start_planning
@@ -58,7 +59,7 @@ class DiffError(Exception):
         self.code = code
 
 
-@dataclass(frozen=True)
+@record
 class Change:
     """One property path that differs; secrets carry no values."""
 

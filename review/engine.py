@@ -19,6 +19,7 @@ from pulumi.runtime.settings import get_root_resource, set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from model.record import record
 from review.decode import decode_struct
 from review.engine_shortcuts import mock_engine_shortcuts, providers_not_pickled
 from review.secret import Secret
@@ -31,7 +32,7 @@ __all__ = ["SDK_PATH_ENV", "Recording", "Registration", "Secret", "run_program",
 SDK_PATH_ENV = "REVIEW_PLAN_SDK_PATH"
 
 
-@dataclass(frozen=True)
+@record
 class Registration:
     """One resource the program registered, with the options that matter for review."""
 

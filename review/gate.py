@@ -23,9 +23,11 @@ import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
+
+from model.record import record
 
 EXIT_ALLOWED, EXIT_UNREADABLE, EXIT_BLOCKED, EXIT_PREVIEW_FAILED = 0, 2, 3, 4
 
@@ -91,7 +93,7 @@ class PreviewError(Exception):
     """The preview file cannot be read as a Pulumi preview digest (never quotes the file's content)."""
 
 
-@dataclass(frozen=True)
+@record
 class ResourceState:
     """One side of a step: `oldState` or `newState` (apitype.ResourceV3)."""
 
@@ -102,7 +104,7 @@ class ResourceState:
     additional_secret_outputs: frozenset[str]
 
 
-@dataclass(frozen=True)
+@record
 class PropertyDiff:
     """One `detailedDiff` entry: the kind (add, update, delete-replace, ...) and whether inputs were compared."""
 
@@ -114,7 +116,7 @@ class PropertyDiff:
         return self.kind.endswith("-replace")
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """One step of the preview."""
 
@@ -159,7 +161,7 @@ class Step:
         return sorted(paths)
 
 
-@dataclass(frozen=True)
+@record
 class Preview:
     """The parsed digest."""
 
@@ -184,7 +186,7 @@ class Preview:
         return logical_steps((*self.steps, *self.protection_errors))
 
 
-@dataclass(frozen=True)
+@record
 class GateResult:
     """The decision: blocking steps, whether the allow label lets them through, and warnings."""
 

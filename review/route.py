@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from model import specs
 from model.naming import pagerduty_contact_point
+from model.record import record
 
 RULE_GROUP = "grafana:alerting/ruleGroup:RuleGroup"
 NOTIFICATION_POLICY = "grafana:alerting/notificationPolicy:NotificationPolicy"
@@ -38,7 +39,7 @@ WEEK = 7
 # -- on-call: rotations, restrictions, handoffs ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Restriction:
     """A window a layer covers: daily from `start` for `duration`, or weekly from `weekday` (1 = Monday)."""
 
@@ -58,7 +59,7 @@ class Restriction:
         return opening <= local < opening + self.duration
 
 
-@dataclass(frozen=True)
+@record
 class Rotation:
     """One schedule layer as PagerDuty computes it: members take turns from a virtual start, turn after turn."""
 
@@ -124,7 +125,7 @@ def on_call(layers: Sequence[Rotation], at: datetime) -> tuple[str | None, datet
 # -- escalation --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Target:
     """One person a level notifies, through a schedule (with who is on call then) or directly."""
 
@@ -139,7 +140,7 @@ class Target:
         return f"{self.via}: {who}"
 
 
-@dataclass(frozen=True)
+@record
 class Level:
     """An escalation level: notified `after_minutes` after the page was opened."""
 
@@ -148,7 +149,7 @@ class Level:
     targets: tuple[Target, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Chain:
     """The PagerDuty escalation a page goes through."""
 
@@ -198,7 +199,7 @@ def _matches(matcher: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return _matcher_holds(matcher, labels)
 
 
-@dataclass(frozen=True)
+@record
 class ContactPoint:
     """What a contact point does, from its planned inputs (secrets never read)."""
 
@@ -208,7 +209,7 @@ class ContactPoint:
     pagerduty: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class DirectAlert:
     """An alert that bypasses Grafana: an UptimeRobot monitor's contacts or a Sentry workflow's actions."""
 
@@ -217,7 +218,7 @@ class DirectAlert:
     pagerduty: tuple[str, ...]  # PagerDuty contact names (pagerduty-<app id>) or app display names
 
 
-@dataclass(frozen=True)
+@record
 class Routing:
     """Everything `route` needs from one plan: the tree (None when unmanaged), contact points, alert rules."""
 
@@ -295,7 +296,7 @@ def _direct_alerts(resources: Sequence[Mapping[str, Any]]) -> tuple[DirectAlert,
     return tuple(sorted(found, key=lambda d: d.key))
 
 
-@dataclass(frozen=True)
+@record
 class Delivery:
     """Where one alert goes at one moment."""
 
@@ -372,7 +373,7 @@ def routing_labels(routing: Routing) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-@dataclass(frozen=True)
+@record
 class Row:
     """One kind of alert (its routing labels) and where it goes."""
 

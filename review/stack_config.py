@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from model.config_refs import PROJECT_FILE
 from model.errors import PolicyError, Problem
 from model.limits import MAX_YAML_BYTES, read_source
+from model.record import record
 from model.strict_yaml import Document, load_document
 from model.validators import url_problem
 
@@ -23,7 +23,7 @@ _URL_SUFFIXES = ("Url", "URL")
 _ZONE_SUFFIX = "TimeZone"
 
 
-@dataclass(frozen=True)
+@record
 class StackConfig:
     """The config a stack's program would see, with secrets replaced by placeholders."""
 

@@ -7,13 +7,14 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi import _types as pulumi_types
 from pulumi.output import Unknown, _OutputData
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.resource import create_urn as sdk_create_urn
 from pulumi.runtime.sync_await import _sync_await
 
-from review import engine
+from review import engine, engine_shortcuts
 from review.decode import plain
 from review.engine import Recording, run_program
 from review.engine_shortcuts import _urn_in_one_step
@@ -71,6 +72,36 @@ def test_every_estate_records_the_same_with_and_without_the_engine_shortcuts(sta
     assert len(sdk_path["registrations"]) > 10
     assert any(isinstance(v, engine.Secret) for _, inputs in sdk_path["registrations"] for v in inputs.values())
     assert with_shortcuts == sdk_path
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_return_hints_resolved_once_per_annotation_are_the_sdks_for_every_class_an_estate_uses(stack, monkeypatch):
+    asked: list[type] = []
+    shared = engine_shortcuts._return_hints_shared
+
+    def noting_the_classes() -> Any:
+        hints = shared()
+
+        def noted(cls: type) -> Any:
+            asked.append(cls)
+            return hints(cls)
+
+        return noted
+
+    monkeypatch.setattr(engine_shortcuts, "_return_hints_shared", noting_the_classes)
+    # The SDK keeps each class's property types across runs (its own cache, which the first run in a process
+    # fills): emptied, this run asks for every class it uses, as a `review plan` process does.
+    pulumi_types._types_from_py_properties.cache_clear()
+    root, overlay = STACKS[stack]
+    declare(root, overlay)
+    assert len(asked) > 10
+
+    ours, sdks = shared(), pulumi_types._raw_return_hints.__wrapped__
+    for cls in asked:
+        expected = sdks(cls)
+        got = ours(cls)
+        # repr as well as ==: typing calls unions of the same members in another order equal.
+        assert (got, {k: repr(v) for k, v in got.items()}) == (expected, {k: repr(v) for k, v in expected.items()})
 
 
 def _output(value: Any, *, known: bool = True, secret: bool = False, resources: tuple[Any, ...] = ()) -> Any:
