@@ -739,6 +739,24 @@ def test_normalise_is_idempotent_and_independent_of_key_order() -> None:
     assert list(normalise(reordered)["panels"][0]) == sorted(data["panels"][0])
 
 
+def _dashboard_files() -> list[Path]:
+    from tests.estates import ESTATES
+
+    roots = {ROOT, *ESTATES.values()}
+    return sorted(path for root in roots for path in (root / "dashboards").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", _dashboard_files(), ids=lambda path: f"{path.parent.parent.name}/{path.name}")
+def test_a_loaded_dashboard_is_its_file_normalised_key_order_included(path: Path) -> None:
+    root = path.parent.parent
+    [loaded] = [d for d in load_dashboards(path.parent, root).values() if d.path == path.relative_to(root).as_posix()]
+    expected = normalise(json.loads(path.read_text(encoding="utf-8")))
+    assert loaded.model == expected
+    # Order too, at every level: json.dumps without sort_keys writes keys in the dicts' own order.
+    assert json.dumps(loaded.model) == json.dumps(expected)
+    assert loaded.config_json == json.dumps(expected, separators=(",", ":"))
+
+
 def test_normalise_keeps_list_order_because_panels_and_steps_are_ordered() -> None:
     data = good_dashboard()
     data["panels"].reverse()
