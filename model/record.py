@@ -2,23 +2,24 @@
 
 `@dataclass(frozen=True)` writes six methods per class as source text and compiles each one (`exec`) when the class
 is defined: over half of what importing this project's own modules costs, paid by every `review plan`, `pulumi up`
-and test process before it does anything (docs/performance.md, "Frozen records"). A record has only its `__init__`
-written that way; `__eq__`, `__hash__`, `__repr__`, ordering and the refusal to change a field are functions of
-this module, set on each class with the field lists they read, taken once when the class is made.
+and test process before it does anything (docs/performance.md, "Frozen records"). A record's `__init__`, `__eq__`,
+`__hash__`, `__repr__`, ordering and refusal to change a field are functions of this module instead, set on each
+class with the field lists they read, taken once when the class is made; nothing is compiled.
 
-One difference from `@dataclass(frozen=True)`, on purpose: a field is refused once it holds a value rather than
-always. `__init__` assigns each field once through that check (a frozen dataclass assigns around it), so after
-`__init__` every field is refused, as before, and so is any name that is not a field; `__post_init__` still sets a
-derived field with `object.__setattr__`. Everything else (fields, defaults, `dataclasses.replace`, `fields`,
-`asdict`, pickling, `__match_args__`) is the dataclass machinery itself. tests/model/test_record.py holds each
-behaviour against `@dataclass(frozen=True)`.
+Differences from `@dataclass(frozen=True)`, on purpose: a field is refused once it holds a value rather than always
+(`__init__` fills every field, so after it every field is refused, as before, and so is any name that is not a
+field; `__post_init__` still sets a derived field with `object.__setattr__`); `__init__` takes `*args, **kwargs`
+and checks them itself (the same TypeErrors, worded as Python words them); `field(init=False)` and `kw_only` are
+refused, as the model uses neither. Everything else (fields, defaults, `dataclasses.replace`, `fields`, `asdict`,
+pickling, `__match_args__`) is the dataclass machinery itself. tests/model/test_record.py holds each behaviour
+against `@dataclass(frozen=True)`.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import FrozenInstanceError, dataclass, fields
+from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
 from typing import Any, TypeVar, dataclass_transform
 
 _Class = TypeVar("_Class", bound=type)
@@ -33,6 +34,40 @@ def _values(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
         only = operator.attrgetter(names[0])
         return lambda obj: (only(obj),)
     return lambda obj: ()
+
+
+def _init(self: Any, *args: Any, **kwargs: Any) -> None:
+    names, defaults, factories, post_init = self._record_init
+    if len(args) > len(names):
+        raise TypeError(
+            f"{self.__class__.__qualname__}.__init__() takes {len(names) + 1} positional arguments but "
+            f"{len(args) + 1} were given"
+        )
+    values = dict(zip(names, args, strict=False))
+    for name, value in kwargs.items():
+        if name in values:
+            raise TypeError(f"{self.__class__.__qualname__}.__init__() got multiple values for argument {name!r}")
+        if name not in self._record_fields:
+            raise TypeError(f"{self.__class__.__qualname__}.__init__() got an unexpected keyword argument {name!r}")
+        values[name] = value
+    if len(values) < len(names):
+        missing = []
+        for name in names:
+            if name in values:
+                continue
+            if name in defaults:
+                values[name] = defaults[name]
+            elif name in factories:
+                values[name] = factories[name]()
+            else:
+                missing.append(repr(name))
+        if missing:
+            raise TypeError(f"{self.__class__.__qualname__}.__init__() missing {len(missing)} required argument(s): "
+                            + ", ".join(missing))
+    # Straight into the instance's dictionary, in field order, as a frozen dataclass's object.__setattr__ puts them.
+    self.__dict__.update({name: values[name] for name in names})
+    if post_init:
+        self.__post_init__()
 
 
 def _setattr(self: Any, name: str, value: Any) -> None:
@@ -70,12 +105,25 @@ def _ordering(compare: Callable[[Any, Any], bool]) -> Callable[[Any, object], An
 
 
 _SHARED: dict[str, Callable[..., Any]] = {
-    "__setattr__": _setattr, "__delattr__": _delattr, "__eq__": _eq, "__hash__": _hash, "__repr__": _repr,
+    "__init__": _init, "__setattr__": _setattr, "__delattr__": _delattr,
+    "__eq__": _eq, "__hash__": _hash, "__repr__": _repr,
 }
 _ORDER: dict[str, Callable[..., Any]] = {
     "__lt__": _ordering(operator.lt), "__le__": _ordering(operator.le),
     "__gt__": _ordering(operator.gt), "__ge__": _ordering(operator.ge),
 }
+
+
+def _check_init_order(cls: type, declared: tuple[Any, ...]) -> None:
+    """What dataclass checks while writing an `__init__`: every field is an argument, defaults come last."""
+    defaulted = None
+    for f in declared:
+        if not f.init or f.kw_only:
+            raise TypeError(f"record {cls.__qualname__}: field {f.name} is not a plain __init__ argument")
+        if f.default is not MISSING or f.default_factory is not MISSING:
+            defaulted = f.name
+        elif defaulted is not None:
+            raise TypeError(f"record {cls.__qualname__}: non-default argument {f.name!r} follows default argument")
 
 
 @dataclass_transform(frozen_default=True)
@@ -87,8 +135,15 @@ def record(cls: _Class | None = None, /, *, order: bool = False) -> Any:
         defined = sorted(name for name in shared if name in cls.__dict__)
         if defined:  # a frozen dataclass refuses them too
             raise TypeError(f"record {cls.__qualname__} defines {', '.join(defined)} itself")
-        made = dataclass(eq=False, repr=False)(cls)
+        made = dataclass(init=False, eq=False, repr=False)(cls)
         declared = fields(made)
+        _check_init_order(made, declared)
+        made._record_init = (
+            tuple(f.name for f in declared),
+            {f.name: f.default for f in declared if f.default is not MISSING},
+            {f.name: f.default_factory for f in declared if f.default_factory is not MISSING},
+            hasattr(made, "__post_init__"),
+        )
         made._record_fields = frozenset(f.name for f in declared)
         made._record_compared = _values(tuple(f.name for f in declared if f.compare))
         made._record_hashed = _values(tuple(f.name for f in declared if (f.compare if f.hash is None else f.hash)))

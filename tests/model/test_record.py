@@ -108,6 +108,54 @@ def test_no_field_of_a_record_can_be_assigned_or_deleted_once_made(name):
     assert made == type(made)(name="a")
 
 
+@pytest.mark.parametrize(("args", "kwargs"), [
+    (("a",), {}),
+    (("a", 2, ("t",)), {}),
+    ((), {"name": "a", "note": "n"}),
+    (("a",), {"tags": ("t",), "count": 3}),
+    (("a", 1, (), {"x": 1}, {"y": 2}, "n"), {}),
+])
+def test_a_record_is_made_from_the_same_arguments_into_the_same_fields(args, kwargs):
+    made, frozen = RECORD_SAMPLE(*args, **kwargs), DATACLASS_SAMPLE(*args, **kwargs)
+    assert list(vars(made).items()) == list(vars(frozen).items())  # every field, in field order
+
+
+@pytest.mark.parametrize(("args", "kwargs"), [
+    ((), {}),  # missing the required field
+    (("a", 1, (), {}, {}, "n", "extra"), {}),  # too many
+    (("a",), {"name": "b"}),  # given twice
+    (("a",), {"colour": "red"}),  # not a field
+])
+def test_wrong_arguments_are_refused_as_a_frozen_dataclass_refuses_them(args, kwargs):
+    for made in (RECORD_SAMPLE, DATACLASS_SAMPLE):
+        with pytest.raises(TypeError):
+            made(*args, **kwargs)
+
+
+def test_each_record_gets_its_own_value_from_a_default_factory():
+    first, second = RECORD_SAMPLE("a"), RECORD_SAMPLE("a")
+    assert first.lines == {} and first.lines is not second.lines
+
+
+def test_a_field_without_a_default_after_one_with_a_default_is_refused_as_dataclass_refuses_it():
+    for decorate in (record, dataclasses.dataclass(frozen=True)):
+        with pytest.raises(TypeError, match="follows default argument"):
+
+            @decorate
+            class Misordered:
+                first: int = 0
+                second: int
+
+
+def test_a_field_that_is_not_an_init_argument_is_refused():
+    with pytest.raises(TypeError, match="not a plain __init__ argument"):
+
+        @record
+        class Derived:
+            base: int
+            derived: int = dataclasses.field(default=0, init=False)
+
+
 def test_post_init_still_derives_a_field():
     @record
     class Derived:
