@@ -41,8 +41,14 @@ def service_of(type_token: str) -> str:
     return SERVICES.get(package, package)
 
 
+# Values `masked` returns as they are, tested by exact type first: most of a plan's values are strings.
+_SHOWN_AS_THEY_ARE = frozenset({str, int, bool, type(None)})
+
+
 def masked(value: Any) -> Any:
     """A JSON-ready copy of `value` in which every secret is replaced by the mask."""
+    if type(value) in _SHOWN_AS_THEY_ARE:
+        return value
     if isinstance(value, Secret):
         return _secret_display(value.reveal())
     if isinstance(value, dict):
@@ -143,9 +149,17 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 _json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
+# JSON's spelling of the commonest values that are not strings, without an encoder.
+_JSON_CONSTANTS = {True: "true", False: "false", None: "null"}
+
+
 def _show(value: Any) -> str:
     if type(value) is str:
         text = value if value.startswith(MASK[:-1]) else _json_string(value)
+    elif value is None or type(value) is bool:
+        text = _JSON_CONSTANTS[value]
+    elif type(value) is int:
+        text = str(value)
     else:
         text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
