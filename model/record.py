@@ -2,7 +2,7 @@
 
 `@dataclass(frozen=True)` writes six methods per class as source text and compiles each one (`exec`) when the class
 is defined: over half of what importing this project's own modules costs, paid by every `review plan`, `pulumi up`
-and test process before it does anything (docs/performance.md, "Frozen records"). A record's `__init__`, `__eq__`,
+and test process before it does anything (docs/performance.md, round 6). A record's `__init__`, `__eq__`,
 `__hash__`, `__repr__`, ordering and refusal to change a field are closures made by this module instead, over the
 field lists each class's methods read, taken once when the class is made; nothing is compiled.
 
