@@ -9,7 +9,7 @@ field lists each class's methods read, taken once when the class is made; nothin
 Differences from `@dataclass(frozen=True)`, on purpose: a field is refused once it holds a value rather than always
 (`__init__` fills every field, so after it every field is refused, as before, and so is any name that is not a
 field; `__post_init__` still sets a derived field with `object.__setattr__`); `__init__` takes `*args, **kwargs`
-and checks them itself (the same TypeErrors, worded as Python words them); `field(init=False)` and `kw_only` are
+and checks them itself (a TypeError for each mistake a written signature refuses); `field(init=False)` and `kw_only` are
 refused, as the model uses neither. Everything else (fields, defaults, `dataclasses.replace`, `fields`, `asdict`,
 pickling, `__match_args__`) is the dataclass machinery itself. tests/model/test_record.py holds each behaviour
 against `@dataclass(frozen=True)`.
