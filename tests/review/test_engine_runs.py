@@ -40,8 +40,9 @@ def test_a_mock_run_leaves_the_sdk_as_it_found_it_for_a_real_deployment_in_the_s
     def patched_points() -> tuple[typing.Any, ...]:
         loop = _ensure_event_loop()
         return (resource._get_stack_trace, _types._types_from_annotations, _types._types_from_py_properties,
-                _types.unwrap_type, rpc.transfer_properties, rpc.serialize_property, dynamic.serialize_provider,
-                resource.create_urn, pulumi.get, _types.get, output.contains_unknowns, rpc.contains_unknowns,
+                _types._raw_return_hints, _types.unwrap_type, rpc.transfer_properties, rpc.serialize_property,
+                dynamic.serialize_provider, resource.create_urn, pulumi.get, _types.get, output.contains_unknowns,
+                rpc.contains_unknowns,
                 "__getattr__" in vars(dynamic.Resource),
                 "run_in_executor" in vars(loop), type(loop).run_in_executor)
 
