@@ -133,10 +133,6 @@ def _printing(shown: tuple[str, ...]) -> Callable[[Any], str]:
     return __repr__
 
 
-_METHODS = ("__init__", "__setattr__", "__delattr__", "__eq__", "__hash__", "__repr__")
-_ORDER_METHODS = ("__lt__", "__le__", "__gt__", "__ge__")
-
-
 def _check_init_order(cls: type, declared: tuple[Field[Any], ...]) -> None:
     """What dataclass checks while writing an `__init__`: every field is an argument, defaults come last."""
     defaulted = None
@@ -154,10 +150,7 @@ def record(cls: _Class | None = None, /, *, order: bool = False) -> Any:
     """`@record` or `@record(order=True)`: what `@dataclass(frozen=True)` (with `order=True`) makes of `cls`."""
 
     def make(cls: _Class) -> _Class:
-        defined = sorted(name for name in (*_METHODS, *(_ORDER_METHODS if order else ())) if name in cls.__dict__)
-        if defined:  # a frozen dataclass refuses them too
-            raise TypeError(f"record {cls.__qualname__} defines {', '.join(defined)} itself")
-        made = dataclass(init=False, eq=False, repr=False)(cls)
+        made = dataclass(init=False, eq=False, repr=False)(cls)  # the same class, given its fields
         declared = fields(made)
         _check_init_order(made, declared)
         compared = _values(tuple(f.name for f in declared if f.compare))
@@ -168,6 +161,11 @@ def record(cls: _Class | None = None, /, *, order: bool = False) -> Any:
             "__repr__": _printing(tuple(f.name for f in declared if f.repr)),
             **_comparing(compared, hashed), **(_ordering(compared) if order else {}),
         }
+        # A method the class writes itself would be replaced without a word (a dataclass would keep an `__eq__` and
+        # refuse a `__setattr__`): refused, so a record's methods are always these.
+        defined = sorted(name for name in methods if name in made.__dict__)
+        if defined:
+            raise TypeError(f"record {made.__qualname__} defines {', '.join(defined)} itself")
         for name, method in methods.items():
             method.__qualname__ = f"{made.__qualname__}.{name}"
             setattr(made, name, method)

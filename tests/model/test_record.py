@@ -201,7 +201,7 @@ def test_an_unordered_record_refuses_ordering():
         _ = PickledRecord("a") < PickledRecord("b")
 
 
-def test_a_class_that_writes_its_own_comparison_is_refused_as_a_frozen_dataclass_would_refuse_it():
+def test_a_class_that_writes_its_own_comparison_is_refused_rather_than_silently_replaced():
     with pytest.raises(TypeError, match="__eq__"):
 
         @record
@@ -209,6 +209,15 @@ def test_a_class_that_writes_its_own_comparison_is_refused_as_a_frozen_dataclass
             name: str
 
             def __eq__(self, other: object) -> bool:
+                return True
+
+    with pytest.raises(TypeError, match="__lt__"):
+
+        @record(order=True)
+        class OwnOrder:
+            name: str
+
+            def __lt__(self, other: object) -> bool:
                 return True
 
 
