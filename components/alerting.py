@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,6 +13,7 @@ from model import naming, specs
 from model.dashboards import Dashboard
 from model.maintenance import grafana_intervals
 from model.naming import email_contact_point, pagerduty_contact_point, slack_contact_point
+from model.patterns import pattern
 from model.rules import GRAFANA_EXEC_ERROR, GRAFANA_NO_DATA, alert_annotations, alert_labels, evaluation, rule_uid
 from model.specs import GrafanaAdoption
 
@@ -24,12 +24,12 @@ RULE_GROUP_INTERVAL_SECONDS = 60
 # Seconds back from evaluation each stage may look: at least ten minutes, and never less than the
 # longest range or offset in the query (a [1d] offset 7d trend needs eight days).
 MIN_LOOKBACK_SECONDS = 600
-_RANGE = re.compile(r"\[(\d+)([smhdw])\]|offset\s+(\d+)([smhdw])")
+_RANGE = pattern(r"\[(\d+)([smhdw])\]|offset\s+(\d+)([smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 GROUP_BY = ["alertname", "app"]
 EXPRESSION_DATASOURCE = {"type": "__expr__", "uid": "__expr__"}
 # A token that already names its scheme ("FlyV1 fm2_...", "Bearer ...") is sent as is.
-_HAS_AUTH_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9]*\s+\S")
+_HAS_AUTH_SCHEME = pattern(r"^[A-Za-z][A-Za-z0-9]*\s+\S")
 
 
 # Grafana stores these on every stage's model when they are missing, which the provider then shows as a

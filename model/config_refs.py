@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ def declared_config(root: Path) -> dict[str, dict[str, Any]] | None:
 def undeclared_config_problem(key: str, declared: dict[str, dict[str, Any]]) -> str | None:
     """Why a policy may not read stack secret `key`: Pulumi.yaml does not declare it, or not as a secret."""
     if key not in declared:
+        import difflib  # here: only a mistake needs a suggestion, and a valid plan should not pay for importing it
+
         hint = difflib.get_close_matches(key, list(declared), n=1)
         suggestion = f' (did you mean "{hint[0]}"?)' if hint else ""
         return (

@@ -17,6 +17,7 @@ from typing import Any
 
 from model.errors import PolicyError, Problem
 from model.limits import MAX_JSON_BYTES, json_nesting_problem, line_of_offset, read_source
+from model.patterns import pattern
 from model.record import record
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,7 @@ DEFAULT_DIRECTORY = PROJECT_ROOT / "dashboards"
 # Grafana assigns both on save; kept in a file they fight Grafana's values and diff forever.
 SERVER_MANAGED_KEYS = ("id", "version")
 # Grafana rejects uids longer than 40 characters or with characters outside this set.
-UID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
+UID_PATTERN = pattern(r"[A-Za-z0-9_-]{1,40}")
 PANEL_TYPES_WITHOUT_QUERIES = frozenset({"row", "text"})
 # The classic dashboard schema version current Grafana (12.x, 13.x) writes on save and export: the frontend's
 # DASHBOARD_SCHEMA_VERSION, which Grafana declares the final version of the v1 dashboard model. Grafana stores a
@@ -33,7 +34,7 @@ PANEL_TYPES_WITHOUT_QUERIES = frozenset({"row", "text"})
 # next export-and-commit rewrites it; keeping every file at this version keeps those diffs to real changes.
 GRAFANA_SCHEMA_VERSION = 42
 # "Export for sharing externally" swaps data source uids for ${DS_...} inputs that only an import resolves.
-EXPORT_PLACEHOLDER = re.compile(r"^\$\{DS_")
+EXPORT_PLACEHOLDER = pattern(r"^\$\{DS_")
 
 
 @record
@@ -457,8 +458,8 @@ def _parent_path(path: str) -> str:
     return path[: max(path.rfind("."), 0)]
 
 
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-_SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null|NaN|-?Infinity")
+_WHITESPACE = pattern(r"[ \t\n\r]*")
+_SCALAR = pattern(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null|NaN|-?Infinity")
 
 
 def _overflows(token: str) -> bool:

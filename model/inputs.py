@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 from model.dashboards import BudgetPanelRef, Dashboard, check_budget_thresholds, load_dashboards
 from model.errors import PolicyError, Problem
 from model.limits import MAX_JSON_BYTES, MAX_YAML_BYTES
 from model.load import load_estate
+from model.patterns import pattern
 from model.specs import Budget, Estate
 
-_HISTOGRAM = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)_bucket\b")
+_HISTOGRAM = pattern(r"([a-zA-Z_:][a-zA-Z0-9_:]*)_bucket\b")
 
 
 def budget_metric(budget: Budget) -> str:

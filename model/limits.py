@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from model.errors import Problem
+from model.patterns import pattern
 
 # Policy files and stack configs are hand-written and a few KB (the biggest shipped one is under 10 KB); 256 KB
 # is a mistake (a pasted log, a generated file in the wrong place). The cap also bounds the time a file can cost:
@@ -68,8 +69,8 @@ def line_of_offset(text: str, offset: int) -> int:
 # A JSON string (an unterminated one runs to the end of the text) or a bracket: strings are skipped whole, so the
 # brackets inside them do not count.
 _JSON_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"?'
-_JSON_STRING_OR_BRACKET = re.compile(_JSON_STRING + r"|[\[\]{}]", re.DOTALL)
-_JSON_STRINGS = re.compile(_JSON_STRING, re.DOTALL)
+_JSON_STRING_OR_BRACKET = pattern(_JSON_STRING + r"|[\[\]{}]", re.DOTALL)
+_JSON_STRINGS = pattern(_JSON_STRING, re.DOTALL)
 # What is left of a text without its strings, less everything but brackets: +1 for an opening one, -1 for a closing.
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}

@@ -19,6 +19,7 @@ from model.errors import MAX_PROBLEMS_PER_FILE, PolicyError, Problem
 from model.exporters import DEFAULT_EXPORTER, EXPORTERS, Exporter
 from model.limits import MAX_YAML_BYTES, read_source
 from model.overlay import OVERLAY_DIR, Overlay, load_overlay
+from model.patterns import pattern
 from model.rule_tests import rule_tests
 from model.schema_check import KINDS, known_valid, remember_valid, schema_problems
 from model.signals import PLACEHOLDERS, SIGNALS, render_query, template_placeholders, unbraced_placeholders
@@ -29,7 +30,7 @@ from model.validators import number_problem, promql_problem
 POLICY_DIR = "alert_policies"
 _ROTATIONS = {"daily": 86_400, "weekly": 604_800}
 _SENDER_OF_SOURCE = {"prometheus": "grafana", "uptimerobot": "uptimerobot", "sentry": "sentry"}
-_DURATION_PART = re.compile(r"([0-9]+)([smh])")
+_DURATION_PART = pattern(r"([0-9]+)([smh])")
 
 
 def load_estate(root: Path, policy_dir: str = POLICY_DIR, stack: str | None = None) -> specs.Estate:

@@ -8,22 +8,22 @@ The policy writes every time with an explicit UTC offset; nothing here reads the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from model import specs, vendor_limits
+from model.patterns import pattern
 from model.record import record
 
 Path_ = tuple[str | int, ...]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index + 1 = ISO weekday = UptimeRobot's day
 GRAFANA_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_CLOCK = re.compile(r"^(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d)(?P<tz>Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?$")
-_DURATION = re.compile(r"([0-9]+)([smh])")
+_CLOCK = pattern(r"^(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d)(?P<tz>Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?$")
+_DURATION = pattern(r"([0-9]+)([smh])")
 _MINUTES_PER_DAY = 1440
 _MINUTES_PER_WEEK = 7 * _MINUTES_PER_DAY
-_HOSTNAME_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_HOSTNAME_LABEL = pattern(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 # --- reading the policy ---------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from functools import cache
@@ -180,6 +179,8 @@ def _explain_all(error: ValidationError) -> list[tuple[tuple[str | int, ...], st
 
 
 def _suggestion(key: str, allowed: list[str]) -> str:
+    import difflib  # here: only an invalid document needs a suggestion; a valid plan should not pay for importing it
+
     hint = difflib.get_close_matches(key, allowed, n=1)
     return f' (did you mean "{hint[0]}"?)' if hint else f" (allowed: {', '.join(allowed)})"
 
@@ -223,9 +224,7 @@ def _explain(error: ValidationError) -> tuple[tuple[str | int, ...], str]:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(value) - set(allowed))
         key = extra[0] if extra else ""
-        hint = difflib.get_close_matches(key, allowed, n=1)
-        suggestion = f' (did you mean "{hint[0]}"?)' if hint else f" (allowed: {', '.join(allowed)})"
-        return (*path, key), f"unknown key{suggestion}"
+        return (*path, key), f"unknown key{_suggestion(key, allowed)}"
     if kind in ("enum", "const"):
         options = error.validator_value if kind == "enum" else [error.validator_value]
         return path, f"must be one of {', '.join(_got(o) for o in options)}, got {_got(value)}"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from model.patterns import pattern
 from model.validators import email_problem, url_problem
 
 # The `format` values the policy schemas may use, each with the check that gives its problem (None when fine).
@@ -47,7 +48,7 @@ def has_duplicates(items: list[Any]) -> bool:
 
 
 # An unescaped `$` outside a character class: the end anchor of a pattern.
-_END_ANCHOR = re.compile(r"(?<!\\)\$")
+_END_ANCHOR = pattern(r"(?<!\\)\$")
 
 
 @cache

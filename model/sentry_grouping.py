@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from model.patterns import pattern
 from model.specs import SentryGrouping
 
 # What every generated text starts with: Sentry keeps comments, so the project settings page says who owns it.
@@ -35,17 +36,17 @@ STACK_MATCHERS = frozenset({
     "family", "path", "stack.abs_path", "module", "stack.module", "function", "stack.function", "package",
     "stack.package", "app", "type", "error.type", "value", "error.value", "mechanism", "error.mechanism", "category",
 })
-STACK_FLAG_ACTION = re.compile(r"^[v^]?[+-](app|group)$")
+STACK_FLAG_ACTION = pattern(r"^[v^]?[+-](app|group)$")
 STACK_VAR_ACTIONS = {
-    "max-frames": re.compile(r"^\d+$"),
-    "min-frames": re.compile(r"^\d+$"),
-    "invert-stacktrace": re.compile(r"^(1|0|true|false|yes|no)$"),
-    "category": re.compile(r"^[A-Za-z0-9_.-]+$"),
+    "max-frames": pattern(r"^\d+$"),
+    "min-frames": pattern(r"^\d+$"),
+    "invert-stacktrace": pattern(r"^(1|0|true|false|yes|no)$"),
+    "category": pattern(r"^[A-Za-z0-9_.-]+$"),
 }
-_MATCHER = re.compile(r'!?(?P<key>[A-Za-z0-9_.-]+):(?P<arg>"(?:[^"\\]|\\.)*"|[^\s"]\S*)')
-_FP_VALUE = re.compile(r'\s*(?:(?P<attr>[A-Za-z0-9_.-]+)="(?:[^"\\]|\\.)*"|"(?:[^"\\]|\\.)*"'
+_MATCHER = pattern(r'!?(?P<key>[A-Za-z0-9_.-]+):(?P<arg>"(?:[^"\\]|\\.)*"|[^\s"]\S*)')
+_FP_VALUE = pattern(r'\s*(?:(?P<attr>[A-Za-z0-9_.-]+)="(?:[^"\\]|\\.)*"|"(?:[^"\\]|\\.)*"'
                        r'|\{\{\s*(?P<var>\S+?)\s*\}\}|[^\s{,]+)\s*,?')
-TAG_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")  # Sentry's tag-key limit is 32 characters
+TAG_NAME = pattern(r"^[A-Za-z0-9_.:-]{1,32}$")  # Sentry's tag-key limit is 32 characters
 
 
 def fingerprint_rule_problem(line: str) -> str | None:

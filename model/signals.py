@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from model.exporters import DEFAULT_EXPORTER, Exporter
+from model.patterns import pattern
 from model.record import record
 
 Source = Literal["prometheus", "uptimerobot", "sentry"]
@@ -169,7 +170,7 @@ SIGNALS: dict[str, Signal] = {
 }
 
 # Only the braced form is a placeholder: a bare `$` belongs to PromQL itself (label_replace's "$1", regexes).
-_PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
+_PLACEHOLDER = pattern(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def template_placeholders(template: str) -> frozenset[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,24 +10,25 @@ import yaml
 
 from model.errors import Problem
 from model.limits import MAX_YAML_DEPTH, MAX_YAML_NODES, line_of_offset
+from model.patterns import pattern
 
 Path_ = tuple[str | int, ...]
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _QUOTED_STYLES = {"'", '"', "|", ">"}
 
-_NULL = re.compile(r"^(~|null|Null|NULL|)$")
-_TRUE = re.compile(r"^(true|True|TRUE)$")
-_FALSE = re.compile(r"^(false|False|FALSE)$")
-_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
-_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+)([eE][-+]?[0-9]+)?$")
+_NULL = pattern(r"^(~|null|Null|NULL|)$")
+_TRUE = pattern(r"^(true|True|TRUE)$")
+_FALSE = pattern(r"^(false|False|FALSE)$")
+_INT = pattern(r"^[-+]?(0|[1-9][0-9]*)$")
+_FLOAT = pattern(r"^[-+]?(\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+)([eE][-+]?[0-9]+)?$")
 # Scalars that YAML 1.1 loaders (PyYAML, many editors' tools) read as something else than the text.
-_YAML11_BOOL = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
-_YAML11_SEXAGESIMAL = re.compile(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$")
-_YAML11_RADIX = re.compile(r"^[-+]?(0[0-9_]+|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+)$")
-_YAML11_UNDERSCORE_NUMBER = re.compile(r"^[-+]?[0-9][0-9_]*(\.[0-9_]*)?$")
-_YAML11_TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?$")
-_SPECIAL_FLOAT = re.compile(r"^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$")
+_YAML11_BOOL = pattern(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+_YAML11_SEXAGESIMAL = pattern(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$")
+_YAML11_RADIX = pattern(r"^[-+]?(0[0-9_]+|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+)$")
+_YAML11_UNDERSCORE_NUMBER = pattern(r"^[-+]?[0-9][0-9_]*(\.[0-9_]*)?$")
+_YAML11_TIMESTAMP = pattern(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?$")
+_SPECIAL_FLOAT = pattern(r"^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$")
 
 
 # Integers longer than this are a typo (or an attack on int(): Python refuses >4300 digits with a traceback).

@@ -9,12 +9,12 @@ not exist) instead of matching by value.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from model import naming, specs
+from model.patterns import pattern
 
-CONTACT_ID = re.compile(r"^[0-9]{1,12}$")
+CONTACT_ID = pattern(r"^[0-9]{1,12}$")
 
 Path_ = tuple[str | int, ...]
 

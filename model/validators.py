@@ -7,12 +7,12 @@ no DNS or HTTP look-ups, so a plan and a test run give the same answer anywhere.
 from __future__ import annotations
 
 import math
-import re
 from urllib.parse import urlsplit
 
 import promql_parser
 
 from model.limits import MAX_PROMQL_CHARS, MAX_PROMQL_DEPTH, MAX_PROMQL_OPERATORS
+from model.patterns import pattern
 from model.signals import UNIT_BOUNDS
 
 _URL_SCHEMES = ("http", "https")
@@ -42,8 +42,8 @@ def promql_problem(expr: str) -> str | None:
     return None
 
 
-_PROMQL_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-_PROMQL_OPERATOR = re.compile(r"[-+*/%^]|==|!=|<=|>=|[<>]|\b(?:and|or|unless|atan2)\b")
+_PROMQL_STRING = pattern(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_PROMQL_OPERATOR = pattern(r"[-+*/%^]|==|!=|<=|>=|[<>]|\b(?:and|or|unless|atan2)\b")
 
 
 def _promql_size_problem(expr: str) -> str | None:
@@ -70,7 +70,7 @@ def _promql_size_problem(expr: str) -> str | None:
 # lower-case dash-separated labels after it, a top-level domain of letters. email-validator accepts every one of
 # them that passes the checks in _plainly_valid (tests/model/test_validators.py holds it to that); anything else
 # goes to email-validator, whose regexes cost ~20 ms to import, which a plan of plain addresses no longer pays.
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9]+(?:[._+-][A-Za-z0-9]+)*@(?:[a-z0-9]+(?:-[a-z0-9]+)*\.)+[a-z]{2,63}")
+_PLAIN_ADDRESS = pattern(r"[A-Za-z0-9]+(?:[._+-][A-Za-z0-9]+)*@(?:[a-z0-9]+(?:-[a-z0-9]+)*\.)+[a-z]{2,63}")
 # email-validator's SPECIAL_USE_DOMAIN_NAMES (2.4.0), which it rejects with their subdomains whatever the syntax;
 # a test fails if the installed version's list differs.
 SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")

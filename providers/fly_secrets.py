@@ -6,11 +6,9 @@ import hashlib
 import logging
 import os
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +25,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from model.patterns import pattern
+from model.record import record
 from providers.adoption import LEDGER, Claim, LedgerKey
 from providers.http import ApiClient, ApiError, VendorResponse, require
 from providers.wire import is_unknown
@@ -39,12 +39,12 @@ TOKEN_ENV = "FLY_API_TOKEN"  # noqa: S105 - the variable's name, not a token
 URL_ENV = "FLY_API_URL"
 DEFAULT_API_URL = "https://api.machines.dev/v1"
 MACAROON_PREFIXES = ("fm1r_", "fm1a_", "fm2_")
-SCHEME_PREFIX = re.compile(r"^(bearer|flyv1)\s+", re.IGNORECASE)
+SCHEME_PREFIX = pattern(r"^(bearer|flyv1)\s+", re.IGNORECASE)
 # Fly app names: lower-case letters, digits and dashes.
-APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+APP_NAME = pattern(r"^[a-z0-9][a-z0-9-]*$")
 # Secrets become environment variables at boot; Fly stores names as-is (case-sensitive).
-SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+SECRET_NAME = pattern(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MD5_HEX = pattern(r"^[0-9a-f]{32}$")
 # A throw-away key that learns the digest Fly gives a value when the real key's digest is opaque.
 PROBE_PREFIX = "PULUMI_DIGEST_PROBE_"
 
@@ -115,7 +115,7 @@ def _credentials() -> Mapping[str, str]:
     return {"Authorization": authorization_header(raw)}
 
 
-@dataclass(frozen=True)
+@record
 class RemoteSecret:
     """What Fly reports about one secret: never its value."""
 
@@ -355,14 +355,14 @@ class FlySecretProvider(ResourceProvider):
         inputs: dict[str, Any] = {name: news.get(name, default) for name, default in INPUT_DEFAULTS.items()}
         failures: list[CheckFailure] = []
 
-        for name, pattern, rule in (
+        for name, shape, rule in (
             ("app", APP_NAME, "lower-case letters, digits and dashes"),
             ("key", SECRET_NAME, "letters, digits and underscores, not starting with a digit"),
         ):
             given = news.get(name)
             if is_unknown(given):
                 inputs[name] = given
-            elif not isinstance(given, str) or not pattern.fullmatch(given.strip()):
+            elif not isinstance(given, str) or not shape.fullmatch(given.strip()):
                 failures.append(CheckFailure(name, f"{name} must be a non-empty string of {rule}"))
             else:
                 inputs[name] = given.strip()
@@ -451,6 +451,8 @@ class FlySecretProvider(ResourceProvider):
         which is the safe side. The probe bumps the app's secrets version twice and never reaches a
         Machine unless a deploy starts in the instant between the two calls.
         """
+        import secrets  # here: only a create probes, and importing it (with hmac) costs every plan ~1.5M instructions
+
         probe = f"{PROBE_PREFIX}{secrets.token_hex(4).upper()}"
         resource = f"Fly secret {probe} of app {app} (digest probe)"
         path = _secret_path(app, probe)

@@ -32,9 +32,9 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from model.record import record
 from providers.http_scrub import credential_values, scrubbed, secret_forms
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class MalformedResponse(ApiError, ValueError):
         return (_rebuild_api_error, (self.__dict__.copy(), MalformedResponse))
 
 
-@dataclass(frozen=True)
+@record
 class BodyContext:
     """Where a body came from, so any problem found in it later can be reported like a failed call."""
 

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import base64
 import json as jsonlib
-import re
 from collections.abc import Collection, Mapping
 from urllib.parse import quote, quote_plus
+
+from model.patterns import pattern
 
 REDACTED = "[redacted]"
 # Shorter strings are not scrubbed: replacing "abc" everywhere would mangle messages and hide nothing.
 MIN_SECRET = 4
 MIN_SECRET_PART = 8  # a piece cut out of a longer credential (a macaroon body after its fm2_ prefix)
-AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._~+-]*")  # RFC 9110 auth-scheme (FlyV1 has a digit)
-MACAROON_BODY = re.compile(r"^fm\w+?_")  # fm1r_, fm1a_, fm2_: the body after the prefix is the secret
-PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+AUTH_SCHEME = pattern(r"[A-Za-z][A-Za-z0-9._~+-]*")  # RFC 9110 auth-scheme (FlyV1 has a digit)
+MACAROON_BODY = pattern(r"^fm\w+?_")  # fm1r_, fm1a_, fm2_: the body after the prefix is the secret
+PERCENT_ESCAPE = pattern(r"%[0-9A-F]{2}")
 # RFC 9110 auth-params after the scheme: PagerDuty sends `Token token=<key>`, so the key alone is `token`'s value.
-AUTH_PARAM = re.compile(r"""([A-Za-z][A-Za-z0-9._~+-]*)\s*=\s*("[^"]*"|[^,\s]+)""")
+AUTH_PARAM = pattern(r"""([A-Za-z][A-Za-z0-9._~+-]*)\s*=\s*("[^"]*"|[^,\s]+)""")
 
 
 def credential_values(headers: Mapping[str, str]) -> list[str]:

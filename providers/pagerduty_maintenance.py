@@ -25,13 +25,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
 
+from model.record import record
 from providers import wire
 from providers.http import ApiClient, ApiError, require
 
@@ -57,7 +57,7 @@ class PagerDutyMaintenanceError(Exception):
     """A PagerDuty maintenance problem that is not one HTTP call (missing credentials, an impossible change)."""
 
 
-@dataclass(frozen=True)
+@record
 class FixedClock:
     """A `now` that does not move: what tests pickle into the provider (the host runs it in another process)."""
 
@@ -67,7 +67,7 @@ class FixedClock:
         return datetime.fromisoformat(self.instant)
 
 
-@dataclass(frozen=True)
+@record
 class Tuning:
     """Test hooks: the clock deciding future/ongoing/ended, and HTTP patience. Production leaves the defaults."""
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN  # the placeholder for inputs not known yet during a preview
 
+from model.patterns import pattern
+from model.record import record
 from providers import wire
 from providers.adoption import LEDGER, Claim, LedgerKey
 from providers.http import ApiClient, ApiError, MalformedResponse, require
@@ -26,12 +26,12 @@ SERVICE = "sentry"
 TOKEN_ENV = "SENTRY_AUTH_TOKEN"  # noqa: S105 - the variable name, not a token
 URL_ENV = "SENTRY_API_URL"
 DEFAULT_API_URL = "https://sentry.io/api/0"
-SLUG_PATTERN = re.compile(r"^(?![0-9]+$)[a-z0-9_\-]+$")
+SLUG_PATTERN = pattern(r"^(?![0-9]+$)[a-z0-9_\-]+$")
 MAX_PAGES = 200
 # Fields every project body must carry for the providers to use it.
 PROJECT_FIELDS = ("id", "slug", "name")
 MAX_ERROR_TEXT = 400
-_LINK_ENTRY = re.compile(
+_LINK_ENTRY = pattern(
     r'<(?P<url>[^>]*)>\s*;\s*rel="(?P<rel>[^"]+)"\s*;\s*results="(?P<results>true|false)"\s*;\s*cursor="(?P<cursor>[^"]*)"'
 )
 
@@ -40,7 +40,7 @@ class SentryProviderError(Exception):
     """A Sentry problem the provider cannot resolve, described without credentials or secret values."""
 
 
-@dataclass(frozen=True)
+@record
 class ClientTuning:
     """Test hooks for time and patience; production leaves every field None and gets the defaults."""
 

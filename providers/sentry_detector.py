@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
 
+from model.patterns import pattern
 from providers.http import ApiError
 from providers.sentry_common import (
     ClientTuning,
@@ -34,7 +34,7 @@ PRIORITY_CRITICAL, PRIORITY_WARNING, PRIORITY_RESOLVE = 75, 50, 0
 # Assumed from the legacy metric-alert windows; Sentry does not publish the accepted set (seconds).
 TIME_WINDOWS = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 86400)
 DIRECTIONS = {"above": ("gt", "lte"), "below": ("lt", "gte")}
-OWNER_PATTERN = re.compile(r"^(team|user):\d+$")
+OWNER_PATTERN = pattern(r"^(team|user):\d+$")
 INPUT_KEYS = (
     "organization",
     "project",

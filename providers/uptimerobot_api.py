@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from pulumi.runtime import rpc
 
+from model.record import record
 from providers import wire
 from providers.adoption import LEDGER, Claim, LedgerKey
 from providers.http import ApiClient, ApiError, MalformedResponse
@@ -31,7 +30,7 @@ class UptimeRobotError(Exception):
     """A provider-level failure that is not one HTTP call (no match found, never settled, ...)."""
 
 
-@dataclass(frozen=True)
+@record
 class Tuning:
     """Timing knobs a test can shrink; holds no credential, so it is safe in the pickled provider."""
 
@@ -160,6 +159,8 @@ def unescape(text: Any) -> Any:
     """Undo the API's HTML escaping, which it sometimes applies twice."""
     if not isinstance(text, str):
         return text
+    import html  # here, not at the top: its entity table is ~7M instructions of every plan, which never unescapes
+
     previous = None
     while previous != text:
         previous, text = text, html.unescape(text)
@@ -191,7 +192,7 @@ def changed_keys(keys: tuple[str, ...], olds: Mapping[str, Any], news: Mapping[s
     return [key for key in keys if contains_unknown(news.get(key)) or olds.get(key) != news.get(key)]
 
 
-@dataclass(frozen=True)
+@record
 class NamedCollection:
     """A v3 collection whose objects the estate reads by id and adopts by name (maintenance windows, status pages).
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
 
+from model.patterns import pattern
 from providers import wire
 from providers.http import ApiClient, ApiError
 from providers.uptimerobot_api import (
@@ -42,7 +42,7 @@ NOTIFY_BY_NUMBER = dict(enumerate(NOTIFY_FOR))
 CONTACT_TYPE_BY_NUMBER = {2: "Email", 11: "Slack", 16: "PagerDuty"}
 CONTACT_STATUS_BY_NUMBER = {0: "NotActivated", 1: "Paused", 2: "Active", 5: "ToMigrate"}
 PAGERDUTY_LOCATIONS = ("us", "eu")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = pattern(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INPUT_KEYS = (
     "kind",
     "friendly_name",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
 
+from model.patterns import pattern
 from providers import wire
 from providers.uptimerobot_api import (
     NamedCollection,
@@ -22,8 +22,8 @@ COLLECTION = "maintenance-windows"
 INTERVALS = ("once", "daily", "weekly", "monthly")
 # A week-long window is the longest the estate declares; the vendor's own maximum is not documented.
 MAX_DURATION_MINUTES = 7 * 24 * 60
-CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-CALENDAR_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CLOCK_TIME = pattern(r"^([01]\d|2[0-3]):[0-5]\d$")
+CALENDAR_DATE = pattern(r"^\d{4}-\d{2}-\d{2}$")
 INPUT_KEYS = ("name", "interval", "date", "time", "duration_minutes", "days")
 OUTPUT_ONLY_KEYS = ("window_id", "status")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
@@ -11,6 +10,7 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi.dynamic as dynamic
 
+from model.patterns import pattern
 from providers import wire
 from providers.http import ApiClient, ApiError
 from providers.uptimerobot_api import (
@@ -69,11 +69,11 @@ INPUT_KEYS = (
 )
 OUTPUT_ONLY_KEYS = ("monitor_id", "status")
 AMBIGUOUS_CREATE_CODE = "000-004"
-HTML_SPECIAL = re.compile(r"[&<>\"']")
+HTML_SPECIAL = pattern(r"[&<>\"']")
 # How a contact can be named in `alert_contacts`: the vendor id, or an AlertContact's Pulumi id.
-CONTACT_REFERENCE = re.compile(r"^(?:(?:alert-contacts|integrations)/)?0*(\d+)$")
+CONTACT_REFERENCE = pattern(r"^(?:(?:alert-contacts|integrations)/)?0*(\d+)$")
 # How a maintenance window can be named: the vendor id, which is also a MaintenanceWindow's Pulumi id.
-WINDOW_REFERENCE = re.compile(r"^0*(\d+)$")
+WINDOW_REFERENCE = pattern(r"^0*(\d+)$")
 
 
 class MonitorProvider(dynamic.ResourceProvider):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
 
+from model.patterns import pattern
 from providers import wire
 from providers.uptimerobot_api import (
     NamedCollection,
@@ -20,7 +20,7 @@ from providers.uptimerobot_api import (
 from providers.uptimerobot_named import NamedObjectProvider
 
 COLLECTION = "psps"
-HOST_NAME = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+HOST_NAME = pattern(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 INPUT_KEYS = ("name", "monitor_ids", "custom_domain")
 OUTPUT_ONLY_KEYS = ("page_id", "url_key", "status")
 

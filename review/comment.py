@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from model.patterns import pattern
 from review.gate import ALLOW_LABEL, IDENTITY_TYPES, GateResult, Preview, PropertyDiff, Step
 from review.markdown import MAX_COMMENT_CHARS, take_fitting
 
@@ -44,12 +45,12 @@ SECRET_BEARING_TYPES = frozenset(
 )
 # A path segment with one of these in its name may hold a credential even when nothing marks it secret
 # (PagerDuty `integration_key`, Grafana webhook `url`, UptimeRobot contact `value`).
-_SENSITIVE_NAME = re.compile(
+_SENSITIVE_NAME = pattern(
     r"key|token|secret|passw|dsn|credential|auth|cert|private|webhook|url|uri|value|header|cookie|signature|"
     r"__provider",
     re.IGNORECASE,
 )
-_PATH_TOKEN = re.compile(r'\.?([A-Za-z_$][\w$-]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\.?(\*)')
+_PATH_TOKEN = pattern(r'\.?([A-Za-z_$][\w$-]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\.?(\*)')
 
 
 def parse_path(path: str) -> list[str | int] | None:

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import pickle
-import re
 import selectors
 import shutil
 import signal
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from model.patterns import pattern
 from model.record import record
 from review.gate import IDENTITY_TYPES  # one table of identity-bearing kinds for diff and gate
 from review.plan import FINGERPRINT_ENV, MASK, package_of
@@ -47,7 +47,7 @@ REPLACING_INPUTS = {
 RULE_GROUP = "grafana:alerting/ruleGroup:RuleGroup"
 WORKING_TREE = "the working tree"  # how a diff names the tree it compares against the base
 _IDENTITY_KEYS = ("uid", "refId", "id", "key", "name", "label")
-_ELEMENT = re.compile(r"\[[^\[\]]*\]")
+_ELEMENT = pattern(r"\[[^\[\]]*\]")
 
 
 class DiffError(Exception):

@@ -27,6 +27,7 @@ from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 
+from model.patterns import pattern
 from model.record import record
 
 EXIT_ALLOWED, EXIT_UNREADABLE, EXIT_BLOCKED, EXIT_PREVIEW_FAILED = 0, 2, 3, 4
@@ -60,7 +61,7 @@ REPLACEMENT_OPS = frozenset({"replace", "create-replacement", "delete-replaced"}
 # replaced. A refused step is not counted in changeSummary.
 _REFUSED_DELETE = "cannot be deleted because it is protected"
 _REFUSED_PROTECTED = "marked for protection"
-_URN_IN_TEXT = re.compile(r"urn:pulumi:[^\s\"']+")
+_URN_IN_TEXT = pattern(r"urn:pulumi:[^\s\"']+")
 # Top-level keys of engine events (sdk/go/common/apitype/events.go `EngineEvent`): what
 # PULUMI_ENABLE_STREAMING_JSON_PREVIEW makes `--json` print, one object per line.
 EVENT_KEYS = frozenset(

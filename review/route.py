@@ -13,7 +13,6 @@ import argparse
 import functools
 import json
 import math
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from model import specs
 from model.naming import pagerduty_contact_point
+from model.patterns import pattern
 from model.record import record
 
 RULE_GROUP = "grafana:alerting/ruleGroup:RuleGroup"
@@ -32,7 +32,7 @@ CONTACT_POINT = "grafana:alerting/contactPoint:ContactPoint"
 UPTIME_MONITOR = "pulumi-python:dynamic/uptimerobot:Monitor"
 UPTIME_CONTACT = "pulumi-python:dynamic/uptimerobot:AlertContact"
 SENTRY_WORKFLOW = "pulumi-python:dynamic/sentry:Workflow"
-_PLACEHOLDER_ID = re.compile(r"^\(id of (?P<name>.+)\)$")  # review.plan's stand-in for a resource's id
+_PLACEHOLDER_ID = pattern(r"^\(id of (?P<name>.+)\)$")  # review.plan's stand-in for a resource's id
 WEEK = 7
 
 

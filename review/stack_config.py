@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -76,6 +75,8 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
         full = qualify(str(key))
         if full.startswith(f"{project}:") and full not in own:
             bare = full.split(":", 1)[1]
+            import difflib  # here: only a mistake needs a suggestion; a valid plan should not pay for importing it
+
             hint = difflib.get_close_matches(bare, [str(k) for k in declared], n=1)
             suggestion = f' (did you mean "{hint[0]}"?)' if hint else f" (declared: {', '.join(map(str, declared))})"
             problems.append(Problem(stack_name, stack_line(key), full, f"unknown config key{suggestion}"))
