@@ -104,6 +104,34 @@ def test_return_hints_resolved_once_per_annotation_are_the_sdks_for_every_class_
         assert (got, {k: repr(v) for k, v in got.items()}) == (expected, {k: repr(v) for k, v in expected.items()})
 
 
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_annotation_types_resolved_once_per_text_are_the_sdks_for_every_class_an_estate_uses(stack, monkeypatch):
+    asked: list[type] = []
+    shared = engine_shortcuts._annotation_types_shared
+
+    def noting_the_classes() -> Any:
+        types = shared()
+
+        def noted(cls: type) -> Any:
+            asked.append(cls)
+            return types(cls)
+
+        return noted
+
+    monkeypatch.setattr(engine_shortcuts, "_annotation_types_shared", noting_the_classes)
+    root, overlay = STACKS[stack]
+    declare(root, overlay)
+    annotated = [cls for cls in asked if pulumi_types._properties_from_annotations(cls)]
+    # The providers' dynamic resources annotate their outputs as text (`pulumi.Output[str]`): the case memoised.
+    assert any(isinstance(t, str) for cls in annotated for t in vars(cls).get("__annotations__", {}).values())
+
+    ours, sdks = shared(), engine_shortcuts.pulumi_types._types_from_annotations
+    for cls in asked:
+        expected = sdks(cls)
+        got = ours(cls)
+        assert (got, {k: repr(v) for k, v in got.items()}) == (expected, {k: repr(v) for k, v in expected.items()})
+
+
 def _output(value: Any, *, known: bool = True, secret: bool = False, resources: tuple[Any, ...] = ()) -> Any:
     data = asyncio.get_event_loop().create_future()
     data.set_result(_OutputData(resources=set(resources), value=value, is_known=known, is_secret=secret))
