@@ -44,7 +44,7 @@ def predicate(kind: str) -> Predicate | None:
     """The compiled validity test for one kind, or None when its schema uses a keyword the compiler lacks
     (then every document of the kind goes through jsonschema, as before the predicate existed)."""
     try:
-        return compile_predicate(_schema(kind))
+        return compile_predicate(_schema(kind), lazy=True)
     except UnsupportedSchema:
         return None
 

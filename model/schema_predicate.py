@@ -84,15 +84,25 @@ def equal(one: Any, two: Any) -> bool:
     return one == two
 
 
-def compile_predicate(schema: Any) -> Predicate:
-    """The validity test of a whole schema (its `$defs` are the targets of any `#/$defs/x` left in it)."""
-    return _Compiler(schema).compile(schema, root=True)
+def compile_predicate(schema: Any, *, lazy: bool = False) -> Predicate:
+    """The validity test of a whole schema (its `$defs` are the targets of any `#/$defs/x` left in it).
+
+    `lazy`: each declared property's subschema is compiled when an instance first holds that property, not now.
+    A 1-app estate's documents hold a quarter of the ~1,100 subschemas the shipped schemas declare, and compiling
+    the rest (their patterns included) was ~20M instructions of every plan. The verdicts are the same; what moves
+    is when an unsupported keyword inside a property is found: when a document first holds the property, raising
+    UnsupportedSchema from the predicate's call instead of from here (model/schema_check.py then asks jsonschema,
+    as it does for any predicate that raises). tests/model/test_schema_predicate.py compiles the shipped schemas
+    eagerly, so they hold nothing a lazy predicate could trip on, and gives every verdict in both modes.
+    """
+    return _Compiler(schema, lazy).compile(schema, root=True)
 
 
 class _Compiler:
-    def __init__(self, root: Any) -> None:
+    def __init__(self, root: Any, lazy: bool = False) -> None:
         self._definitions = root.get("$defs", {}) if isinstance(root, dict) else {}
         self._references: dict[str, Predicate] = {}
+        self._lazy = lazy
 
     def compile(self, schema: Any, root: bool = False) -> Predicate:
         if schema is True:
@@ -145,12 +155,15 @@ class _Compiler:
 
     def _object(self, schema: dict[str, Any]) -> Predicate:
         """properties, required, additionalProperties, propertyNames and minProperties: for mappings only."""
-        properties = {name: self.compile(sub) for name, sub in schema.get("properties", {}).items()}
+        declared = schema.get("properties", {})
+        # Compiled now, or (lazy) on the first instance holding the property; `declared` keeps the rest.
+        properties = {} if self._lazy else {name: self.compile(sub) for name, sub in declared.items()}
+        compile_property = self.compile
         required = tuple(schema.get("required", ()))
         additional = self.compile(schema.get("additionalProperties", True))
         names = self.compile(schema.get("propertyNames", True))
         fewest = schema.get("minProperties", 0)
-        if not properties and not required and additional is _always and names is _always and not fewest:
+        if not declared and not required and additional is _always and names is _always and not fewest:
             return _always
         # A declared property goes to its own schema; any other to additionalProperties (false: refused).
         closed = additional is _never
@@ -165,6 +178,8 @@ class _Compiler:
                     return False
             for name, value in x.items():
                 own = properties.get(name)
+                if own is None and name in declared:
+                    own = properties[name] = compile_property(declared[name])
                 if own is not None:
                     if not own(value):
                         return False

@@ -29,6 +29,10 @@ _YAML11_RADIX = pattern(r"^[-+]?(0[0-9_]+|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][
 _YAML11_UNDERSCORE_NUMBER = pattern(r"^[-+]?[0-9][0-9_]*(\.[0-9_]*)?$")
 _YAML11_TIMESTAMP = pattern(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?$")
 _SPECIAL_FLOAT = pattern(r"^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$")
+# The first characters any of the patterns above can match at (a newline: `$` also matches before a final one, so
+# `^(...|)$` matches "\n"). A plain scalar starting with anything else is text for every one of them, which is
+# most scalars (`critical`, `email`, `https://...`): the eleven matches are skipped.
+_MAY_NOT_BE_TEXT = frozenset("~nNtTfFyYoO+-.0123456789\n")
 
 
 # Integers longer than this are a typo (or an attack on int(): Python refuses >4300 digits with a traceback).
@@ -263,7 +267,7 @@ def _resolve_scalar(node: yaml.ScalarNode, path: Path_, doc: Document, problems:
         message = f"explicit YAML tags ({node.tag}) are not supported"
         problems.append(Problem(doc.file, line, format_path(path), message))
         return value
-    if node.style in _QUOTED_STYLES:
+    if node.style in _QUOTED_STYLES or (value and value[0] not in _MAY_NOT_BE_TEXT):
         return value
     if _NULL.match(value):
         return None

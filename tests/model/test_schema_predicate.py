@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from model import schema_check
+from model import schema_check, schema_predicate
 from model.schema_check import SCHEMA_DIR, _Validator, format_checker, predicate, schema_problems, validator
 from model.schema_predicate import SUPPORTED_KEYWORDS, UnsupportedSchema, compile_predicate
 from model.strict_yaml import Document, load_document
@@ -330,9 +330,31 @@ def _reference_accepts(schema: Any, instance: Any) -> bool:
     return _Validator(schema, format_checker=format_checker()).is_valid(instance)
 
 
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
 @pytest.mark.parametrize(("schema", "instance"), KEYWORD_CASES + BOOLEAN_CASES, ids=repr)
-def test_each_keyword_gives_the_verdict_jsonschema_gives(schema: Any, instance: Any):
-    assert compile_predicate(schema)(instance) == _reference_accepts(schema, instance)
+def test_each_keyword_gives_the_verdict_jsonschema_gives(schema: Any, instance: Any, lazy: bool):
+    # Lazy or not, and whether the properties were compiled by an earlier instance or are compiled now.
+    check = compile_predicate(schema, lazy=lazy)
+    assert check(instance) == _reference_accepts(schema, instance)
+    assert check(instance) == _reference_accepts(schema, instance)
+
+
+def test_a_lazy_predicate_compiles_a_property_only_when_an_instance_first_holds_it(monkeypatch: pytest.MonkeyPatch):
+    compiled: list[Any] = []
+    real_compile = schema_predicate._Compiler.compile
+
+    def noting(self: Any, schema: Any, root: bool = False) -> Any:
+        compiled.append(schema)
+        return real_compile(self, schema, root)
+
+    monkeypatch.setattr(schema_predicate._Compiler, "compile", noting)
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string", "minLength": 2}}}
+    check = compile_predicate(schema, lazy=True)
+    assert {"type": "integer"} not in compiled and schema["properties"]["b"] not in compiled
+    assert check({"a": 1})
+    assert {"type": "integer"} in compiled and schema["properties"]["b"] not in compiled
+    assert not check({"a": 1, "b": "x"}) and check({"b": "xy"})
+    assert compiled.count(schema["properties"]["b"]) == 1
 
 
 def test_the_keyword_table_has_a_valid_and_an_invalid_case_for_every_supported_keyword():
@@ -370,7 +392,9 @@ def test_an_unknown_keyword_raises_and_schema_problems_still_reports_jsonschemas
     for cached in (schema_check._schema, schema_check.predicate, schema_check.validator):
         cached.cache_clear()
     try:
-        assert predicate("probe") is None
+        # The keyword is inside a property, which the plan's predicate compiles when a document first holds it.
+        with pytest.raises(UnsupportedSchema, match="multipleOf"):
+            predicate("probe")({"kind": "probe", "every": 7})
         doc, _ = load_document("kind: probe\nevery: 7\n", "probe.yaml")
         assert isinstance(doc, Document)
         problems = schema_problems(doc, "probe")

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from model import strict_yaml
+from model.patterns import LazyPattern
 from model.strict_yaml import load_document
 from tests.conftest import ROOT
 
@@ -99,3 +101,31 @@ def test_without_libyaml_the_pure_python_parser_gives_the_same_answers():
     assert "aliases (*x) are not supported" in messages[0]
     assert "a quoted string starts here and is never closed" in messages[1]
     assert "nested deeper than 32 levels" in messages[2]
+
+
+def test_a_plain_scalar_starting_with_a_character_no_pattern_can_match_at_is_text_for_every_pattern():
+    # The loader skips its eleven scalar patterns for a scalar whose first character is outside
+    # _MAY_NOT_BE_TEXT: that is only right if no pattern can match a text starting with such a character.
+    patterns = [value for value in vars(strict_yaml).values() if isinstance(value, LazyPattern)]
+    assert len(patterns) >= 11
+    endings = ["", "\n", "1", "0:30", "rue", "alse", "ull", "es", "ff", "n", "_1", "-01-01", "inf", "x0F", "e3", "7"]
+    starts = [chr(code) for code in range(0x300)] + ["\u0663", "\uff11", "\uff54", "\u2028"]
+    matched = [
+        (start + ending, p.pattern)
+        for start in starts if start not in strict_yaml._MAY_NOT_BE_TEXT
+        for ending in endings
+        for p in patterns if p.match(start + ending)
+    ]
+    assert matched == []
+    # ...and the set is not wider than needed to be right: each of its characters starts a typed scalar.
+    assert all(any(p.match(start + ending) for p in patterns for ending in endings)
+               for start in strict_yaml._MAY_NOT_BE_TEXT)
+
+
+@pytest.mark.parametrize("scalar", ["critical", "https://x.example/a", "Null", "TRUE", "7", "+1", "-.5", "~", "off"])
+def test_text_and_typed_scalars_read_the_same_either_side_of_the_first_character_shortcut(scalar):
+    doc, problems = load_document(f"key: {scalar}\n", "f.yaml")
+    # What the full resolution gives, by the patterns alone (no shortcut): the reference for each scalar.
+    typed = {"Null": None, "TRUE": True, "7": 7, "+1": 1, "-.5": -0.5, "~": None}
+    assert doc.data["key"] == typed.get(scalar, scalar)
+    assert bool(problems) == (scalar == "off")
