@@ -131,17 +131,22 @@ def build_plan(recording: Recording, *, project: str, stack: str) -> dict[str, A
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(path, value) of each leaf: a non-empty mapping or a list holding mappings or lists is walked into."""
+    pairs: list[tuple[str, Any]] = []
+    _flatten_into(pairs, value, prefix)
+    return pairs
+
+
+def _flatten_into(pairs: list[tuple[str, Any]], value: Any, prefix: str) -> None:
+    # Into one list: each level returning its own list, added to its parent's, copied every leaf once per level.
     if isinstance(value, dict) and value:
-        pairs = []
         for key, child in value.items():
-            pairs += _flatten(child, f"{prefix}.{key}" if prefix else key)
-        return pairs
-    if isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
-        pairs = []
+            _flatten_into(pairs, child, f"{prefix}.{key}" if prefix else key)
+    elif isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
         for i, child in enumerate(value):
-            pairs += _flatten(child, f"{prefix}[{i}]")
-        return pairs
-    return [(prefix, value)]
+            _flatten_into(pairs, child, f"{prefix}[{i}]")
+    else:
+        pairs.append((prefix, value))
 
 
 # JSON's own spelling of a string (what `json.dumps(text, ensure_ascii=False)` returns, without building an encoder
