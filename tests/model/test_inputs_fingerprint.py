@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model.inputs import inputs_fingerprint
+from model.inputs import _entries, inputs_fingerprint
 from tests.estates import ESTATES
 
 
@@ -51,3 +51,20 @@ def test_any_change_the_loaders_would_see_changes_the_fingerprint(change, tmp_pa
     before = inputs_fingerprint(root)
     CHANGES[change](root)
     assert inputs_fingerprint(root) != before
+
+
+def test_the_entries_walked_are_what_sorted_rglob_lists(tmp_path: Path):
+    # model/inputs.py walks with os.walk for speed; the definition it must keep is pathlib's.
+    top = _copy(ESTATES["shipped"], tmp_path / "tree") / "runbooks"
+    (top / "nested" / "deeper").mkdir(parents=True)
+    (top / "nested" / "deeper" / "z.md").write_text("z")
+    (top / "nested" / "a.md").write_text("a")
+    (top / ".hidden").write_text("h")
+    (top / "Upper.md").write_text("u")
+    (top / "link-to-dir").symlink_to(top / "nested", target_is_directory=True)
+    (top / "link-to-file").symlink_to(top / "nested" / "a.md")
+    (top / "dangling").symlink_to(top / "missing")
+    expected = [path.relative_to(top).parts for path in sorted(top.rglob("*"))]
+    assert len(expected) > 10 and ("link-to-dir",) in expected and ("nested", "deeper", "z.md") in expected
+    assert _entries(str(top)) == expected
+    assert _entries(str(tmp_path / "absent")) == [path.parts for path in (tmp_path / "absent").rglob("*")] == []
