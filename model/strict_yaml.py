@@ -58,7 +58,8 @@ class _TooBig(yaml.MarkedYAMLError):
 
 # libyaml (PyYAML's C parser) parses 10-30x faster than the pure-Python one and limits flow nesting itself, where
 # the pure-Python scanner takes quadratic time on `[[[[...`; the PyYAML wheels ship it, the fallback is for builds
-# without it. Composing stays in Python (below), which is where aliases and depth are controlled.
+# without it. Everything after the parser's events is done here, in Python (_Builder): that is where aliases,
+# depth and size are controlled.
 _LIBYAML: bool = yaml.__with_libyaml__
 _PARSER_BASES: tuple[type, ...] = (
     (yaml.cyaml.CParser,) if _LIBYAML else (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser)
@@ -66,15 +67,8 @@ _PARSER_BASES: tuple[type, ...] = (
 _ScanLoader: type = yaml.CSafeLoader if _LIBYAML else yaml.SafeLoader
 
 
-class _NoImplicitTypesLoader(yaml.composer.Composer, yaml.resolver.BaseResolver, *_PARSER_BASES):
-    """Composes nodes without guessing types, without expanding aliases, and no deeper than the limit.
-
-    Every plain scalar arrives tagged as a string. An alias (*name) is replaced by an empty stand-in node
-    and reported where it is written: expanding aliases is how a 2 KB "billion laughs" file becomes
-    gigabytes, and policy files gain nothing from them that writing the value out does not give.
-    """
-
-    yaml_implicit_resolvers: dict = {}  # noqa: RUF012 - a class attribute PyYAML reads by design
+class _EventReader(*_PARSER_BASES):  # type: ignore[misc]
+    """The YAML parser over one text: its events, read one at a time (get_event, peek_event)."""
 
     def __init__(self, stream: str) -> None:
         if _LIBYAML:
@@ -83,30 +77,6 @@ class _NoImplicitTypesLoader(yaml.composer.Composer, yaml.resolver.BaseResolver,
             yaml.reader.Reader.__init__(self, stream)
             yaml.scanner.Scanner.__init__(self)
             yaml.parser.Parser.__init__(self)
-        yaml.composer.Composer.__init__(self)
-        yaml.resolver.BaseResolver.__init__(self)
-        self.depth = 0
-        self.nodes = 0
-        self.alias_stand_ins: dict[int, str] = {}  # id(stand-in node) → alias name
-
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
-        self.nodes += 1
-        if self.nodes > MAX_YAML_NODES:
-            mark = self.peek_event().start_mark
-            raise _TooBig(problem=f"holds more than {MAX_YAML_NODES:,} values", problem_mark=mark)
-        if self.check_event(yaml.AliasEvent):
-            event = self.get_event()
-            stand_in = yaml.ScalarNode(_STR_TAG, "", event.start_mark, event.end_mark, style="'")
-            self.alias_stand_ins[id(stand_in)] = event.anchor
-            return stand_in
-        self.depth += 1
-        try:
-            if self.depth > MAX_YAML_DEPTH:
-                mark = self.peek_event().start_mark
-                raise _TooDeep(problem=f"nested deeper than {MAX_YAML_DEPTH} levels", problem_mark=mark)
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
 
 
 @dataclass
@@ -144,10 +114,21 @@ def format_path(path: Path_) -> str:
 
 def load_document(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     """Parse one YAML document strictly; return it with every problem found (None if unparsable)."""
-    loader = None
+    events = None
+    doc = Document(file=file, data=None)
+    problems: list[Problem] = []
     try:
-        loader = _NoImplicitTypesLoader(text)  # checks every character up front (ReaderError)
-        node = loader.get_single_node()
+        events = _EventReader(text)  # checks every character up front (ReaderError)
+        events.get_event()  # the stream's start
+        if isinstance(events.peek_event(), yaml.StreamEndEvent):
+            return None, [Problem(file, 1, "", "the file is empty")]
+        events.get_event()  # the document's start
+        first = events.peek_event().start_mark
+        doc.data = _Builder(events, doc, problems).value(())
+        events.get_event()  # the document's end
+        if not isinstance(events.peek_event(), yaml.StreamEndEvent):
+            second = events.get_event().start_mark
+            raise yaml.composer.ComposerError(None, first, "a second document starts here: a file holds one", second)
     except yaml.MarkedYAMLError as err:
         return None, [_syntax_problem(err, file, text)]
     except yaml.reader.ReaderError as err:
@@ -158,13 +139,8 @@ def load_document(text: str, file: str) -> tuple[Document | None, list[Problem]]
     except yaml.YAMLError as err:
         return None, [Problem(file, 1, "", f"not valid YAML: {err}")]
     finally:
-        if loader is not None:
-            loader.dispose()
-    if node is None:
-        return None, [Problem(file, 1, "", "the file is empty")]
-    doc = Document(file=file, data=None)
-    problems: list[Problem] = []
-    doc.data = _construct(node, (), doc, problems, loader.alias_stand_ins)
+        if events is not None:
+            events.dispose()
     return doc, problems
 
 
@@ -214,61 +190,108 @@ def _runaway_quote_line(text: str, error_line: int) -> int | None:
     return start
 
 
-def _construct(
-    node: yaml.Node, path: Path_, doc: Document, problems: list[Problem], aliases: dict[int, str]
-) -> Any:
-    doc.lines.setdefault(path, node.start_mark.line + 1)
-    if id(node) in aliases:
-        problems.append(
-            Problem(
-                doc.file, node.start_mark.line + 1, format_path(path),
-                f"aliases (*{aliases[id(node)]}) are not supported in these files: write the value out",
-            )
-        )
-        return None
-    if isinstance(node, yaml.MappingNode):
-        return _construct_mapping(node, path, doc, problems, aliases)
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(child, (*path, i), doc, problems, aliases) for i, child in enumerate(node.value)]
-    return _resolve_scalar(node, path, doc, problems)
+class _Builder:
+    """The document's data, the line of each path and the problems, from the parser's events in one pass.
+
+    What PyYAML's composer and a constructor do in two (a tree of nodes, then a walk over it), without the tree,
+    which cost a plan twice what reading the events does. Nothing is guessed: every scalar is text unless it is
+    written as a YAML 1.2 null, boolean or number (`_scalar`). An alias (*name) is reported where it is written
+    and read as nothing: expanding aliases is how a 2 KB "billion laughs" file becomes gigabytes, and policy
+    files gain nothing from them that writing the value out does not give. A mapping key that is not plain text,
+    a merge key (<<) and a repeated key are reported, and what follows them is read for the limits and anchors
+    only. Past MAX_YAML_DEPTH levels or MAX_YAML_NODES values the whole file is refused, as for a syntax error.
+    """
+
+    def __init__(self, events: _EventReader, doc: Document, problems: list[Problem]) -> None:
+        self.get_event, self.peek_event = events.get_event, events.peek_event
+        self.doc, self.problems = doc, problems
+        self.depth = 0
+        self.nodes = 0
+        self.anchors: dict[str, yaml.Mark] = {}  # anchor → where it was first set
+
+    def value(self, path: Path_, kept: bool = True) -> Any:
+        """The next node's value at `path`; not `kept`: read for the limits and anchors only, nothing recorded."""
+        self.nodes += 1
+        if self.nodes > MAX_YAML_NODES:
+            mark = self.peek_event().start_mark
+            raise _TooBig(problem=f"holds more than {MAX_YAML_NODES:,} values", problem_mark=mark)
+        event = self.get_event()
+        line = event.start_mark.line + 1
+        if kept:
+            self.doc.lines.setdefault(path, line)
+        if isinstance(event, yaml.AliasEvent):
+            if kept:
+                message = f"aliases (*{event.anchor}) are not supported in these files: write the value out"
+                self.problems.append(Problem(self.doc.file, line, format_path(path), message))
+            return None
+        self.depth += 1
+        if self.depth > MAX_YAML_DEPTH:
+            raise _TooDeep(problem=f"nested deeper than {MAX_YAML_DEPTH} levels", problem_mark=event.start_mark)
+        if event.anchor is not None:
+            if event.anchor in self.anchors:
+                first = self.anchors[event.anchor].line + 1
+                problem = f"the anchor &{event.anchor} is set again (first on line {first})"
+                raise yaml.composer.ComposerError(None, None, problem, event.start_mark)
+            self.anchors[event.anchor] = event.start_mark
+        if isinstance(event, yaml.ScalarEvent):
+            result = self._scalar(event, path, line) if kept else None
+        elif isinstance(event, yaml.SequenceStartEvent):
+            result = self._sequence(path, kept)
+        else:  # the parser sends nothing else where a node starts
+            result = self._mapping(path, kept)
+        self.depth -= 1
+        return result
+
+    def _sequence(self, path: Path_, kept: bool) -> list[Any] | None:
+        items: list[Any] = []
+        while not isinstance(self.peek_event(), yaml.SequenceEndEvent):
+            items.append(self.value((*path, len(items)), kept))
+        self.get_event()
+        return items if kept else None
+
+    def _mapping(self, path: Path_, kept: bool) -> dict[str, Any] | None:
+        result: dict[str, Any] = {}
+        file, lines = self.doc.file, self.doc.lines
+        while not isinstance(self.peek_event(), yaml.MappingEndEvent):
+            key_event = self.peek_event()
+            self.value(path, kept=False)  # the key: counted, nested and anchored like any node
+            if not kept:
+                self.value(path, kept=False)
+                continue
+            line = key_event.start_mark.line + 1
+            key = key_event.value if isinstance(key_event, yaml.ScalarEvent) else None
+            child = (*path, key)
+            if key is None:
+                self.problems.append(Problem(file, line, format_path(path), "keys must be plain text"))
+            elif key == "<<":
+                message = "merge keys (<<) are not supported: write the keys out"
+                self.problems.append(Problem(file, line, format_path(path), message))
+            elif key in result:
+                first = lines.get(child, line)
+                message = f"duplicate key (first defined on line {first})"
+                self.problems.append(Problem(file, line, format_path(child), message))
+            else:
+                lines[child] = line
+                result[key] = self.value(child)
+                continue
+            self.value(child, kept=False)  # the value of a key reported above is not read into the data
+        self.get_event()
+        return result if kept else None
+
+    def _scalar(self, event: yaml.ScalarEvent, path: Path_, line: int) -> Any:
+        value: str = event.value
+        tag = event.tag
+        if tag is not None and tag != "!" and tag != _STR_TAG:  # untagged and `!` scalars are text to resolve
+            message = f"explicit YAML tags ({tag}) are not supported"
+            self.problems.append(Problem(self.doc.file, line, format_path(path), message))
+            return value
+        if event.style in _QUOTED_STYLES or (value and value[0] not in _MAY_NOT_BE_TEXT):
+            return value
+        return _plain_scalar(value, path, line, self.doc.file, self.problems)
 
 
-def _construct_mapping(
-    node: yaml.MappingNode, path: Path_, doc: Document, problems: list[Problem], aliases: dict[int, str]
-) -> dict:
-    result: dict[str, Any] = {}
-    for key_node, value_node in node.value:
-        line = key_node.start_mark.line + 1
-        if not isinstance(key_node, yaml.ScalarNode) or id(key_node) in aliases:
-            problems.append(Problem(doc.file, line, format_path(path), "keys must be plain text"))
-            continue
-        key = key_node.value
-        if key == "<<":
-            problems.append(
-                Problem(doc.file, line, format_path(path), "merge keys (<<) are not supported: write the keys out")
-            )
-            continue
-        child = (*path, key)
-        if key in result:
-            first = doc.lines.get(child, line)
-            problems.append(
-                Problem(doc.file, line, format_path(child), f"duplicate key (first defined on line {first})")
-            )
-            continue
-        doc.lines[child] = line
-        result[key] = _construct(value_node, child, doc, problems, aliases)
-    return result
-
-
-def _resolve_scalar(node: yaml.ScalarNode, path: Path_, doc: Document, problems: list[Problem]) -> Any:
-    value: str = node.value
-    line = node.start_mark.line + 1
-    if node.tag != _STR_TAG:
-        message = f"explicit YAML tags ({node.tag}) are not supported"
-        problems.append(Problem(doc.file, line, format_path(path), message))
-        return value
-    if node.style in _QUOTED_STYLES or (value and value[0] not in _MAY_NOT_BE_TEXT):
-        return value
+def _plain_scalar(value: str, path: Path_, line: int, file: str, problems: list[Problem]) -> Any:
+    """An unquoted scalar as YAML 1.2's core schema reads it, and a problem where YAML 1.1 tools read it otherwise."""
     if _NULL.match(value):
         return None
     if _TRUE.match(value):
@@ -277,22 +300,22 @@ def _resolve_scalar(node: yaml.ScalarNode, path: Path_, doc: Document, problems:
         return False
     if _INT.match(value):
         if len(value.lstrip("+-")) > _MAX_INT_DIGITS:
-            problems.append(Problem(doc.file, line, format_path(path), f"{value} is too large a number"))
+            problems.append(Problem(file, line, format_path(path), f"{value} is too large a number"))
             return value
         return int(value)
     if _YAML11_RADIX.match(value):
-        problems.append(Problem(doc.file, line, format_path(path), _yaml11_surprise(value) or ""))
+        problems.append(Problem(file, line, format_path(path), _yaml11_surprise(value) or ""))
         return value
     if _FLOAT.match(value):
         number = float(value)
         if not math.isfinite(number):
             message = f"{value} is too large: it overflows to infinity; write a finite number"
-            problems.append(Problem(doc.file, line, format_path(path), message))
+            problems.append(Problem(file, line, format_path(path), message))
             return value
         return number
     surprise = _yaml11_surprise(value)
     if surprise:
-        problems.append(Problem(doc.file, line, format_path(path), surprise))
+        problems.append(Problem(file, line, format_path(path), surprise))
     return value
 
 

@@ -3,10 +3,13 @@
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+import yaml
 
 from model import strict_yaml
+from model.errors import Problem
 from model.patterns import LazyPattern
 from model.strict_yaml import load_document
 from tests.conftest import ROOT
@@ -82,8 +85,8 @@ def test_without_libyaml_the_pure_python_parser_gives_the_same_answers():
     script = (
         "import json, yaml\n"
         "yaml.__with_libyaml__ = False\n"
-        "from model.strict_yaml import _NoImplicitTypesLoader, load_document\n"
-        "assert yaml.cyaml.CParser not in _NoImplicitTypesLoader.__mro__\n"
+        "from model.strict_yaml import _EventReader, load_document\n"
+        "assert yaml.cyaml.CParser not in _EventReader.__mro__\n"
         "texts = ['a: 1\\nb: [x, z]\\n', 'a: &x 1\\nb: *x\\n', 'a: \"abc\\nb: 1\\n', 'a: ' + '[' * 40 + ']' * 40]\n"
         "for text in texts:\n"
         "    doc, problems = load_document(text, 'f')\n"
@@ -129,3 +132,146 @@ def test_text_and_typed_scalars_read_the_same_either_side_of_the_first_character
     typed = {"Null": None, "TRUE": True, "7": 7, "+1": 1, "-.5": -0.5, "~": None}
     assert doc.data["key"] == typed.get(scalar, scalar)
     assert bool(problems) == (scalar == "off")
+
+
+# --- the one-pass builder against PyYAML's own composer -------------------------------------------------------
+
+class _StockComposer(yaml.composer.Composer, yaml.resolver.BaseResolver, yaml.cyaml.CParser):
+    """PyYAML's composer, no implicit types: the node tree the builder no longer makes, as the oracle's input."""
+
+    yaml_implicit_resolvers: dict = {}  # noqa: RUF012 - a class attribute PyYAML reads by design
+
+    def __init__(self, stream: str) -> None:
+        yaml.cyaml.CParser.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.resolver.BaseResolver.__init__(self)
+
+
+def _oracle(text: str, file: str) -> tuple[Any, dict, list[tuple[int, str, str]]]:
+    """What the loader must answer for an alias-free text within the limits, read from PyYAML's node tree:
+    every value at its path and line, keys as written, and each key that is not plain text, each merge key and
+    each repeated key reported at its own line with the value after it left out."""
+    loader = _StockComposer(text)
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    lines: dict = {}
+    problems: list[Problem] = []
+
+    def walk(node: Any, path: tuple) -> Any:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            result: dict = {}
+            for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    problems.append(Problem(file, line, strict_yaml.format_path(path), "keys must be plain text"))
+                elif key_node.value == "<<":
+                    problems.append(Problem(file, line, strict_yaml.format_path(path), "merge keys (<<) are not "
+                                            "supported: write the keys out"))
+                elif key_node.value in result:
+                    child = (*path, key_node.value)
+                    problems.append(Problem(file, line, strict_yaml.format_path(child),
+                                            f"duplicate key (first defined on line {lines[child]})"))
+                else:
+                    lines[(*path, key_node.value)] = line
+                    result[key_node.value] = walk(value_node, (*path, key_node.value))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [walk(child, (*path, i)) for i, child in enumerate(node.value)]
+        line = node.start_mark.line + 1
+        if node.tag != strict_yaml._STR_TAG:
+            problems.append(Problem(file, line, strict_yaml.format_path(path),
+                                    f"explicit YAML tags ({node.tag}) are not supported"))
+            return node.value
+        if node.style in strict_yaml._QUOTED_STYLES:
+            return node.value
+        return strict_yaml._plain_scalar(node.value, path, line, file, problems)
+
+    data = walk(node, ())
+    return data, lines, [(p.line, p.path, p.message) for p in problems]
+
+
+_TRICKY = [
+    "a: 1\nb: [x, {c: true, d: ~}]\n",
+    "a: 1\na: 2\nb: {a: [1, !!int 2], a: 3}\n",
+    "a: {x: !!bool yes}\na: {y: !!int 7}\n",  # the repeated key's value holds a tag: not read, not reported
+    "<<: {a: 1}\nb: 2\n<<: {c: !custom 3}\n",
+    "? [a, b]\n: 1\n? {k: v}\n: !!float 2\nplain: text\n",
+    "!!map {a: 1}\n",
+    "- !!str 123\n- !!str yes\n- ! 5\n- !local x\n- 'quoted'\n- \"0x1F\"\n- |\n  block\n- >\n  folded\n",
+    "k: 08:30\nm: 0755\nn: 1_000\no: 2026-01-05\np: .inf\nq: 1e999\nr: 12345678901234567890\ns: -0\n",
+    "x:\n  - a\n  -\n    - b\n    - {c: d}\n  - ''\n  -\n",
+    "---\nonly: one\n...\n",
+    "---\n",
+    "# just a comment\nkey: value # trailing\n",
+    "1: one\ntrue: yes\nnull: ~\n'quoted key': v\n\"k2\": v\n",
+]
+
+
+def _yaml_texts() -> list[tuple[str, str]]:
+    found = [(str(path.relative_to(ROOT)), path.read_text(encoding="utf-8"))
+             for pattern in ("alert_policies/**/*.yaml", "tests/**/*.yaml", "Pulumi*.yaml")
+             for path in sorted(ROOT.glob(pattern))]
+    return found + [(f"tricky[{i}]", text) for i, text in enumerate(_TRICKY)]
+
+
+YAML_TEXTS = _yaml_texts()
+
+
+@pytest.mark.parametrize(("name", "text"), YAML_TEXTS, ids=[name for name, _ in YAML_TEXTS])
+def test_the_one_pass_builder_reads_what_pyyamls_node_tree_holds(name: str, text: str):
+    try:
+        expected = _oracle(text, name)
+    except yaml.YAMLError:
+        # Unparsable for PyYAML's composer too: the loader reports it and reads nothing.
+        doc, problems = load_document(text, name)
+        assert doc is None and len(problems) == 1
+        return
+    doc, problems = load_document(text, name)
+    if "*" in text and any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=yaml.CSafeLoader)):
+        pytest.skip("aliases: PyYAML's composer expands them, the loader refuses them (tested on their own)")
+    if expected[0] is None and text.strip("-. \n") == "" and doc is None:
+        assert [p.message for p in problems] == ["the file is empty"]
+        return
+    assert doc is not None
+    assert (doc.data, doc.lines, [(p.line, p.path, p.message) for p in problems]) == expected
+
+
+def test_the_corpus_holds_real_files_and_every_kind_of_reported_key():
+    assert sum(1 for name, _ in YAML_TEXTS if name.startswith("alert_policies/")) >= 4
+    messages = {p.message.split(" (")[0] for _, text in YAML_TEXTS for p in load_document(text, "f")[1]}
+    assert {"keys must be plain text", "duplicate key", "merge keys"} <= messages
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: &x 1\nb: *x\n", ({"a": 1, "b": None}, [(2, "b")])),
+        ("a: &x 1\n*x : 2\nc: 3\n", ({"a": 1, "c": 3}, [(2, "")])),  # an alias as a key: not plain text
+        ("l:\n  - &x {k: v}\n  - *x\n", ({"l": [{"k": "v"}, None]}, [(3, "l[1]")])),
+        ("a: &x 1\na: *x\n", ({"a": 1}, [(2, "a")])),  # the repeated key's alias is not read: one problem
+        ("a: *undefined\n", ({"a": None}, [(1, "a")])),
+    ],
+)
+def test_an_alias_is_reported_where_it_is_written_and_read_as_nothing(text: str, expected: tuple):
+    doc, problems = load_document(text, "f.yaml")
+    assert doc is not None
+    assert (doc.data, [(p.line, p.path) for p in problems]) == expected
+
+
+def test_a_repeated_anchor_refuses_the_file_where_it_is_set_again():
+    doc, problems = load_document("a: &x 1\nb: &x 2\n", "f.yaml")
+    assert doc is None
+    assert [(p.line, p.message) for p in problems] == [
+        (2, "not valid YAML: the anchor &x is set again (first on line 1)")
+    ]
+
+
+def test_a_second_document_refuses_the_file_where_it_starts():
+    doc, problems = load_document("a: 1\n---\nb: 2\n", "f.yaml")
+    assert doc is None
+    assert [(p.line, p.message) for p in problems] == [
+        (2, "not valid YAML: a second document starts here: a file holds one")
+    ]
