@@ -191,7 +191,10 @@ def test_every_shipped_schema_compiles():
     assert KINDS, "no schemas found"
     for kind in KINDS:
         assert predicate(kind) is not None, kind
-        compile_predicate(schema_check._schema(kind))  # raises UnsupportedSchema on a keyword it lacks
+        # Eagerly, both as written (what the plan's predicate compiles) and inlined (what jsonschema reads):
+        # raises UnsupportedSchema on a keyword it lacks.
+        compile_predicate(schema_check._schema_as_written(kind))
+        compile_predicate(schema_check._schema(kind))
 
 
 def test_the_policy_files_cover_every_kind_of_schema():
@@ -389,7 +392,10 @@ def test_an_unknown_keyword_raises_and_schema_problems_still_reports_jsonschemas
         compile_predicate(schema)
     (tmp_path / "probe.schema.json").write_text(json.dumps(schema))
     monkeypatch.setattr(schema_check, "SCHEMA_DIR", tmp_path)
-    for cached in (schema_check._schema, schema_check.predicate, schema_check.validator):
+    schema_caches = (
+        schema_check._schema_as_written, schema_check._schema, schema_check.predicate, schema_check.validator
+    )
+    for cached in schema_caches:
         cached.cache_clear()
     try:
         # The keyword is inside a property, which the plan's predicate compiles when a document first holds it.
@@ -402,7 +408,7 @@ def test_an_unknown_keyword_raises_and_schema_problems_still_reports_jsonschemas
         doc, _ = load_document("kind: probe\nevery: 10\n", "probe.yaml")
         assert schema_problems(doc, "probe") == []
     finally:
-        for cached in (schema_check._schema, schema_check.predicate, schema_check.validator):
+        for cached in schema_caches:
             cached.cache_clear()
 
 
