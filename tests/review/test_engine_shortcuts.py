@@ -74,30 +74,32 @@ def test_every_estate_records_the_same_with_and_without_the_engine_shortcuts(sta
     assert with_shortcuts == sdk_path
 
 
-@pytest.mark.parametrize("stack", sorted(STACKS))
-def test_return_hints_resolved_once_per_annotation_are_the_sdks_for_every_class_an_estate_uses(stack, monkeypatch):
+def _classes_a_run_asks(factory: str, stack: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[type], Any]:
+    """Every class the stack's run asks the shortcut `engine_shortcuts.<factory>()` about, and the factory itself
+    (the module's name for it stays patched until the test ends)."""
     asked: list[type] = []
-    shared = engine_shortcuts._return_hints_shared
+    shared = getattr(engine_shortcuts, factory)
 
     def noting_the_classes() -> Any:
-        hints = shared()
+        answer = shared()
 
         def noted(cls: type) -> Any:
             asked.append(cls)
-            return hints(cls)
+            return answer(cls)
 
         return noted
 
-    monkeypatch.setattr(engine_shortcuts, "_return_hints_shared", noting_the_classes)
+    monkeypatch.setattr(engine_shortcuts, factory, noting_the_classes)
     # The SDK keeps each class's property types across runs (its own cache, which the first run in a process
     # fills): emptied, this run asks for every class it uses, as a `review plan` process does.
     pulumi_types._types_from_py_properties.cache_clear()
     root, overlay = STACKS[stack]
     declare(root, overlay)
-    assert len(asked) > 10
+    return asked, shared
 
-    ours, sdks = shared(), pulumi_types._raw_return_hints.__wrapped__
-    for cls in asked:
+
+def _assert_same_answers(ours: Any, sdks: Any, classes: list[type]) -> None:
+    for cls in classes:
         expected = sdks(cls)
         got = ours(cls)
         # repr as well as ==: typing calls unions of the same members in another order equal.
@@ -105,31 +107,20 @@ def test_return_hints_resolved_once_per_annotation_are_the_sdks_for_every_class_
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS))
+def test_return_hints_resolved_once_per_annotation_are_the_sdks_for_every_class_an_estate_uses(stack, monkeypatch):
+    asked, shared = _classes_a_run_asks("_return_hints_shared", stack, monkeypatch)
+    assert len(asked) > 10
+    _assert_same_answers(shared(), pulumi_types._raw_return_hints.__wrapped__, asked)
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
 def test_annotation_types_resolved_once_per_text_are_the_sdks_for_every_class_an_estate_uses(stack, monkeypatch):
-    asked: list[type] = []
-    shared = engine_shortcuts._annotation_types_shared
-
-    def noting_the_classes() -> Any:
-        types = shared()
-
-        def noted(cls: type) -> Any:
-            asked.append(cls)
-            return types(cls)
-
-        return noted
-
-    monkeypatch.setattr(engine_shortcuts, "_annotation_types_shared", noting_the_classes)
-    root, overlay = STACKS[stack]
-    declare(root, overlay)
+    asked, shared = _classes_a_run_asks("_annotation_types_shared", stack, monkeypatch)
     annotated = [cls for cls in asked if pulumi_types._properties_from_annotations(cls)]
     # The providers' dynamic resources annotate their outputs as text (`pulumi.Output[str]`): the case memoised.
     assert any(isinstance(t, str) for cls in annotated for t in vars(cls).get("__annotations__", {}).values())
-
-    ours, sdks = shared(), engine_shortcuts.pulumi_types._types_from_annotations
-    for cls in asked:
-        expected = sdks(cls)
-        got = ours(cls)
-        assert (got, {k: repr(v) for k, v in got.items()}) == (expected, {k: repr(v) for k, v in expected.items()})
+    # After the run the SDK's own function is back in place (tests/review/test_engine_runs.py).
+    _assert_same_answers(shared(), pulumi_types._types_from_annotations, asked)
 
 
 def _output(value: Any, *, known: bool = True, secret: bool = False, resources: tuple[Any, ...] = ()) -> Any:
