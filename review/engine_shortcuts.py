@@ -299,6 +299,12 @@ def _resolve_output_data(
     data.set_result(pulumi_output._OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
 
 
+def _namespace_of(cls: type) -> tuple[str, ...]:
+    """The modules whose globals the SDK merges to resolve `cls`'s annotations (`_types._globals_for_cls`), by name:
+    what, with the annotation, decides what it resolves to."""
+    return tuple(base.__module__ for base in reversed(cls.__mro__) if base.__module__ in sys.modules)
+
+
 def _return_hints_shared() -> Callable[[type], dict[str, Any]]:
     """The SDK's `_types._raw_return_hints` (each property getter's resolved return annotation, by Pulumi name),
     with each annotation object resolved once per namespace.
@@ -312,7 +318,7 @@ def _return_hints_shared() -> Callable[[type], dict[str, Any]]:
     localns = {"Output": pulumi.Output, "T": type(None)}  # as the SDK passes them
 
     def raw_return_hints(cls: type) -> dict[str, Any]:
-        modules = tuple(base.__module__ for base in reversed(cls.__mro__) if base.__module__ in sys.modules)
+        modules = _namespace_of(cls)
         globalns = None
         hints: dict[str, Any] = {}
         for _, pulumi_name, prop in pulumi_types._py_properties(cls):
@@ -348,7 +354,7 @@ def _annotation_types_shared() -> Callable[[type], dict[str, type]]:
         if not props:
             return {}
         annotations = inspect.get_annotations(cls)
-        modules = tuple(base.__module__ for base in reversed(cls.__mro__) if base.__module__ in sys.modules)
+        modules = _namespace_of(cls)
         globalns = None
         result: dict[str, type] = {}
         for name, prop in props.items():
